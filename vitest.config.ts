@@ -11,7 +11,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['apps/**/*.spec.ts', 'test/rig/**/*.spec.ts'] },
+        test: { name: 'unit', include: ['apps/**/*.spec.ts', 'test/**/*.spec.ts', 'bench/**/*.spec.ts'] },
       },
       {
         extends: true,

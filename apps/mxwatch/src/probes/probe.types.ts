@@ -116,6 +116,10 @@ export interface ProbeSettings {
   dnsblZones: string[];
   /** Name we announce in EHLO. */
   ehloName: string;
+  /** Per-step limits inside the probe's overall deadline (whichever comes first wins). */
+  smtpConnectTimeoutMs: number;
+  /** Longest wait for one reply, the banner included. */
+  smtpReplyTimeoutMs: number;
 }
 
 export interface ProbeContext {
