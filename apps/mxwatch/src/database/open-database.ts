@@ -1,0 +1,120 @@
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { PrismaClient } from '../generated/prisma/client.js';
+import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { createPostgresPool, describePostgresConnectError, parsePostgresUrl } from './postgres-driver.js';
+import { applyMigrations, type DatabaseLog } from './schema-engine.js';
+
+export type { DatabaseLog } from './schema-engine.js';
+
+export interface OpenDatabaseOptions {
+  /** PostgreSQL URL; unset means the embedded database in `dataDir`. */
+  databaseUrl?: string;
+  /** Where the embedded database lives (MXWATCH_DATA_DIR). */
+  dataDir: string;
+  log?: DatabaseLog;
+  /** Defaults to prisma/migrations next to the code. */
+  migrationsDir?: string;
+  /** PostgreSQL pool size. */
+  poolSize?: number;
+}
+
+export interface Database {
+  readonly prisma: PrismaClient;
+  readonly kind: 'postgres' | 'pglite';
+  /** Rejects when the database does not answer; for readiness probes. */
+  ping(): Promise<void>;
+  /** Disconnects, and for the embedded database closes it and releases the data directory. */
+  close(): Promise<void>;
+}
+
+/**
+ * Migrates the database, then returns a PrismaClient on it: PostgreSQL through a pool when
+ * `databaseUrl` is set, otherwise an embedded PGlite persisted in `dataDir`, which this process
+ * then owns exclusively until `close()`.
+ */
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openEmbedded(options);
+}
+
+function pingWith(prisma: PrismaClient): () => Promise<void> {
+  return async () => {
+    await prisma.$queryRaw`SELECT 1`;
+  };
+}
+
+async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<Database> {
+  const location = parsePostgresUrl(url);
+  await applyMigrations({ kind: 'postgres', url }, { log: options.log, migrationsDir: options.migrationsDir });
+
+  const pool = createPostgresPool(url, { max: options.poolSize });
+  // An idle client losing its server emits 'error' on the pool; unhandled, it would kill the process.
+  pool.on('error', (error) => options.log?.(`warning: PostgreSQL connection at ${location.endpoint} lost: ${error.message}`));
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  try {
+    await prisma.$connect();
+    await prisma.$queryRaw`SELECT 1`;
+  } catch (error) {
+    await prisma.$disconnect().catch(() => {});
+    await pool.end().catch(() => {});
+    throw describePostgresConnectError(error, location);
+  }
+  options.log?.(`database: PostgreSQL at ${location.endpoint}/${location.database}`);
+
+  let closed = false;
+  return {
+    prisma,
+    kind: 'postgres',
+    ping: pingWith(prisma),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
+  const dataDir = path.resolve(options.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const lock: DataDirLock = acquireDataDirLock(dataDir);
+  let pglite: PGlite | undefined;
+  let prisma: PrismaClient | undefined;
+  try {
+    pglite = new PGlite(dataDir);
+    await pglite.waitReady;
+    await applyMigrations({ kind: 'pglite', pglite }, { log: options.log, migrationsDir: options.migrationsDir });
+    prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+    await prisma.$connect();
+  } catch (error) {
+    await prisma?.$disconnect().catch(() => {});
+    await pglite?.close().catch(() => {});
+    lock.release();
+    throw error;
+  }
+  options.log?.(`database: embedded PostgreSQL (PGlite) in ${dataDir}`);
+
+  const db = pglite;
+  const client = prisma;
+  let closed = false;
+  return {
+    prisma: client,
+    kind: 'pglite',
+    ping: pingWith(client),
+    async close() {
+      if (closed) return;
+      closed = true;
+      try {
+        await client.$disconnect();
+        // Closing flushes the data directory; the lock must outlive that.
+        await db.close();
+      } finally {
+        lock.release();
+      }
+    },
+  };
+}

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "Notification" ADD COLUMN     "attemptLog" JSONB NOT NULL DEFAULT '[]';
