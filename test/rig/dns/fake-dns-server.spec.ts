@@ -1,0 +1,155 @@
+import { createSocket } from 'node:dgram';
+import { request as httpsRequest } from 'node:https';
+import packet from 'dns-packet';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FakeDnsServer } from './fake-dns-server.js';
+
+function query(name: string, type: packet.RecordType, id = 0): Buffer {
+  return packet.encode({ type: 'query', id, flags: packet.RECURSION_DESIRED, questions: [{ type, name }] });
+}
+
+async function doh(url: string, name: string, type: packet.RecordType, method: 'GET' | 'POST' = 'GET'): Promise<{ status: number; msg: packet.Packet | null }> {
+  const wire = query(name, type);
+  const res =
+    method === 'GET'
+      ? await fetch(`${url}?dns=${wire.toString('base64url')}`, { headers: { accept: 'application/dns-message' } })
+      : await fetch(url, { method: 'POST', headers: { 'content-type': 'application/dns-message' }, body: wire });
+  const body = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, msg: res.ok ? packet.decode(body) : null };
+}
+
+function udp(address: string, name: string, type: packet.RecordType, timeoutMs = 500): Promise<packet.Packet | null> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    const timer = setTimeout(() => {
+      socket.close();
+      resolve(null);
+    }, timeoutMs);
+    socket.on('message', (msg) => {
+      clearTimeout(timer);
+      socket.close();
+      resolve(packet.decode(msg));
+    });
+    socket.send(query(name, type, 4242), Number(port), host);
+  });
+}
+
+describe(FakeDnsServer.name, () => {
+  let dns: FakeDnsServer;
+
+  beforeAll(async () => {
+    dns = await FakeDnsServer.start({ host: '127.0.0.5', https: true });
+    expect(dns.httpAddress).toMatch(/^127\.0\.0\.5:\d+$/);
+    expect(dns.httpsAddress).toMatch(/^127\.0\.0\.5:\d+$/);
+    expect(dns.udpAddress).toMatch(/^127\.0\.0\.5:\d+$/);
+  });
+
+  afterEach(() => {
+    dns.reset();
+  });
+
+  afterAll(async () => {
+    await dns.close();
+  });
+
+  it('should refuse to bind outside the loopback range', async () => {
+    await expect(FakeDnsServer.start({ host: '0.0.0.0' })).rejects.toThrow('loopback only');
+  });
+
+  it('should answer DoH GET and POST with the records, TTL and rcode NOERROR', async () => {
+    dns.setRecords('Host.Example.Test.', 'A', ['192.0.2.1'], 42);
+    for (const method of ['GET', 'POST'] as const) {
+      const { status, msg } = await doh(dns.url(), 'host.example.test', 'A', method);
+      expect(status).toBe(200);
+      expect(msg).toMatchObject({ rcode: 'NOERROR', answers: [{ name: 'host.example.test', type: 'A', ttl: 42, data: '192.0.2.1' }] });
+    }
+    expect(dns.queries.map((q) => q.method)).toEqual(['GET', 'POST']);
+  });
+
+  it('should answer over UDP with the query id', async () => {
+    dns.setZone({ 'example.test': { MX: [{ preference: 10, exchange: 'mx.example.test' }], TXT: [['v=spf1 ', '-all']] } });
+    const mx = await udp(dns.udpAddress!, 'example.test', 'MX');
+    expect(mx).toMatchObject({ id: 4242, rcode: 'NOERROR', answers: [{ type: 'MX', data: { preference: 10, exchange: 'mx.example.test' } }] });
+    const txt = await udp(dns.udpAddress!, 'example.test', 'TXT');
+    expect((txt!.answers![0] as packet.TxtAnswer).data).toEqual([Buffer.from('v=spf1 '), Buffer.from('-all')]);
+  });
+
+  it('should answer HTTPS with a certificate issued by its test CA', async () => {
+    dns.setRecords('a.example.test', 'A', ['192.0.2.1']);
+    const wire = query('a.example.test', 'A');
+    const [host, port] = dns.httpsAddress!.split(':');
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      const req = httpsRequest({ host, port, path: '/dns-query', method: 'POST', ca: dns.caCert!, headers: { 'content-type': 'application/dns-message' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+      });
+      req.on('error', reject);
+      req.end(wire);
+    });
+    expect(packet.decode(body)).toMatchObject({ answers: [{ data: '192.0.2.1' }] });
+    expect(dns.queries[0].transport).toBe('https');
+  });
+
+  it('should tell NXDOMAIN from NODATA, empty non-terminals included, with the SOA in authority', async () => {
+    dns.setSoa('example.test', 30, 300).setRecords('a.b.example.test', 'A', ['192.0.2.1']);
+    const nx = await udp(dns.udpAddress!, 'missing.example.test', 'A');
+    expect(nx).toMatchObject({ rcode: 'NXDOMAIN', answers: [], authorities: [{ type: 'SOA', name: 'example.test', data: { minimum: 30 } }] });
+    const ent = await udp(dns.udpAddress!, 'b.example.test', 'A');
+    expect(ent).toMatchObject({ rcode: 'NOERROR', answers: [], authorities: [{ type: 'SOA' }] });
+    const nodata = await udp(dns.udpAddress!, 'a.b.example.test', 'AAAA');
+    expect(nodata).toMatchObject({ rcode: 'NOERROR', answers: [] });
+  });
+
+  it('should chase CNAMEs for other types like a recursive resolver, and answer the CNAME itself for CNAME', async () => {
+    dns.setZone({ 'www.example.test': { CNAME: ['web.example.test'] }, 'web.example.test': { CNAME: ['host.example.test'] }, 'host.example.test': { A: ['192.0.2.7'] } });
+    const a = await udp(dns.udpAddress!, 'www.example.test', 'A');
+    expect(a!.answers!.map((r) => [r.type, r.name, (r as packet.StringAnswer).data])).toEqual([
+      ['CNAME', 'www.example.test', 'web.example.test'],
+      ['CNAME', 'web.example.test', 'host.example.test'],
+      ['A', 'host.example.test', '192.0.2.7'],
+    ]);
+    const cname = await udp(dns.udpAddress!, 'www.example.test', 'CNAME');
+    expect(cname!.answers).toHaveLength(1);
+  });
+
+  it('should expand wildcards only for names that do not exist', async () => {
+    dns.setRecords('*.bl.test', 'A', ['127.0.0.2']).setRecords('2.0.0.127.bl.test', 'A', ['127.0.0.3']);
+    expect(await udp(dns.udpAddress!, '9.9.9.9.bl.test', 'A')).toMatchObject({ answers: [{ name: '9.9.9.9.bl.test', data: '127.0.0.2' }] });
+    expect(await udp(dns.udpAddress!, '2.0.0.127.bl.test', 'A')).toMatchObject({ answers: [{ data: '127.0.0.3' }] });
+  });
+
+  it('should inject rcode faults for a name and everything below it', async () => {
+    dns.setRecords('a.zone.test', 'A', ['192.0.2.1']).setFault('zone.test', { rcode: 'REFUSED' });
+    expect(await udp(dns.udpAddress!, 'a.zone.test', 'A')).toMatchObject({ rcode: 'REFUSED', answers: [] });
+    dns.setFault('zone.test', { rcode: 'SERVFAIL', times: 1 });
+    expect(await udp(dns.udpAddress!, 'a.zone.test', 'A')).toMatchObject({ rcode: 'SERVFAIL' });
+    expect(await udp(dns.udpAddress!, 'a.zone.test', 'A')).toMatchObject({ rcode: 'NOERROR' });
+    expect(dns.queries.map((q) => q.outcome)).toEqual(['REFUSED', 'SERVFAIL', 'NOERROR']);
+  });
+
+  it('should inject HTTP statuses, delays and drops', async () => {
+    dns.setFault('*', { httpStatus: 429 });
+    expect((await doh(dns.url(), 'a.test', 'A')).status).toBe(429);
+
+    dns.setFault('*', { drop: true, transports: ['udp'] });
+    expect(await udp(dns.udpAddress!, 'a.test', 'A', 150)).toBeNull();
+    expect((await doh(dns.url(), 'a.test', 'A')).status).toBe(200);
+
+    dns.clearFaults().setFault('slow.test', { delayMs: 200 });
+    const order: string[] = [];
+    await Promise.all(['slow.test', 'fast.test'].map((n) => doh(dns.url(), n, 'A').then(() => order.push(n))));
+    expect(order).toEqual(['fast.test', 'slow.test']);
+    expect(dns.queryCount('a.test')).toBe(3);
+  });
+
+  it('should close while a dropped HTTP request is still pending', async () => {
+    const other = await FakeDnsServer.start({ udp: false });
+    other.setFault('*', { drop: true });
+    const pending = fetch(`${other.url()}?dns=${query('a.test', 'A').toString('base64url')}`).catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    await other.close();
+    expect(await pending).toBeInstanceOf(Error);
+  });
+});
