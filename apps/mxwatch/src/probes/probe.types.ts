@@ -26,7 +26,7 @@ export interface ProbeObservation {
 }
 
 /** What every probe returns. `details` is probe specific, JSON-serialisable, stored as is. */
-export interface ProbeResult<D = Record<string, unknown>> {
+export interface ProbeResult<D = object> {
   probe: ProbeName;
   /** What was probed: the domain, `host[ip]:port`, `ip@zone`, ... */
   target: string;
