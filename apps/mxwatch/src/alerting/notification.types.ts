@@ -1,0 +1,145 @@
+/**
+ * Vocabulary shared by the alerting service and the notification channels. Channels are pure
+ * TypeScript (no Nest, no Prisma) so they can be tested against real local servers.
+ */
+import type { ProbeName } from '../probes/probe.types.js';
+import type { Severity } from '../findings/finding-catalog.js';
+
+export type { Severity } from '../findings/finding-catalog.js';
+
+export const NOTIFICATION_KINDS = ['opened', 'resolved', 'test'] as const;
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+
+export interface NotificationFinding {
+  id: string;
+  /** A catalog code, or `MXWATCH_TEST` for a test notification. */
+  code: string;
+  severity: Severity;
+  /** A probe name; `string` rather than `ProbeName` so a synthetic test finding fits. */
+  probe: ProbeName | (string & {});
+  target: string;
+  message: string;
+  remediation: string;
+  evidence: Record<string, unknown>;
+  firstSeenAt: Date;
+  lastSeenAt: Date;
+  resolvedAt: Date | null;
+}
+
+export interface NotificationEvent {
+  kind: NotificationKind;
+  domain: string;
+  domainLabels: Record<string, string>;
+  finding: NotificationFinding;
+  /** Absolute link to `GET /api/v1/domains/{name}/status`. */
+  statusUrl: string;
+  /** When the alerting service decided to notify; identical for every channel and retry. */
+  sentAt: Date;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Channel configuration (YAML `notifications:` list; `MXWATCH_WEBHOOK_URL` maps to a webhook)
+// ---------------------------------------------------------------------------------------------
+
+interface ChannelFilter {
+  /** Notify only for findings at or above this severity (critical > warning > info). */
+  minSeverity?: Severity;
+  /** Notify only for domains that carry every one of these labels with the same value. */
+  labels?: Record<string, string>;
+}
+
+export interface WebhookChannelConfig extends ChannelFilter {
+  type: 'webhook';
+  name: string;
+  url: string;
+  /** When set, bodies are signed: see webhook.notifier.ts for how a receiver verifies. */
+  secret?: string;
+}
+
+export interface SlackChannelConfig extends ChannelFilter {
+  type: 'slack';
+  name: string;
+  /** Incoming-webhook URL (Slack, Mattermost, Rocket.Chat). It is a credential: never logged. */
+  url: string;
+}
+
+export interface SmtpRelayConfig {
+  host: string;
+  port: number;
+  /** Implicit TLS from the first byte (port 465). `false` still upgrades with STARTTLS when offered. */
+  secure?: boolean;
+  user?: string;
+  pass?: string;
+  /** `false` accepts self-signed relay certificates; only for a relay on a trusted network. */
+  rejectUnauthorized?: boolean;
+  /** Refuse to send unless STARTTLS succeeds. */
+  requireTLS?: boolean;
+  /** Never attempt STARTTLS; for a plain-text relay on localhost (and tests). */
+  ignoreTLS?: boolean;
+}
+
+export interface EmailChannelConfig extends ChannelFilter {
+  type: 'email';
+  name: string;
+  to: string[];
+  /** `alerts@example.com` or `mxwatch <alerts@example.com>`. */
+  from: string;
+  smtp: SmtpRelayConfig;
+}
+
+export type ChannelConfig = WebhookChannelConfig | SlackChannelConfig | EmailChannelConfig;
+export type ChannelType = ChannelConfig['type'];
+export const CHANNEL_TYPES: readonly ChannelType[] = ['webhook', 'slack', 'email'];
+
+// ---------------------------------------------------------------------------------------------
+// Notifier contract
+// ---------------------------------------------------------------------------------------------
+
+export interface Notifier {
+  readonly name: string;
+  readonly type: ChannelType;
+  /**
+   * Delivers one event. Resolves once the receiver accepted it; rejects with a `NotifierError`
+   * only. Aborting `signal` (shutdown) rejects with code `aborted`.
+   */
+  send(event: NotificationEvent, signal: AbortSignal): Promise<void>;
+  /** Releases pooled connections; called once on shutdown. */
+  close?(): Promise<void>;
+}
+
+/**
+ * Why a delivery failed, as data the attempt log can store and the retry loop can branch on.
+ * `rejected`: the receiver answered and refused (HTTP status or SMTP reply in `status`).
+ */
+export type NotifierErrorCode = 'rejected' | 'timeout' | 'network' | 'aborted' | 'unexpected';
+
+export class NotifierError extends Error {
+  override readonly name = 'NotifierError';
+  readonly retryable: boolean;
+  readonly code: NotifierErrorCode;
+  /** HTTP status or SMTP reply code when the receiver answered. */
+  readonly status?: number;
+  /** The receiver's Retry-After, which the retry loop honours as a lower bound. */
+  readonly retryAfterMs?: number;
+
+  constructor(
+    message: string,
+    init: { retryable: boolean; code: NotifierErrorCode; status?: number; retryAfterMs?: number; cause?: unknown },
+  ) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.retryable = init.retryable;
+    this.code = init.code;
+    if (init.status !== undefined) this.status = init.status;
+    if (init.retryAfterMs !== undefined) this.retryAfterMs = init.retryAfterMs;
+  }
+}
+
+/**
+ * 408 and 429 are the receiver asking us to come back; every other 4xx means the request
+ * itself is wrong (bad URL, revoked token, archived channel) and resending cannot fix it.
+ */
+export function isRetryableHttpStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+export const SEVERITY_RANK: Readonly<Record<Severity, number>> = { critical: 3, warning: 2, info: 1 };
