@@ -1,0 +1,40 @@
+import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { ApiTokenGuard } from './common/api-token.guard.js';
+import type { AppLogger } from './common/app-logger.js';
+import { CommonModule } from './common/common.module.js';
+import { RequestLoggerMiddleware } from './common/request-logger.middleware.js';
+import { ConfigModule } from './config/config.module.js';
+import type { AppConfig } from './config/config.types.js';
+import { DatabaseModule } from './database/database.module.js';
+import { DomainsModule } from './domains/domains.module.js';
+import { HealthModule } from './health/health.module.js';
+import { ChecksModule } from './checks/checks.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+import { SchedulerModule } from './scheduler/scheduler.module.js';
+import { AlertingModule } from './alerting/alerting.module.js';
+
+@Module({})
+export class AppModule implements NestModule {
+  static forRoot(config: AppConfig, logger: AppLogger): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        CommonModule.forRoot(logger),
+        DatabaseModule,
+        DomainsModule,
+        HealthModule,
+        ChecksModule,
+        MetricsModule,
+        AlertingModule,
+        ...(config.scheduler ? [SchedulerModule] : []),
+      ],
+      providers: [{ provide: APP_GUARD, useClass: ApiTokenGuard }],
+    };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(RequestLoggerMiddleware).forRoutes('*path');
+  }
+}

@@ -1,0 +1,72 @@
+import { ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsDate, IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { PROBE_NAMES, PROBE_STATUSES } from '../probes/probe.types.js';
+import { SEVERITIES } from '../findings/finding-catalog.js';
+
+export class HistoryQueryDto {
+  @ApiPropertyOptional({ enum: PROBE_NAMES })
+  @IsOptional()
+  @IsIn(PROBE_NAMES, { message: `probe must be one of ${PROBE_NAMES.join(', ')}` })
+  probe?: string;
+
+  @ApiPropertyOptional({ enum: PROBE_STATUSES })
+  @IsOptional()
+  @IsIn(PROBE_STATUSES, { message: `status must be one of ${PROBE_STATUSES.join(', ')}` })
+  status?: string;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time', description: 'results started at or after' })
+  @IsOptional()
+  @Type(() => Date)
+  @IsDate({ message: 'since must be an ISO 8601 date-time' })
+  since?: Date;
+
+  @ApiPropertyOptional({ type: String, format: 'date-time', description: 'results started before' })
+  @IsOptional()
+  @Type(() => Date)
+  @IsDate({ message: 'until must be an ISO 8601 date-time' })
+  until?: Date;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'limit must be a whole number' })
+  @Min(1)
+  @Max(500)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  cursor?: string;
+}
+
+export class FindingsQueryDto {
+  @ApiPropertyOptional({ enum: ['open', 'resolved'] })
+  @IsOptional()
+  @IsIn(['open', 'resolved'], { message: 'status must be open or resolved' })
+  status?: 'open' | 'resolved';
+
+  @ApiPropertyOptional()
+  @IsOptional()
+  @IsString()
+  domain?: string;
+
+  @ApiPropertyOptional({ enum: SEVERITIES })
+  @IsOptional()
+  @IsIn(SEVERITIES, { message: `severity must be one of ${SEVERITIES.join(', ')}` })
+  severity?: string;
+
+  @ApiPropertyOptional({ example: 'STARTTLS_NOT_OFFERED' })
+  @IsOptional()
+  @IsString()
+  code?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 200 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'limit must be a whole number' })
+  @Min(1)
+  @Max(1000)
+  limit?: number;
+}

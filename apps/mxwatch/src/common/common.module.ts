@@ -1,0 +1,10 @@
+import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { AppLogger } from './app-logger.js';
+
+@Global()
+@Module({})
+export class CommonModule {
+  static forRoot(logger: AppLogger): DynamicModule {
+    return { module: CommonModule, providers: [{ provide: AppLogger, useValue: logger }], exports: [AppLogger] };
+  }
+}
