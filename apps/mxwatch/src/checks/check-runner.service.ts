@@ -61,6 +61,8 @@ export class CheckRunner {
     } finally {
       dispose();
     }
+    this.runtime.outbound.observe(outcome.results);
+    outcome = { ...outcome, results: this.runtime.outbound.reclassify(outcome.results) };
     const finishedAt = new Date();
     const status = worstStatus(outcome.results);
     const stored = await this.checks.storeRun({

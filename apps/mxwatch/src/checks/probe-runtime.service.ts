@@ -5,6 +5,7 @@ import { DohResolver } from '../dns/doh-resolver.js';
 import { AddressPolicy } from '../probes/net/address-policy.js';
 import { NetDialer } from '../probes/net/net-dialer.js';
 import type { ProbeContext, ProbeSettings } from '../probes/probe.types.js';
+import { OutboundMonitor } from './outbound-monitor.js';
 import { KeyedLimiter, SharedWork } from './shared-work.js';
 
 /** The long-lived pieces every check uses: one resolver (and its cache), one dialer, shared work. */
@@ -16,6 +17,7 @@ export class ProbeRuntime {
   readonly settings: ProbeSettings;
   readonly shared = new SharedWork();
   readonly perAddress = new KeyedLimiter(1);
+  readonly outbound = new OutboundMonitor();
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
     this.resolver = new DohResolver({

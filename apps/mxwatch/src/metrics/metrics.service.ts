@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { CheckRunner, type CompletedCheck } from '../checks/check-runner.service.js';
+import { ProbeRuntime } from '../checks/probe-runtime.service.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import { DatabaseService } from '../database/database.service.js';
@@ -33,6 +34,7 @@ export class MetricsService implements OnModuleInit {
     private readonly runner: CheckRunner,
     private readonly events: DomainEvents,
     private readonly db: DatabaseService,
+    private readonly runtime: ProbeRuntime,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -196,6 +198,7 @@ export class MetricsService implements OnModuleInit {
     m.domains.set({ state: 'disabled' }, domainStates.find((d) => !d.enabled)?._count._all ?? 0);
     const lag = overdue?.nextCheckAt ? Math.max(0, (Date.now() - overdue.nextCheckAt.getTime()) / 1000) : 0;
     m.schedulerLag.set(this.config.scheduler ? lag : 0);
+    m.outboundBlocked.set(this.runtime.outbound.blocked ? 1 : 0);
     return { contentType: m.registry.contentType, body: await m.registry.metrics() };
   }
 }
