@@ -40,7 +40,8 @@ describe(probeDnsbl.name, () => {
   });
 
   beforeEach(() => {
-    resolver = new DohResolver({ servers: [dns.httpAddress!], protocol: 'http', timeoutMs: 200, attempts: 1 });
+    // Generous: a loaded CI machine must not turn an answer into a timeout; only the drop test waits it out.
+    resolver = new DohResolver({ servers: [dns.httpAddress!], protocol: 'http', timeoutMs: 1500, attempts: 1 });
     zen = FakeDnsbl.healthy(dns, 'zen.spamhaus.org', 'ip');
     dbl = FakeDnsbl.healthy(dns, 'dbl.spamhaus.org', 'domain');
   });
@@ -166,7 +167,7 @@ describe(probeDnsblZoneHealth.name, () => {
   });
 
   beforeEach(() => {
-    resolver = new DohResolver({ servers: [dns.httpAddress!], protocol: 'http', timeoutMs: 200, attempts: 1 });
+    resolver = new DohResolver({ servers: [dns.httpAddress!], protocol: 'http', timeoutMs: 1500, attempts: 1 });
   });
 
   afterEach(() => {
