@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 const ORDER: ProbeStatus[] = ['pass', 'untestable', 'warn', 'fail'];
 
 /** fail > warn > untestable > pass: a run that could not test everything is not a clean pass. */
-export function worstStatus(results: ProbeResult[]): ProbeStatus {
+export function worstStatus(results: ReadonlyArray<Pick<ProbeResult, 'status'>>): ProbeStatus {
   let worst = 0;
   for (const r of results) worst = Math.max(worst, ORDER.indexOf(r.status));
   return ORDER[worst]!;

@@ -4,8 +4,8 @@ import { FindingsRepository } from '../findings/findings.repository.js';
 import { findingToDto } from '../findings/findings.service.js';
 import { FINDING_CATALOG, isFindingCode } from '../findings/finding-catalog.js';
 import { normaliseDomainName } from '../dns/dns-names.js';
-import { PROBE_NAMES } from '../probes/probe.types.js';
-import { CheckRunner } from './check-runner.service.js';
+import { PROBE_NAMES, type ProbeStatus } from '../probes/probe.types.js';
+import { CheckRunner, worstStatus } from './check-runner.service.js';
 import { ChecksRepository, type CheckRun, type ProbeResultRow } from './checks.repository.js';
 import type { FindingsQueryDto, HistoryQueryDto } from './checks.dto.js';
 import { decodeCursor, encodeCursor } from './history-cursor.js';
@@ -69,7 +69,7 @@ export class ChecksService {
     const probes: Record<string, unknown> = {};
     for (const probe of PROBE_NAMES) {
       const results = run?.results.filter((r) => r.probe === probe) ?? [];
-      probes[probe] = { status: results.length === 0 ? null : worst(results.map((r) => r.status)), results: results.map(resultToDto) };
+      probes[probe] = { status: results.length === 0 ? null : worstStatus(results as Array<{ status: ProbeStatus }>), results: results.map(resultToDto) };
     }
     return {
       domain: this.domains.toDto(domain),
@@ -110,9 +110,4 @@ export class ChecksService {
     const rows = await this.findings.list({ status: q.status, domainId, severity: q.severity, code: q.code, limit: q.limit ?? 200 });
     return rows.map((f) => findingToDto(f, f.domain.name));
   }
-}
-
-const ORDER = ['pass', 'untestable', 'warn', 'fail'];
-function worst(statuses: string[]): string {
-  return statuses.reduce((a, b) => (ORDER.indexOf(b) > ORDER.indexOf(a) ? b : a), 'pass');
 }
