@@ -38,6 +38,7 @@ export class FakeDnsbl {
     readonly zone: string,
     readonly kind: 'ip' | 'domain',
     private readonly ttl = 300,
+    readonly negativeTtl = 60,
   ) {}
 
   /**
@@ -45,9 +46,14 @@ export class FakeDnsbl {
    * positive test name is `testName`, by default the list's documented one (Spamhaus DBL:
    * `dbltest.com`) or RFC 5782's `test`.
    */
-  static healthy(server: FakeDnsServer, zone: string, kind: 'ip' | 'domain', options: { testName?: string; testCode?: string; negativeTtl?: number } = {}): FakeDnsbl {
-    const list = new FakeDnsbl(server, zone, kind);
-    server.setSoa(zone, options.negativeTtl ?? 60);
+  static healthy(
+    server: FakeDnsServer,
+    zone: string,
+    kind: 'ip' | 'domain',
+    options: { testName?: string; testCode?: string; negativeTtl?: number; /** TTL of listings; 0 keeps resolvers from caching them */ ttl?: number } = {},
+  ): FakeDnsbl {
+    const list = new FakeDnsbl(server, zone, kind, options.ttl ?? 300, options.negativeTtl ?? 60);
+    server.setSoa(zone, list.negativeTtl, list.negativeTtl);
     const code = options.testCode ?? (zone === 'dbl.spamhaus.org' ? '127.0.1.2' : '127.0.0.2');
     if (kind === 'ip') list.listIp('127.0.0.2', { codes: [code], txt: 'RFC 5782 test point' });
     else list.listDomain(options.testName ?? DOCUMENTED_TEST_NAMES[zone] ?? 'test', { codes: [code], txt: 'RFC 5782 test point' });
@@ -78,7 +84,7 @@ export class FakeDnsbl {
     // Wildcards only cover names that do not exist, so the explicit entries (test points
     // included) go for "answers everything" to hold.
     this.server.removeTree(this.zone);
-    this.server.setSoa(this.zone, 60);
+    this.server.setSoa(this.zone, this.negativeTtl, this.negativeTtl);
     this.server.setRecords(`*.${this.zone}`, 'A', [code], this.ttl);
     this.server.setRecords(`*.${this.zone}`, 'TXT', ['Query refused: see the list\'s usage policy'], this.ttl);
     return this;
@@ -93,7 +99,7 @@ export class FakeDnsbl {
   /** A dead list: nothing is listed, not even the positive test point. */
   listNothing(): this {
     this.server.removeTree(this.zone);
-    this.server.setSoa(this.zone, 60);
+    this.server.setSoa(this.zone, this.negativeTtl, this.negativeTtl);
     return this;
   }
 

@@ -144,6 +144,29 @@ describe(FakeDnsServer.name, () => {
     expect(dns.queryCount('a.test')).toBe(3);
   });
 
+  it('should draw a fresh delay from a range for every answer', async () => {
+    dns.setFault('*', { delayMs: { min: 20, max: 60 } });
+    const times = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        const t0 = performance.now();
+        await doh(dns.url(), `n${i}.test`, 'A');
+        return performance.now() - t0;
+      }),
+    );
+    expect(Math.min(...times)).toBeGreaterThanOrEqual(19);
+    expect(new Set(times.map((t) => Math.round(t))).size).toBeGreaterThan(1);
+  });
+
+  it('should forget empty non-terminals when the names below them go', async () => {
+    dns.setSoa('example.test', 30).setRecords('a.b.example.test', 'A', ['192.0.2.1']);
+    expect(await udp(dns.udpAddress!, 'b.example.test', 'A')).toMatchObject({ rcode: 'NOERROR' });
+    dns.setRecords('a.b.example.test', 'A', []);
+    expect(await udp(dns.udpAddress!, 'b.example.test', 'A')).toMatchObject({ rcode: 'NXDOMAIN' });
+    dns.setRecords('a.b.example.test', 'A', ['192.0.2.1']).removeTree('b.example.test');
+    expect(await udp(dns.udpAddress!, 'b.example.test', 'A')).toMatchObject({ rcode: 'NXDOMAIN' });
+    expect(await udp(dns.udpAddress!, 'example.test', 'A')).toMatchObject({ rcode: 'NOERROR' });
+  });
+
   it('should close while a dropped HTTP request is still pending', async () => {
     const other = await FakeDnsServer.start({ udp: false });
     other.setFault('*', { drop: true });

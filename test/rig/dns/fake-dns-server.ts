@@ -43,8 +43,11 @@ export type FakeTransport = 'http' | 'https' | 'udp';
 export interface FakeDnsFault {
   /** Answer with this rcode instead of the data. */
   rcode?: 'SERVFAIL' | 'REFUSED' | 'FORMERR' | 'NOTIMP';
-  /** Wait before answering (also applies before an HTTP status or rcode fault). */
-  delayMs?: number;
+  /**
+   * Wait before answering (also applies before an HTTP status or rcode fault). A range draws a
+   * fresh uniform delay for every answer, like a real resolver's varying upstream latency.
+   */
+  delayMs?: number | { min: number; max: number };
   /** DoH only: answer with this HTTP status and no DNS message (e.g. 429, 500). */
   httpStatus?: number;
   /** Never answer (the HTTP request hangs until the client gives up or the server closes). */
@@ -110,6 +113,8 @@ export class FakeDnsServer {
   readonly host: string;
 
   private readonly names = new Map<string, Map<FakeRecordType, RRset>>();
+  /** For every ancestor of a name in `names`: how many names lie below it (empty non-terminals). */
+  private readonly below = new Map<string, number>();
   private readonly faults = new Map<string, FakeDnsFault>();
   private readonly log: FakeQueryLogEntry[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -155,8 +160,8 @@ export class FakeDnsServer {
     const node = this.names.get(key) ?? new Map<FakeRecordType, RRset>();
     if (records.length === 0) node.delete(type);
     else node.set(type, { ttl, records: [...records] });
-    if (node.size === 0) this.names.delete(key);
-    else this.names.set(key, node);
+    if (node.size === 0) this.deleteName(key);
+    else if (!this.names.has(key)) this.addName(key, node);
     return this;
   }
 
@@ -179,13 +184,28 @@ export class FakeDnsServer {
   /** Removes a name and everything below it. */
   removeTree(name: string): this {
     const key = normaliseFakeName(name);
-    for (const n of [...this.names.keys()]) if (n === key || n.endsWith(`.${key}`)) this.names.delete(n);
+    for (const n of [...this.names.keys()]) if (n === key || n.endsWith(`.${key}`)) this.deleteName(n);
     return this;
   }
 
   clearZones(): this {
     this.names.clear();
+    this.below.clear();
     return this;
+  }
+
+  private addName(name: string, node: Map<FakeRecordType, RRset>): void {
+    this.names.set(name, node);
+    for (const ancestor of ancestorsOf(name)) this.below.set(ancestor, (this.below.get(ancestor) ?? 0) + 1);
+  }
+
+  private deleteName(name: string): void {
+    if (!this.names.delete(name)) return;
+    for (const ancestor of ancestorsOf(name)) {
+      const n = (this.below.get(ancestor) ?? 1) - 1;
+      if (n > 0) this.below.set(ancestor, n);
+      else this.below.delete(ancestor);
+    }
   }
 
   // ------------------------------------------------------------------------------------------
@@ -366,7 +386,8 @@ export class FakeDnsServer {
     this.log.push(entry);
 
     const fault = this.takeFault(name, transport);
-    const delayMs = fault?.delayMs ?? 0;
+    const delay = fault?.delayMs ?? 0;
+    const delayMs = typeof delay === 'number' ? delay : delay.min + Math.random() * (delay.max - delay.min);
     if (fault?.drop) {
       entry.outcome = 'DROPPED';
       return { kind: 'drop' };
@@ -413,10 +434,8 @@ export class FakeDnsServer {
 
   /** True when the name holds records or is an empty non-terminal (something exists below it). */
   private exists(name: string): boolean {
-    if (this.names.has(name)) return true;
-    const suffix = `.${name}`;
-    for (const n of this.names.keys()) if (n.endsWith(suffix)) return true;
-    return false;
+    // An index instead of a scan of every name: benchmarks serve tens of thousands of names.
+    return this.names.has(name) || this.below.has(name);
   }
 
   /** The node for a name, or the closest wildcard `*.<ancestor>` covering a name that does not exist. */
@@ -460,6 +479,13 @@ export class FakeDnsServer {
     }
     return [];
   }
+}
+
+/** `a.b.c` -> `b.c`, `c` (the proper ancestors of a name). */
+function ancestorsOf(name: string): string[] {
+  const out: string[] = [];
+  for (let i = name.indexOf('.'); i !== -1; i = name.indexOf('.', i + 1)) out.push(name.slice(i + 1));
+  return out;
 }
 
 function toWire(name: string, type: FakeRecordType, ttl: number, record: unknown): packet.Answer {

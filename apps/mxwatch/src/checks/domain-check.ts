@@ -87,8 +87,17 @@ export async function runDomainCheck(ctx: ProbeContext, domain: DomainCheckInput
     results.push(r.smtp);
     if (r.starttls) results.push(r.starttls);
   }
-  results.push(...(await dnsblWork));
+  // A resolver that refused the domain's own MX lookup refuses us, not the lists: its REFUSED
+  // answers to DNSBL queries must not read as "this list refuses public resolvers".
+  const resolverRefuses = mx.status === 'untestable' && mx.reason === 'dns_refused';
+  results.push(...(await dnsblWork).map((r) => (resolverRefuses ? asResolverRefusal(r) : r)));
   return { results, mx, endpoints, smtpSkipped };
+}
+
+/** A copy (shared results are never mutated) without the DNSBL_QUERY_REFUSED a DNS REFUSED rcode raised. */
+function asResolverRefusal(r: ProbeResult): ProbeResult {
+  if ((r.details as { errorReason?: string | null }).errorReason !== 'refused') return r;
+  return { ...r, reason: 'dns_refused', observations: [] };
 }
 
 async function resolveAddresses(ctx: ProbeContext, host: string): Promise<string[]> {

@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import tls from 'node:tls';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type TestCa, createSelfSigned, createTestCa } from '../../../../../test/rig/tls/test-ca.js';
 import { NodeTlsUpgrader, TlsUpgradeError, chainTrustErrorIgnoringTime } from './tls-upgrader.js';
 
@@ -90,6 +93,25 @@ describe(chainTrustErrorIgnoringTime.name, () => {
     const anchors = new NodeTlsUpgrader({ ca: ca.cert }).trustAnchors();
     expect(chainTrustErrorIgnoringTime(await peerOf(leaf.key, leaf.cert), anchors)).toBeNull();
     expect(chainTrustErrorIgnoringTime(await peerOf(leaf.key, leaf.cert), new NodeTlsUpgrader().trustAnchors())).toBe('UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+  });
+
+  it('should trust, dates set aside, an expired certificate from a CA added through NODE_EXTRA_CA_CERTS', async () => {
+    const leaf = await ca.issue({ commonName: 'mx.test', notBefore: new Date(Date.now() - 30 * DAY), notAfter: new Date(Date.now() - DAY) });
+    const dir = mkdtempSync(path.join(tmpdir(), 'mxwatch-extra-ca-'));
+    const file = path.join(dir, 'extra.pem');
+    writeFileSync(file, ca.cert);
+    const saved = process.env.NODE_EXTRA_CA_CERTS;
+    process.env.NODE_EXTRA_CA_CERTS = file;
+    try {
+      // A fresh module: the default anchors are read once per process.
+      vi.resetModules();
+      const fresh = await import('./tls-upgrader.js');
+      expect(chainTrustErrorIgnoringTime(await peerOf(leaf.key, leaf.cert), new fresh.NodeTlsUpgrader().trustAnchors())).toBeNull();
+    } finally {
+      if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+      else process.env.NODE_EXTRA_CA_CERTS = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('should name a self-signed certificate as such', async () => {

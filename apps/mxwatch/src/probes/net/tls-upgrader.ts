@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net, { type Socket } from 'node:net';
 import tls, { type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
 import type { TlsUpgrader } from '../probe.types.js';
@@ -51,6 +52,25 @@ export interface NodeTlsUpgraderOptions {
 
 let defaultAnchors: X509Certificate[] | null = null;
 
+/**
+ * The roots Node's default store trusts: its bundled ones plus the file named by
+ * NODE_EXTRA_CA_CERTS, which Node itself reads at startup. `tls.rootCertificates` lists only the
+ * bundled ones (before Node 22.15), and without the others an expired certificate from a CA the
+ * operator added would also be called untrusted.
+ */
+function nodeDefaultCaPems(): string[] {
+  const getCACertificates = (tls as { getCACertificates?: (type?: string) => string[] }).getCACertificates;
+  if (getCACertificates) return getCACertificates('default');
+  const extraFile = process.env.NODE_EXTRA_CA_CERTS;
+  if (!extraFile) return [...tls.rootCertificates];
+  try {
+    return [...tls.rootCertificates, readFileSync(extraFile, 'utf8')];
+  } catch {
+    // Node only warns about an unreadable file and carries on with its bundled roots; so do we.
+    return [...tls.rootCertificates];
+  }
+}
+
 function parseAnchors(pems: Array<string | Buffer>): X509Certificate[] {
   const out: X509Certificate[] = [];
   for (const pem of pems) {
@@ -79,7 +99,7 @@ export class NodeTlsUpgrader implements LegacyCapableTlsUpgrader, TrustAnchorSou
   }
 
   trustAnchors(): X509Certificate[] {
-    defaultAnchors ??= parseAnchors([...tls.rootCertificates]);
+    defaultAnchors ??= parseAnchors(nodeDefaultCaPems());
     this.anchors ??= [...defaultAnchors, ...parseAnchors(this.extraCa)];
     return this.anchors;
   }

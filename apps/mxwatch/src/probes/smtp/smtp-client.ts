@@ -217,7 +217,10 @@ export class SmtpSession {
     const dropped = this.parser.discard() + this.queue.splice(0).reduce((n, r) => n + r.raw.join('\r\n').length + 2, 0);
     if (dropped > 0) this.note(`discarded ${dropped} bytes of plaintext sent after the STARTTLS 220 (RFC 3207)`);
     const hs = performance.now();
-    const tlsSocket = await upgrader.upgrade(plain, { servername, deadline: this.options.deadline, signal: this.options.signal });
+    // Bounded like a reply: a handshake the server never answers must end the same way whatever
+    // is left of the check's deadline, not race it.
+    const deadline = Math.min(this.options.deadline, Date.now() + this.options.replyTimeoutMs);
+    const tlsSocket = await upgrader.upgrade(plain, { servername, deadline, signal: this.options.signal });
     this.timings.tlsHandshakeMs = Math.round(performance.now() - hs);
     this.note(`TLS established: ${tlsSocket.getProtocol() ?? '?'} ${tlsSocket.getCipher()?.name ?? '?'}`);
     this.useTlsSocket(tlsSocket);

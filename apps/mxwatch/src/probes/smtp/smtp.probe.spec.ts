@@ -190,6 +190,13 @@ describe(probeSmtpEndpoint.name, () => {
     expect(starttls!.details).toMatchObject({ implicitTls: true, offered: true, handshakeOk: true, trusted: true, authBeforeTls: false, authMechanisms: ['PLAIN'] });
   });
 
+  it('should call a 465 that never answers the TLS handshake untestable, within the reply timeout', async () => {
+    const { smtp, starttls } = await probe('silent', { probedPort: 465, role: 'submission', settings: { smtpReplyTimeoutMs: 300 } });
+    expect(smtp).toMatchObject({ status: 'untestable', reason: 'tls_timeout', observations: [] });
+    expect(starttls).toMatchObject({ status: 'untestable', reason: 'tls_timeout', observations: [] });
+    expect(starttls!.details.error).toMatch(/TLS handshake not finished within \d+ ms/);
+  });
+
   it('should fail STARTTLS that is refused with 454', async () => {
     const { starttls } = await probe('starttls-454');
     expect(starttls).toMatchObject({ status: 'fail', reason: 'starttls_refused' });

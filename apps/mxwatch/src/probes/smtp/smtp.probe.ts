@@ -186,7 +186,9 @@ async function converse(ctx: ProbeContext, target: SmtpTarget, upgrader: TlsUpgr
     if (implicitTls) {
       const hs = performance.now();
       try {
-        const s = await upgrader.upgrade(dial.socket, { servername: target.host, deadline: ctx.deadline, signal: ctx.signal });
+        // The handshake is the server's first answer on 465: bounded like a banner, not only by the check deadline.
+        const hsDeadline = Math.min(ctx.deadline, Date.now() + settings.smtpReplyTimeoutMs);
+        const s = await upgrader.upgrade(dial.socket, { servername: target.host, deadline: hsDeadline, signal: ctx.signal });
         session.timings.tlsHandshakeMs = Math.round(performance.now() - hs);
         session.useTlsSocket(s);
         c.tls = tlsFacts(s);
@@ -328,7 +330,8 @@ function describeClientError(e: SmtpClientError): string {
  *   "refuses us". A server speaking only HELO cannot offer STARTTLS: STARTTLS_NOT_OFFERED.
  * - No reply to STARTTLS within the reply timeout: `untestable`; a TLS handshake that fails or
  *   times out after the 220: STARTTLS_FAILED.
- * - On 465 a failed TLS handshake makes `smtp` untestable (`tls_failed`) and `starttls` fail.
+ * - On 465 a failed TLS handshake makes `smtp` untestable (`tls_failed`) and `starttls` fail;
+ *   a handshake the server never answers (reply timeout) makes both untestable (`tls_timeout`).
  */
 export async function probeSmtpEndpoint(ctx: ProbeContext, target: SmtpTarget, options: SmtpProbeOptions = {}): Promise<SmtpProbeOutcome> {
   const startedAt = ctx.now();
@@ -395,7 +398,8 @@ export async function probeSmtpEndpoint(ctx: ProbeContext, target: SmtpTarget, o
       smtpObs.push(observation('SMTP_PORT_UNREACHABLE', id, { ...base, error: d.cause, role }));
     }
   } else if (first.tlsError && implicitTls) {
-    untestable(first.tlsError.kind === 'aborted' ? 'aborted' : 'tls_failed', `TLS: ${first.tlsError.message}`);
+    const kind = first.tlsError.kind;
+    untestable(kind === 'aborted' ? 'aborted' : kind === 'timeout' ? 'tls_timeout' : 'tls_failed', `TLS: ${first.tlsError.message}`);
   } else if (first.bannerError) {
     const e = first.bannerError;
     if (e.kind === 'protocol') {
@@ -563,6 +567,13 @@ function buildStarttlsResult(
     if (err?.kind === 'aborted') {
       status = 'untestable';
       reason = 'aborted';
+      d.error = err.message;
+      return result();
+    }
+    // A 465 that accepts and never answers the handshake is a tarpit, like a banner that never comes.
+    if (implicitTls && err?.kind === 'timeout') {
+      status = 'untestable';
+      reason = 'tls_timeout';
       d.error = err.message;
       return result();
     }
