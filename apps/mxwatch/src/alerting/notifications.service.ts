@@ -38,7 +38,7 @@ export class NotificationsService implements OnApplicationBootstrap, OnApplicati
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.findings.onTransition((t) => void this.onTransition(t));
+    this.findings.onTransition((t) => this.onTransition(t));
     const pending = await this.repo.pending();
     for (const n of pending) {
       const channel = this.channels.find((c) => c.config.name === n.channel);

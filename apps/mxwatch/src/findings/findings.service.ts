@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
@@ -15,16 +14,20 @@ export interface FindingTransition {
 
 @Injectable()
 export class FindingsService {
-  private readonly emitter = new EventEmitter();
+  private readonly listeners: Array<(t: FindingTransition) => void | Promise<void>> = [];
 
   constructor(
     private readonly repo: FindingsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Subscribers (notifications, metrics) learn of every finding that opens or resolves. */
-  onTransition(listener: (t: FindingTransition) => void): void {
-    this.emitter.on('transition', listener);
+  /**
+   * Subscribers (notifications, metrics) learn of every finding that opens or resolves. The run
+   * awaits them, so a listener that stores something (a notification row) has stored it when the
+   * check returns; a listener must catch its own errors and leave slow work (delivery) in the background.
+   */
+  onTransition(listener: (t: FindingTransition) => void | Promise<void>): void {
+    this.listeners.push(listener);
   }
 
   /** Turns one run's results into findings and moves their lifecycle; returns what the run showed. */
@@ -40,8 +43,11 @@ export class FindingsService {
       this.config.alertAfter,
     );
     const { opened, resolved } = changes.length > 0 ? await this.repo.apply(domain.id, changes, now) : { opened: [], resolved: [] };
-    for (const finding of opened) this.emitter.emit('transition', { kind: 'opened', finding, domain } satisfies FindingTransition);
-    for (const finding of resolved) this.emitter.emit('transition', { kind: 'resolved', finding, domain } satisfies FindingTransition);
+    const transitions: FindingTransition[] = [
+      ...opened.map((finding) => ({ kind: 'opened' as const, finding, domain })),
+      ...resolved.map((finding) => ({ kind: 'resolved' as const, finding, domain })),
+    ];
+    for (const t of transitions) for (const listener of this.listeners) await listener(t);
     return { drafts, opened, resolved };
   }
 }

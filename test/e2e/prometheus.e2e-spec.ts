@@ -1,0 +1,328 @@
+/**
+ * The shipped Grafana dashboard and alert rules against a REAL Prometheus scraping the built
+ * service, which checks domains on the fake internet: every dashboard query must parse and
+ * return data, every rule expression must parse, the rules must load and evaluate cleanly, and
+ * the mail alerts must select the series of the broken domains.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { createFakeInternet, type FakeInternet, type MailDomain } from '../support/fake-internet.js';
+import { freePort, removeDir, ROOT, startApp, tempDir, type RunningApp } from '../support/app-process.js';
+import { createTestDatabase } from '../support/postgres.js';
+
+const PROMETHEUS = process.env.MXWATCH_TEST_PROMETHEUS ?? '/usr/bin/prometheus';
+const RULES_FILE = path.join(ROOT, 'deploy/prometheus/alerts.yml');
+const DASHBOARD_FILE = path.join(ROOT, 'deploy/grafana/dashboards/mxwatch.json');
+
+/** The domain the dashboard's `$domain` variable is set to: it has an open critical finding. */
+const DRILL_DOWN = 'expired.test';
+
+interface Target { refId: string; expr?: string }
+interface Panel { id: number; title: string; targets?: Target[]; panels?: Panel[] }
+
+function allPanels(panels: Panel[]): Panel[] {
+  return panels.flatMap((p) => [p, ...allPanels(p.panels ?? [])]);
+}
+
+/** What Grafana substitutes before a query reaches Prometheus. */
+function grafanaInterpolate(expr: string): string {
+  return expr
+    .replace(/\$__rate_interval|\$\{__rate_interval\}/g, '1m')
+    .replace(/\$__interval|\$\{__interval\}/g, '15s')
+    .replace(/\$__range|\$\{__range\}/g, '1h')
+    .replace(/\$domain\b|\$\{domain\}/g, DRILL_DOWN);
+}
+
+interface PromResponse<T> { status: string; data: T; errorType?: string; error?: string }
+interface Sample { metric: Record<string, string>; value: [number, string] }
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** A webhook receiver for mxwatch's own notifications: 200 on /ok, 410 (final failure) on /gone. */
+async function startReceiver(): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(req.url === '/gone' ? 410 : 200).end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+describe('Grafana dashboard and alert rules against a real Prometheus', () => {
+  let fake: FakeInternet;
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+  let app: RunningApp;
+  let dir: string;
+  let prometheus: ChildProcess | null = null;
+  let promLog = '';
+  let promUrl: string;
+  const domains: Record<string, MailDomain> = {};
+
+  async function promGet<T>(route: string, params: Record<string, string> = {}): Promise<PromResponse<T>> {
+    const r = await fetch(`${promUrl}${route}?${new URLSearchParams(params)}`);
+    return (await r.json()) as PromResponse<T>;
+  }
+
+  async function instant(expr: string): Promise<PromResponse<{ resultType: string; result: Sample[] | [number, string] }>> {
+    return promGet('/api/v1/query', { query: expr });
+  }
+
+  /** The newest scrape of mxwatch, in Prometheus' clock (unix seconds). */
+  async function lastScrape(): Promise<number> {
+    const r = await instant('max(timestamp(up{job="mxwatch"}))');
+    const result = r.data?.result as Sample[] | undefined;
+    return result?.length ? Number(result[0]!.value[1]) : 0;
+  }
+
+  /** Waits until Prometheus has scraped `n` more times after now, and evaluated the rules on it. */
+  async function scrapedSince(n = 2): Promise<void> {
+    const since = Date.now() / 1000;
+    await waitFor(`${n} scrapes after ${since}`, async () => (await lastScrape()) >= since + n - 0.5);
+    // Rules are evaluated every second too; give the group one more round.
+    await new Promise((r) => setTimeout(r, 1200));
+  }
+
+  async function checkAll(): Promise<void> {
+    await Promise.all(
+      Object.keys(domains).map(async (name) => {
+        const r = await app.api('POST', `/api/v1/domains/${name}/check`);
+        expect(r.status, r.text).toBe(200);
+      }),
+    );
+  }
+
+  beforeAll(async () => {
+    if (!existsSync(PROMETHEUS)) {
+      throw new Error(`${PROMETHEUS} is missing: install Debian's prometheus package (apt-get install -y prometheus) or set MXWATCH_TEST_PROMETHEUS. This suite never skips.`);
+    }
+    fake = await createFakeInternet({
+      dnsblZones: [
+        { zone: 'zen.spamhaus.org', kind: 'ip' },
+        { zone: 'dbl.spamhaus.org', kind: 'domain' },
+      ],
+    });
+    domains['healthy.test'] = await fake.addMailDomain('healthy.test', { mx: [{ host: 'mx.healthy.test' }] });
+    domains['nostarttls.test'] = await fake.addMailDomain('nostarttls.test', { mx: [{ host: 'mx.nostarttls.test', behaviour25: 'no-starttls' }] });
+    domains['expired.test'] = await fake.addMailDomain('expired.test', { mx: [{ host: 'mx.expired.test', behaviour25: 'expired-cert' }] });
+    domains['listed.test'] = await fake.addMailDomain('listed.test', { mx: [{ host: 'mx.listed.test' }] });
+    domains['refused.test'] = await fake.addMailDomain('refused.test', { mx: [{ host: 'mx.refused.test' }] });
+    domains['closed.test'] = await fake.addMailDomain('closed.test', { mx: [{ host: 'mx.closed.test', behaviour25: 'closed' }] });
+    fake.dnsbl('zen.spamhaus.org').listIp(domains['listed.test'].mx[0]!.ip!, { codes: ['127.0.0.4'], txt: 'https://check.spamhaus.org/listed/' });
+    // Spamhaus' "query refused: public resolver" answer, for this one domain only.
+    fake.dnsbl('dbl.spamhaus.org').listDomain('refused.test', { codes: ['127.255.255.254'] });
+
+    receiver = await startReceiver();
+    db = await createTestDatabase();
+    dir = tempDir('mxwatch-prom-');
+    const configFile = path.join(dir, 'mxwatch.yml');
+    // A second channel that always fails, so the notifications panel and alert have both outcomes.
+    writeFileSync(configFile, ['notifications:', '  - type: webhook', '    name: gone', `    url: ${receiver.url}/gone`, ''].join('\n'));
+    app = await startApp({
+      ...fake.env,
+      DATABASE_URL: db.url,
+      MXWATCH_CONFIG: configFile,
+      MXWATCH_LOG_LEVEL: 'info',
+      MXWATCH_WEBHOOK_URL: `${receiver.url}/ok`,
+    });
+    for (const name of Object.keys(domains)) {
+      const r = await app.api('POST', '/api/v1/domains', { name });
+      expect(r.status, r.text).toBe(201);
+    }
+
+    const promPort = await freePort();
+    promUrl = `http://127.0.0.1:${promPort}`;
+    const promConfig = path.join(dir, 'prometheus.yml');
+    writeFileSync(
+      promConfig,
+      [
+        'global:',
+        '  scrape_interval: 1s',
+        '  scrape_timeout: 1s',
+        '  evaluation_interval: 1s',
+        'rule_files:',
+        `  - ${JSON.stringify(RULES_FILE)}`,
+        'scrape_configs:',
+        '  - job_name: mxwatch',
+        '    static_configs:',
+        `      - targets: [${JSON.stringify(new URL(app.baseUrl).host)}]`,
+        '',
+      ].join('\n'),
+    );
+    prometheus = spawn(
+      PROMETHEUS,
+      [
+        `--config.file=${promConfig}`,
+        `--storage.tsdb.path=${path.join(dir, 'tsdb')}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+        '--log.level=warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    prometheus.stdout!.on('data', (d: Buffer) => (promLog += d.toString()));
+    prometheus.stderr!.on('data', (d: Buffer) => (promLog += d.toString()));
+    prometheus.once('error', (e) => (promLog += `\n[prometheus failed to start: ${e.message}]`));
+    prometheus.once('exit', (code) => (promLog += `\n[prometheus exited with ${code}]`));
+    await waitFor('Prometheus to be ready', async () => (await fetch(`${promUrl}/-/ready`)).status === 200).catch((e) => {
+      throw new Error(`${(e as Error).message}\n${promLog}`);
+    });
+    await waitFor('the first scrape of mxwatch', async () => (await lastScrape()) > 0);
+
+    // Two rounds with scrapes in between: counters exist before they increase, so rate() and
+    // increase() see a change, as they would on a long-running service.
+    await checkAll();
+    await scrapedSince(2);
+    await checkAll();
+    expect((await app.api('POST', '/api/v1/notifications/test', {})).status).toBe(200);
+    await scrapedSince(3);
+  });
+
+  afterAll(async () => {
+    if (prometheus?.pid !== undefined && prometheus.exitCode === null && prometheus.signalCode === null) {
+      const exited = new Promise((r) => prometheus!.once('exit', r));
+      prometheus.kill('SIGTERM');
+      const timer = setTimeout(() => prometheus?.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await app?.stop();
+    await new Promise((r) => (receiver ? receiver.server.close(r) : r(undefined)));
+    await fake?.close();
+    await db?.drop();
+    if (dir) removeDir(dir);
+  });
+
+  it('should check the scenario the way the queries below assume', async () => {
+    const open = async (name: string) => (await app.api('GET', `/api/v1/domains/${name}/status`)).body.openFindings.map((f: { code: string }) => f.code).sort();
+    expect(await open('healthy.test')).toEqual([]);
+    expect(await open('nostarttls.test')).toEqual(['STARTTLS_NOT_OFFERED']);
+    expect(await open('expired.test')).toEqual(['TLS_CERT_EXPIRED']);
+    expect(await open('listed.test')).toEqual(['DNSBL_LISTED']);
+    expect(await open('refused.test')).toEqual(['DNSBL_QUERY_REFUSED']);
+    expect(await open('closed.test')).toEqual(['SMTP_PORT_UNREACHABLE']);
+  });
+
+  const dashboard = JSON.parse(readFileSync(DASHBOARD_FILE, 'utf8')) as { panels: Panel[] };
+  const queries = allPanels(dashboard.panels).flatMap((p) => (p.targets ?? []).filter((t) => t.expr).map((t) => ({ panel: `${p.id} ${p.title} [${t.refId}]`, expr: t.expr! })));
+
+  it('should find the dashboard queries', () => {
+    expect(queries.length).toBeGreaterThan(30);
+  });
+
+  it.each(queries)('should answer dashboard panel $panel with data', async ({ expr }) => {
+    const q = grafanaInterpolate(expr);
+    expect(q).not.toMatch(/\$(?!1\b)/);
+    const r = await instant(q);
+    expect(r.status, `${q}: ${r.error}`).toBe('success');
+    expect(Array.isArray(r.data.result) && r.data.result.length, `${q} returned no data`).toBeTruthy();
+  });
+
+  it("should list every checked domain in the dashboard's domain variable", async () => {
+    const r = await promGet<string[]>('/api/v1/label/domain/values', { 'match[]': 'mxwatch_last_check_timestamp_seconds' });
+    expect(r.status).toBe('success');
+    expect(r.data.sort()).toEqual(Object.keys(domains).sort());
+  });
+
+  const rules = (parse(readFileSync(RULES_FILE, 'utf8')) as { groups: { name: string; rules: { alert?: string; record?: string; expr: string }[] }[] }).groups.flatMap((g) =>
+    g.rules.map((r) => ({ name: r.alert ?? r.record!, expr: r.expr })),
+  );
+
+  it.each(rules)('should parse and evaluate the expression of $name', async ({ expr }) => {
+    const r = await instant(expr);
+    expect(r.status, `${expr}: ${r.error}`).toBe('success');
+  });
+
+  it('should load every rule and evaluate it without error', async () => {
+    const r = await promGet<{ groups: { name: string; rules: { name: string; health: string; lastError?: string; lastEvaluation: string }[] }[] }>('/api/v1/rules');
+    expect(r.status).toBe('success');
+    const loaded = r.data.groups.flatMap((g) => g.rules);
+    expect(loaded.map((x) => x.name).sort()).toEqual(rules.map((x) => x.name).sort());
+    for (const rule of loaded) {
+      expect(rule.health, `${rule.name}: ${rule.lastError}`).toBe('ok');
+      expect(rule.lastEvaluation).not.toMatch(/^0001-/);
+    }
+  });
+
+  /** Series an alert rule's expression selects right now. */
+  async function alerting(name: string): Promise<Record<string, string>[]> {
+    const rule = rules.find((x) => x.name === name);
+    expect(rule, name).toBeDefined();
+    const r = await instant(rule!.expr);
+    expect(r.status, `${name}: ${r.error}`).toBe('success');
+    return (r.data.result as Sample[]).map((s) => s.metric);
+  }
+
+  it('should select the host without STARTTLS in StarttlsMissing', async () => {
+    const ip = domains['nostarttls.test']!.mx[0]!.ip!;
+    expect(await alerting('StarttlsMissing')).toEqual([expect.objectContaining({ host: 'mx.nostarttls.test', ip, port: '25' })]);
+  });
+
+  it('should select the listed address in DnsblListed', async () => {
+    const ip = domains['listed.test']!.mx[0]!.ip!;
+    expect(await alerting('DnsblListed')).toEqual([expect.objectContaining({ ip, zone: 'zen.spamhaus.org' })]);
+  });
+
+  it('should select the expired certificate in TlsCertExpired and nothing in TlsCertExpiringSoon', async () => {
+    expect(await alerting('TlsCertExpired')).toEqual([expect.objectContaining({ host: 'mx.expired.test', port: '25' })]);
+    expect(await alerting('TlsCertExpiringSoon')).toEqual([]);
+  });
+
+  it('should select the refusing list in DnsblQueryRefused', async () => {
+    expect(await alerting('DnsblQueryRefused')).toEqual([{ zone: 'dbl.spamhaus.org' }]);
+    expect(await alerting('DnsblZoneUnhealthy')).toEqual([]);
+  });
+
+  it('should select the critical codes in CriticalFindingsOpen', async () => {
+    expect((await alerting('CriticalFindingsOpen')).map((m) => m.code).sort()).toEqual(['DNSBL_LISTED', 'SMTP_PORT_UNREACHABLE', 'STARTTLS_NOT_OFFERED', 'TLS_CERT_EXPIRED']);
+  });
+
+  it('should select the failing channel in NotificationsFailing', async () => {
+    expect(await alerting('NotificationsFailing')).toEqual([{ channel: 'gone' }]);
+  });
+
+  it('should select the closed port 25 in SmtpPort25Unreachable', async () => {
+    const ip = domains['closed.test']!.mx[0]!.ip!;
+    expect(await alerting('SmtpPort25Unreachable')).toEqual([expect.objectContaining({ host: 'mx.closed.test', ip, port: '25' })]);
+  });
+
+  it('should stay silent on the self-monitoring alerts of a healthy service', async () => {
+    for (const name of ['MxwatchDown', 'ChecksStalled', 'ChecksAbsent', 'SchedulerLagging', 'SmtpOutboundBlocked', 'MxMissing', 'ProbesMostlyUntestable']) {
+      expect(await alerting(name), name).toEqual([]);
+    }
+  });
+
+  it('should hold the mail alerts pending (their for: has not elapsed) with their labels and annotations', async () => {
+    const r = await promGet<{ alerts: { labels: Record<string, string>; annotations: Record<string, string>; state: string }[] }>('/api/v1/alerts');
+    expect(r.status).toBe('success');
+    const starttls = r.data.alerts.find((a) => a.labels.alertname === 'StarttlsMissing');
+    expect(starttls).toMatchObject({ state: 'pending', labels: { severity: 'critical', host: 'mx.nostarttls.test', job: 'mxwatch' } });
+    expect(starttls!.annotations.summary).toBe(`mx.nostarttls.test (${domains['nostarttls.test']!.mx[0]!.ip}) port 25 does not offer STARTTLS`);
+    expect(r.data.alerts.find((a) => a.labels.alertname === 'DnsblListed')).toMatchObject({ state: 'pending', labels: { zone: 'zen.spamhaus.org' } });
+    // Annotations that query Prometheus to name the affected domains.
+    const port25 = r.data.alerts.find((a) => a.labels.alertname === 'SmtpPort25Unreachable');
+    expect(port25?.annotations.description).toContain('It is an MX of closed.test.');
+    const critical = r.data.alerts.find((a) => a.labels.alertname === 'CriticalFindingsOpen' && a.labels.code === 'TLS_CERT_EXPIRED');
+    expect(critical?.annotations.description).toContain('Domains with open critical findings: closed.test, expired.test, listed.test, nostarttls.test.');
+    for (const a of r.data.alerts) {
+      for (const [key, text] of Object.entries(a.annotations)) expect(text, `${a.labels.alertname} ${key}`).not.toMatch(/error expanding template|<no value>/);
+    }
+  });
+});
