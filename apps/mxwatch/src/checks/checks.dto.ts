@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsDate, IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, Min } from 'class-validator';
 import { PROBE_NAMES, PROBE_STATUSES } from '../probes/probe.types.js';
 import { SEVERITIES } from '../findings/finding-catalog.js';
 
@@ -17,15 +17,13 @@ export class HistoryQueryDto {
 
   @ApiPropertyOptional({ type: String, format: 'date-time', description: 'results started at or after' })
   @IsOptional()
-  @Type(() => Date)
-  @IsDate({ message: 'since must be an ISO 8601 date-time' })
-  since?: Date;
+  @IsISO8601({ strict: true, strictSeparator: true }, { message: 'since must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z' })
+  since?: string;
 
   @ApiPropertyOptional({ type: String, format: 'date-time', description: 'results started before' })
   @IsOptional()
-  @Type(() => Date)
-  @IsDate({ message: 'until must be an ISO 8601 date-time' })
-  until?: Date;
+  @IsISO8601({ strict: true, strictSeparator: true }, { message: 'until must be an ISO 8601 date-time such as 2026-01-31T12:00:00Z' })
+  until?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
   @IsOptional()

@@ -1,4 +1,4 @@
-import { BadRequestException, Injectable } from '@nestjs/common';
+import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import { DomainsService } from '../domains/domains.service.js';
 import { FindingsRepository } from '../findings/findings.repository.js';
 import { findingToDto } from '../findings/findings.service.js';
@@ -6,7 +6,7 @@ import { FINDING_CATALOG, isFindingCode } from '../findings/finding-catalog.js';
 import { normaliseDomainName } from '../dns/dns-names.js';
 import { PROBE_NAMES, type ProbeStatus } from '../probes/probe.types.js';
 import { CheckRunner, worstStatus } from './check-runner.service.js';
-import { ChecksRepository, type CheckRun, type ProbeResultRow } from './checks.repository.js';
+import { ChecksRepository, DomainGoneError, type CheckRun, type ProbeResultRow } from './checks.repository.js';
 import type { FindingsQueryDto, HistoryQueryDto } from './checks.dto.js';
 import { decodeCursor, encodeCursor } from './history-cursor.js';
 
@@ -48,7 +48,14 @@ export class ChecksService {
 
   async checkNow(name: string) {
     const domain = await this.domains.getRow(name);
-    const { run, findings } = await this.runner.run(domain, 'manual');
+    let outcome;
+    try {
+      outcome = await this.runner.run(domain, 'manual');
+    } catch (e) {
+      if (e instanceof DomainGoneError) throw new NotFoundException(`domain ${domain.name} was deleted while it was being checked`);
+      throw e;
+    }
+    const { run, findings } = outcome;
     const open = await this.findings.openFor(domain.id);
     return {
       ...runToDto(run, domain.name),
@@ -86,9 +93,11 @@ export class ChecksService {
       after = decodeCursor(q.cursor) ?? undefined;
       if (!after) throw new BadRequestException(['cursor is not a cursor returned by this endpoint']);
     }
-    if (q.since && q.until && q.since >= q.until) throw new BadRequestException(['since must be before until']);
+    const since = q.since !== undefined ? new Date(q.since) : undefined;
+    const until = q.until !== undefined ? new Date(q.until) : undefined;
+    if (since && until && since >= until) throw new BadRequestException(['since must be before until']);
     const limit = q.limit ?? 50;
-    const rows = await this.checks.history({ domainId: domain.id, probe: q.probe, status: q.status, since: q.since, until: q.until, limit: limit + 1, after });
+    const rows = await this.checks.history({ domainId: domain.id, probe: q.probe, status: q.status, since, until, limit: limit + 1, after });
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {

@@ -9,5 +9,8 @@ export function decodeCursor(cursor: string): { startedAt: Date; id: bigint } | 
   if (!m) return null;
   const startedAt = new Date(m[1]!);
   if (Number.isNaN(startedAt.getTime())) return null;
-  return { startedAt, id: BigInt(m[2]!) };
+  const id = BigInt(m[2]!);
+  // ids are PostgreSQL bigints: a larger one would reach the database and fail there (500).
+  if (id > 9223372036854775807n) return null;
+  return { startedAt, id };
 }

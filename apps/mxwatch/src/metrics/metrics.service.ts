@@ -7,6 +7,7 @@ import { DatabaseService } from '../database/database.service.js';
 import { DomainEvents } from '../domains/domain-events.js';
 import type { ProbeName, ProbeResult } from '../probes/probe.types.js';
 import { createMetrics, type Metrics } from './metrics.js';
+import { renderPrometheusText } from './exposition.js';
 
 interface DomainSeries {
   mxInfo: Array<{ mx: string; preference: string }>;
@@ -29,6 +30,8 @@ export class MetricsService implements OnModuleInit {
   private readonly endpointRefs = new Map<string, number>();
   private readonly dnsblRefs = new Map<string, number>();
   private readonly tlsVersions = new Map<string, string>();
+  /** When a domain was last deleted or disabled: a check that started before then must not bring its series back. */
+  private readonly forgottenAt = new Map<string, number>();
 
   constructor(
     private readonly runner: CheckRunner,
@@ -49,11 +52,18 @@ export class MetricsService implements OnModuleInit {
     const results = c.outcome.results;
     m.checkRuns.inc({ trigger: c.trigger, status: c.status });
     m.checkDuration.observe((c.finishedAt.getTime() - c.startedAt.getTime()) / 1000);
-    m.lastCheck.set({ domain }, c.finishedAt.getTime() / 1000);
     for (const r of results) {
       m.probeRuns.inc({ probe: r.probe, status: r.status });
       m.probeDuration.observe({ probe: r.probe }, r.durationMs / 1000);
     }
+    // A disabled domain is not monitored (a manual check of it included): its series would go stale.
+    if (!c.domain.enabled) return;
+    const forgotten = this.forgottenAt.get(domain);
+    if (forgotten !== undefined) {
+      if (c.startedAt.getTime() <= forgotten) return;
+      this.forgottenAt.delete(domain);
+    }
+    m.lastCheck.set({ domain }, c.finishedAt.getTime() / 1000);
 
     const previous = this.domains.get(domain);
     const next: DomainSeries = { mxInfo: [], endpoints: new Set(), dnsbl: new Set(), probes: new Set() };
@@ -79,11 +89,15 @@ export class MetricsService implements OnModuleInit {
       next.mxInfo = previous.mxInfo;
     }
 
+    const tlsTested = new Set<string>();
     for (const r of results) {
       if (r.probe === 'smtp') this.recordSmtp(r, next);
-      else if (r.probe === 'starttls') this.recordStarttls(r, next);
+      else if (r.probe === 'starttls') tlsTested.add(this.recordStarttls(r, next));
       else if (r.probe === 'dnsbl') this.recordDnsbl(r, next);
     }
+    // A session that never reached TLS (port closed, tarpit) says nothing about it: earlier TLS
+    // facts would go stale and keep certificate and protocol alerts firing.
+    for (const key of next.endpoints) if (!tlsTested.has(key)) this.clearTls(key);
     this.replace(domain, previous, next);
   }
 
@@ -96,7 +110,7 @@ export class MetricsService implements OnModuleInit {
     else this.m.smtpPortOpen.set(labels, d.open ? 1 : 0);
   }
 
-  private recordStarttls(r: ProbeResult, next: DomainSeries): void {
+  private recordStarttls(r: ProbeResult, next: DomainSeries): string {
     const d = r.details as { host: string; ip: string; port: number; offered: boolean; handshakeOk: boolean; tlsVersion: string | null; cert: { notAfter: string } | null };
     const labels = endpointLabels(d);
     const key = JSON.stringify(labels);
@@ -107,6 +121,7 @@ export class MetricsService implements OnModuleInit {
       this.m.starttlsSupported.set(labels, d.offered && d.handshakeOk ? 1 : 0);
     }
     if (d.cert?.notAfter) this.m.certNotAfter.set(labels, Date.parse(d.cert.notAfter) / 1000);
+    else this.m.certNotAfter.remove(labels);
     const oldVersion = this.tlsVersions.get(key);
     if (oldVersion && oldVersion !== d.tlsVersion) this.m.tlsVersionInfo.remove({ ...labels, version: oldVersion });
     if (d.tlsVersion) {
@@ -115,17 +130,19 @@ export class MetricsService implements OnModuleInit {
     } else {
       this.tlsVersions.delete(key);
     }
+    return key;
   }
 
   private recordDnsbl(r: ProbeResult, next: DomainSeries): void {
-    const d = r.details as { subject: string; zone: string; state: 'listed' | 'clean' | 'error'; error: string | null };
+    const d = r.details as { subject: string; zone: string; state: 'listed' | 'clean' | 'error'; errorReason?: string | null };
     const labels = { ip: d.subject, zone: d.zone };
     next.dnsbl.add(JSON.stringify(labels));
     if (d.state === 'listed') this.m.dnsblListed.set(labels, 1);
     else if (d.state === 'clean') this.m.dnsblListed.set(labels, 0);
     else {
       this.m.dnsblListed.remove(labels);
-      this.m.dnsblErrors.inc({ zone: d.zone, reason: r.reason ?? d.error ?? 'error' });
+      // The list's own machine reason (query_refused_by_list, timeout, ...): what the README and alert rules select on.
+      this.m.dnsblErrors.inc({ zone: d.zone, reason: d.errorReason ?? r.reason ?? 'error' });
     }
   }
 
@@ -149,13 +166,8 @@ export class MetricsService implements OnModuleInit {
         continue;
       }
       this.endpointRefs.delete(key);
-      const labels = JSON.parse(key) as EndpointLabels;
-      this.m.smtpPortOpen.remove(labels);
-      this.m.starttlsSupported.remove(labels);
-      this.m.certNotAfter.remove(labels);
-      const v = this.tlsVersions.get(key);
-      if (v) this.m.tlsVersionInfo.remove({ ...labels, version: v });
-      this.tlsVersions.delete(key);
+      this.m.smtpPortOpen.remove(JSON.parse(key) as EndpointLabels);
+      this.clearTls(key);
     }
     for (const key of previous.dnsbl) {
       const n = (this.dnsblRefs.get(key) ?? 1) - 1;
@@ -168,7 +180,20 @@ export class MetricsService implements OnModuleInit {
     }
   }
 
+  private clearTls(key: string): void {
+    const labels = JSON.parse(key) as EndpointLabels;
+    this.m.starttlsSupported.remove(labels);
+    this.m.certNotAfter.remove(labels);
+    const v = this.tlsVersions.get(key);
+    if (v) this.m.tlsVersionInfo.remove({ ...labels, version: v });
+    this.tlsVersions.delete(key);
+  }
+
   forgetDomain(domain: string): void {
+    const now = Date.now();
+    // No check outlives MXWATCH_CHECK_TIMEOUT (at most 600 s): older marks can no longer matter.
+    for (const [name, at] of this.forgottenAt) if (now - at > 3_600_000) this.forgottenAt.delete(name);
+    this.forgottenAt.set(domain, now);
     const previous = this.domains.get(domain);
     if (previous) this.release(domain, previous, null);
     this.domains.delete(domain);
@@ -177,7 +202,7 @@ export class MetricsService implements OnModuleInit {
   }
 
   /** Facts that live in the database are read at scrape time, so they are right after a restart too. */
-  async scrape(): Promise<{ contentType: string; body: string }> {
+  async scrape(): Promise<{ contentType: string; body: Buffer }> {
     const prisma = this.db.prisma;
     const [findings, byDomain, domainStates, overdue] = await Promise.all([
       prisma.finding.groupBy({ by: ['severity', 'code'], where: { status: 'open' }, _count: { _all: true } }),
@@ -199,7 +224,7 @@ export class MetricsService implements OnModuleInit {
     const lag = overdue?.nextCheckAt ? Math.max(0, (Date.now() - overdue.nextCheckAt.getTime()) / 1000) : 0;
     m.schedulerLag.set(this.config.scheduler ? lag : 0);
     m.outboundBlocked.set(this.runtime.outbound.blocked ? 1 : 0);
-    return { contentType: m.registry.contentType, body: await m.registry.metrics() };
+    return { contentType: m.registry.contentType, body: await renderPrometheusText(m.registry) };
   }
 }
 

@@ -9,6 +9,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
+  // Gauges named *_total break the exposition conventions (promtool check metrics fails the
+  // scrape); the same counts stay available as nodejs_active_handles / _requests / _resources.
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
   const r = [registry];
   return {
     registry,

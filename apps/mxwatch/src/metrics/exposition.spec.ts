@@ -1,0 +1,66 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { renderPrometheusText } from './exposition.js';
+
+function fleetRegistry(domains: number): Registry {
+  const registry = new Registry();
+  const r = [registry];
+  const success = new Gauge({ name: 'x_probe_success', help: 'Help with a \\ backslash\nand a newline', labelNames: ['domain', 'probe'] as const, registers: r });
+  const info = new Gauge({ name: 'x_domain_mx_info', help: 'info', labelNames: ['domain', 'mx', 'preference'] as const, registers: r });
+  const runs = new Counter({ name: 'x_runs_total', help: 'runs', labelNames: ['status'] as const, registers: r });
+  const duration = new Histogram({ name: 'x_duration_seconds', help: 'duration', labelNames: ['probe'] as const, buckets: [0.1, 1, 10], registers: r });
+  const plain = new Histogram({ name: 'x_check_seconds', help: 'no labels', buckets: [1, 5], registers: r });
+  new Gauge({ name: 'x_empty', help: 'never set', labelNames: ['a'] as const, registers: r });
+  const special = new Gauge({ name: 'x_special', help: 'special values', labelNames: ['k'] as const, registers: r });
+  new Gauge({
+    name: 'x_collected',
+    help: 'set by a collect callback',
+    registers: r,
+    collect() {
+      this.set(42);
+    },
+  });
+  new Gauge({ name: 'x_lonely', help: 'no labels', registers: r }).set(3);
+  new Counter({ name: 'x_plain_total', help: 'counter without labels', registers: r }).inc();
+  for (let i = 0; i < domains; i++) {
+    const domain = `d${i}.example`;
+    for (const probe of ['mx', 'smtp']) success.set({ domain, probe }, i % 2);
+    info.set({ domain, mx: `mx${i % 3}.example`, preference: String(10 * (i % 3)) }, 1);
+  }
+  success.set({ domain: 'odd "quoted" \\ name\nwith newline', probe: 'mx' }, 0.5);
+  success.set({ domain: 'bücher.example ✉', probe: 'mx' }, 1);
+  runs.inc({ status: 'pass' }, 3);
+  duration.observe({ probe: 'mx' }, 0.05);
+  duration.observe({ probe: 'smtp' }, 4);
+  plain.observe(2);
+  special.set({ k: 'nan' }, NaN);
+  special.set({ k: 'inf' }, Infinity);
+  special.set({ k: '-inf' }, -Infinity);
+  special.set({ k: 'small' }, 1e-7);
+  return registry;
+}
+
+describe(renderPrometheusText.name, () => {
+  it('should write exactly what prom-client writes', async () => {
+    const registry = fleetRegistry(50);
+    expect((await renderPrometheusText(registry)).toString('utf8')).toBe(await registry.metrics());
+  });
+
+  it('should write series beyond its first output buffer', async () => {
+    const registry = fleetRegistry(20_000);
+    const bytes = await renderPrometheusText(registry);
+    expect(bytes.length).toBeGreaterThan(2 << 20);
+    expect(bytes.toString('utf8')).toBe(await registry.metrics());
+  });
+
+  it('should write an empty registry as prom-client does', async () => {
+    const registry = new Registry();
+    expect((await renderPrometheusText(registry)).toString('utf8')).toBe(await registry.metrics());
+  });
+
+  it('should leave OpenMetrics to prom-client', async () => {
+    const registry = fleetRegistry(3);
+    registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
+    expect((await renderPrometheusText(registry)).toString('utf8')).toBe(await registry.metrics());
+  });
+});

@@ -1,0 +1,301 @@
+import { describe, expect, it } from 'vitest';
+import type { CompletedCheck } from '../checks/check-runner.service.js';
+import type { DomainRow } from '../domains/domains.repository.js';
+import type { ProbeResult, ProbeStatus } from '../probes/probe.types.js';
+import { MetricsService } from './metrics.service.js';
+
+const T0 = new Date('2026-05-01T10:00:00.000Z');
+
+interface HostSpec {
+  host: string;
+  ip: string;
+  preference?: number;
+  /** default: open, pass */
+  smtp?: { status?: ProbeStatus; open?: boolean; reason?: string };
+  /** null: no STARTTLS result (session never reached EHLO) */
+  starttls?: { status?: ProbeStatus; offered?: boolean; handshakeOk?: boolean; tlsVersion?: string | null; notAfter?: string | null } | null;
+}
+
+interface DnsblSpec {
+  subject: string;
+  zone: string;
+  state: 'listed' | 'clean' | 'error';
+  /** the result's reason (`dns_timeout`) */
+  reason?: string;
+  /** the list's own machine reason (`timeout`, `query_refused_by_list`) */
+  errorReason?: string;
+}
+
+interface CheckSpec {
+  hosts: HostSpec[];
+  dnsbl?: DnsblSpec[];
+  mxStatus?: ProbeStatus;
+  trigger?: 'manual' | 'schedule';
+  at?: Date;
+  enabled?: boolean;
+}
+
+function result<D extends object>(probe: ProbeResult['probe'], target: string, status: ProbeStatus, details: D, reason?: string): ProbeResult<D> {
+  return { probe, target, status, ...(reason ? { reason } : {}), startedAt: T0, durationMs: 12, details, observations: [] };
+}
+
+function completed(name: string, spec: CheckSpec): CompletedCheck {
+  const mxStatus = spec.mxStatus ?? 'pass';
+  const mx = result('mx', name, mxStatus, {
+    domain: name,
+    nullMx: false,
+    implicit: false,
+    hosts: mxStatus === 'untestable' ? [] : spec.hosts.map((h) => ({ host: h.host, preference: h.preference ?? 10, addresses: [h.ip], cname: null, ipLiteral: false, resolveError: null })),
+  });
+  const results: ProbeResult[] = [mx];
+  if (mxStatus !== 'untestable') {
+    for (const h of spec.hosts) {
+      const target = `${h.host}[${h.ip}]:25`;
+      const smtp = { status: 'pass' as ProbeStatus, open: true, ...h.smtp };
+      results.push(result('smtp', target, smtp.status, { host: h.host, ip: h.ip, port: 25, role: 'mx', open: smtp.open }, smtp.reason));
+      if (h.starttls !== null) {
+        const s = { status: 'pass' as ProbeStatus, offered: true, handshakeOk: true, tlsVersion: 'TLSv1.3', notAfter: '2027-01-01T00:00:00.000Z', ...h.starttls };
+        results.push(
+          result('starttls', target, s.status, {
+            host: h.host,
+            ip: h.ip,
+            port: 25,
+            offered: s.offered,
+            handshakeOk: s.handshakeOk,
+            tlsVersion: s.tlsVersion,
+            cert: s.notAfter ? { notAfter: s.notAfter } : null,
+          }),
+        );
+      }
+    }
+  }
+  for (const d of spec.dnsbl ?? []) {
+    const status: ProbeStatus = d.state === 'listed' ? 'fail' : d.state === 'clean' ? 'pass' : 'untestable';
+    results.push(result('dnsbl', `${d.subject}@${d.zone}`, status, { subject: d.subject, zone: d.zone, state: d.state, error: d.state === 'error' ? `free text about ${d.subject}` : null, errorReason: d.errorReason ?? null }, d.reason));
+  }
+  const at = spec.at ?? T0;
+  const worst = (['fail', 'warn', 'untestable', 'pass'] as ProbeStatus[]).find((s) => results.some((r) => r.status === s)) ?? 'pass';
+  return {
+    domain: { id: `id-${name}`, name, enabled: spec.enabled ?? true } as DomainRow,
+    trigger: spec.trigger ?? 'schedule',
+    outcome: { results, mx, endpoints: [], smtpSkipped: null } as unknown as CompletedCheck['outcome'],
+    startedAt: at,
+    finishedAt: new Date(at.getTime() + 1500),
+    status: worst,
+  };
+}
+
+/** recordCheck and forgetDomain use none of the collaborators (they serve the Nest wiring and scrape). */
+function service(): MetricsService {
+  const Ctor = MetricsService as unknown as new (...args: unknown[]) => MetricsService;
+  return new Ctor({}, {}, {}, {}, {});
+}
+
+type Series = Record<string, string> & { value: string };
+
+/** The registry's own text exposition of one metric, parsed back into label sets. */
+async function series(svc: MetricsService, name: string, sample = name): Promise<Series[]> {
+  const text = await svc.m.registry.getSingleMetricAsString(name);
+  const out: Series[] = [];
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const m = /^([a-z_:]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== sample) continue;
+    const labels: Record<string, string> = {};
+    for (const [, k, v] of (m[2] ?? '').matchAll(/([a-z_]+)="((?:[^"\\]|\\.)*)"/g)) labels[k!] = v!;
+    out.push({ ...labels, value: m[3]! } as Series);
+  }
+  return out;
+}
+
+const hostsOf = async (svc: MetricsService, name: string) => [...new Set((await series(svc, name)).map((s) => s.host))].sort();
+
+const MX1 = { host: 'mx1.shared.test', ip: '127.0.0.11' };
+const MX2 = { host: 'mx2.shared.test', ip: '127.0.0.12', preference: 20 };
+const PER_HOST = ['mxwatch_smtp_port_open', 'mxwatch_starttls_supported', 'mxwatch_tls_cert_not_after_timestamp_seconds', 'mxwatch_tls_version_info'];
+
+describe(MetricsService.name, () => {
+  it('should publish per-domain and per-host series for a check', async () => {
+    const svc = service();
+    svc.recordCheck(completed('alpha.test', { hosts: [MX1, MX2], dnsbl: [{ subject: '127.0.0.11', zone: 'bl.test', state: 'clean' }] }));
+
+    expect(await series(svc, 'mxwatch_probe_success')).toEqual(
+      expect.arrayContaining([
+        { domain: 'alpha.test', probe: 'mx', value: '1' },
+        { domain: 'alpha.test', probe: 'smtp', value: '1' },
+        { domain: 'alpha.test', probe: 'starttls', value: '1' },
+        { domain: 'alpha.test', probe: 'dnsbl', value: '1' },
+      ]),
+    );
+    expect(await series(svc, 'mxwatch_last_check_timestamp_seconds')).toEqual([{ domain: 'alpha.test', value: String((T0.getTime() + 1500) / 1000) }]);
+    expect(await series(svc, 'mxwatch_mx_records')).toEqual([{ domain: 'alpha.test', value: '2' }]);
+    expect(await series(svc, 'mxwatch_domain_mx_info')).toEqual([
+      { domain: 'alpha.test', mx: 'mx1.shared.test', preference: '10', value: '1' },
+      { domain: 'alpha.test', mx: 'mx2.shared.test', preference: '20', value: '1' },
+    ]);
+    expect(await series(svc, 'mxwatch_smtp_port_open')).toEqual([
+      { host: 'mx1.shared.test', ip: '127.0.0.11', port: '25', value: '1' },
+      { host: 'mx2.shared.test', ip: '127.0.0.12', port: '25', value: '1' },
+    ]);
+    expect(await series(svc, 'mxwatch_tls_version_info')).toEqual([
+      { host: 'mx1.shared.test', ip: '127.0.0.11', port: '25', version: 'TLSv1.3', value: '1' },
+      { host: 'mx2.shared.test', ip: '127.0.0.12', port: '25', version: 'TLSv1.3', value: '1' },
+    ]);
+    expect((await series(svc, 'mxwatch_tls_cert_not_after_timestamp_seconds'))[0]!.value).toBe(String(Date.parse('2027-01-01T00:00:00.000Z') / 1000));
+    expect(await series(svc, 'mxwatch_dnsbl_listed')).toEqual([{ ip: '127.0.0.11', zone: 'bl.test', value: '0' }]);
+    expect(await series(svc, 'mxwatch_check_runs_total')).toEqual([{ trigger: 'schedule', status: 'pass', value: '1' }]);
+  });
+
+  it('should keep a shared host series while any domain mentions it and drop it with the last one', async () => {
+    const svc = service();
+    const listing = { subject: '127.0.0.11', zone: 'bl.test', state: 'listed' as const };
+    svc.recordCheck(completed('alpha.test', { hosts: [MX1, MX2], dnsbl: [listing] }));
+    svc.recordCheck(completed('beta.test', { hosts: [MX1], dnsbl: [listing] }));
+    // Re-checking a domain must not count its references twice.
+    svc.recordCheck(completed('beta.test', { hosts: [MX1], dnsbl: [listing] }));
+
+    svc.forgetDomain('beta.test');
+    for (const name of PER_HOST) expect(await hostsOf(svc, name)).toEqual(['mx1.shared.test', 'mx2.shared.test']);
+    expect(await series(svc, 'mxwatch_dnsbl_listed')).toEqual([{ ip: '127.0.0.11', zone: 'bl.test', value: '1' }]);
+    for (const name of ['mxwatch_probe_success', 'mxwatch_last_check_timestamp_seconds', 'mxwatch_mx_records', 'mxwatch_domain_mx_info']) {
+      expect((await series(svc, name)).map((s) => s.domain)).not.toContain('beta.test');
+    }
+
+    svc.forgetDomain('alpha.test');
+    for (const name of [...PER_HOST, 'mxwatch_dnsbl_listed', 'mxwatch_probe_success', 'mxwatch_last_check_timestamp_seconds', 'mxwatch_mx_records', 'mxwatch_domain_mx_info']) {
+      expect(await series(svc, name), name).toEqual([]);
+    }
+    // Forgetting twice, or a domain never checked, is harmless.
+    svc.forgetDomain('alpha.test');
+    svc.forgetDomain('never.test');
+  });
+
+  it('should drop a host that left the MX set at the next check unless another domain still uses it', async () => {
+    const svc = service();
+    svc.recordCheck(completed('alpha.test', { hosts: [MX1, MX2] }));
+    svc.recordCheck(completed('gamma.test', { hosts: [MX2] }));
+    svc.recordCheck(completed('alpha.test', { hosts: [MX1] }));
+    expect(await hostsOf(svc, 'mxwatch_smtp_port_open')).toEqual(['mx1.shared.test', 'mx2.shared.test']);
+    expect((await series(svc, 'mxwatch_domain_mx_info')).filter((s) => s.domain === 'alpha.test').map((s) => s.mx)).toEqual(['mx1.shared.test']);
+    expect(await series(svc, 'mxwatch_mx_records')).toContainEqual({ domain: 'alpha.test', value: '1' });
+
+    svc.recordCheck(completed('gamma.test', { hosts: [MX1] }));
+    for (const name of PER_HOST) expect(await hostsOf(svc, name), name).toEqual(['mx1.shared.test']);
+  });
+
+  it('should replace the TLS version series when the negotiated version changes, whichever domain saw it', async () => {
+    const svc = service();
+    svc.recordCheck(completed('alpha.test', { hosts: [{ ...MX1, starttls: { tlsVersion: 'TLSv1.2' } }] }));
+    svc.recordCheck(completed('beta.test', { hosts: [{ ...MX1, starttls: { tlsVersion: 'TLSv1.3' } }] }));
+    expect(await series(svc, 'mxwatch_tls_version_info')).toEqual([{ host: 'mx1.shared.test', ip: '127.0.0.11', port: '25', version: 'TLSv1.3', value: '1' }]);
+
+    // The handshake stops working: no version is negotiated any more.
+    svc.recordCheck(completed('alpha.test', { hosts: [{ ...MX1, starttls: { status: 'fail', handshakeOk: false, tlsVersion: null, notAfter: null } }] }));
+    expect(await series(svc, 'mxwatch_tls_version_info')).toEqual([]);
+    expect(await series(svc, 'mxwatch_starttls_supported')).toEqual([{ host: 'mx1.shared.test', ip: '127.0.0.11', port: '25', value: '0' }]);
+  });
+
+  it('should drop the certificate expiry of a port that no longer serves a certificate', async () => {
+    const svc = service();
+    svc.recordCheck(completed('alpha.test', { hosts: [MX1] }));
+    expect(await series(svc, 'mxwatch_tls_cert_not_after_timestamp_seconds')).toHaveLength(1);
+    svc.recordCheck(completed('alpha.test', { hosts: [{ ...MX1, starttls: { status: 'fail', offered: false, handshakeOk: false, tlsVersion: null, notAfter: null } }] }));
+    expect(await series(svc, 'mxwatch_starttls_supported')).toEqual([{ host: 'mx1.shared.test', ip: '127.0.0.11', port: '25', value: '0' }]);
+    expect(await series(svc, 'mxwatch_tls_cert_not_after_timestamp_seconds')).toEqual([]);
+  });
+
+  it('should remove probe_success and dnsbl_listed when the probe could not test, and count DNSBL errors', async () => {
+    const svc = service();
+    svc.recordCheck(completed('solo.test', { hosts: [MX1], dnsbl: [{ subject: '127.0.0.11', zone: 'bl.test', state: 'listed' }] }));
+    expect(await series(svc, 'mxwatch_dnsbl_listed')).toEqual([{ ip: '127.0.0.11', zone: 'bl.test', value: '1' }]);
+    expect((await series(svc, 'mxwatch_probe_success')).find((s) => s.probe === 'dnsbl')?.value).toBe('0');
+
+    svc.recordCheck(
+      completed('solo.test', {
+        hosts: [{ ...MX1, smtp: { status: 'untestable', open: false, reason: 'network_unreachable' }, starttls: null }],
+        dnsbl: [{ subject: '127.0.0.11', zone: 'bl.test', state: 'error', reason: 'dns_timeout', errorReason: 'timeout' }],
+      }),
+    );
+    const probes = (await series(svc, 'mxwatch_probe_success')).map((s) => s.probe).sort();
+    expect(probes).toEqual(['mx']);
+    expect(await series(svc, 'mxwatch_dnsbl_listed')).toEqual([]);
+    expect(await series(svc, 'mxwatch_smtp_port_open')).toEqual([]);
+    expect(await series(svc, 'mxwatch_starttls_supported')).toEqual([]);
+    expect(await series(svc, 'mxwatch_dnsbl_errors_total')).toEqual([{ zone: 'bl.test', reason: 'timeout', value: '1' }]);
+
+    svc.recordCheck(completed('solo.test', { hosts: [MX1], dnsbl: [{ subject: '127.0.0.11', zone: 'bl.test', state: 'error', reason: 'dns_timeout', errorReason: 'timeout' }] }));
+    expect(await series(svc, 'mxwatch_dnsbl_errors_total')).toEqual([{ zone: 'bl.test', reason: 'timeout', value: '2' }]);
+    expect(await series(svc, 'mxwatch_probe_runs_total')).toContainEqual({ probe: 'dnsbl', status: 'untestable', value: '2' });
+  });
+
+  it('should label DNSBL errors with the documented machine reason, never with free text', async () => {
+    const svc = service();
+    svc.recordCheck(
+      completed('solo.test', {
+        hosts: [MX1],
+        dnsbl: [
+          { subject: '127.0.0.11', zone: 'zen.spamhaus.org', state: 'error', reason: 'dnsbl_query_refused', errorReason: 'query_refused_by_list' },
+          { subject: '127.0.0.11', zone: 'bl.test', state: 'error', reason: 'zone_unhealthy', errorReason: 'zone_unhealthy' },
+          { subject: '127.0.0.11', zone: 'other.test', state: 'error' },
+        ],
+      }),
+    );
+    // deploy/prometheus/alerts.yml and the README select on these values.
+    expect((await series(svc, 'mxwatch_dnsbl_errors_total')).sort((a, b) => a.zone!.localeCompare(b.zone!))).toEqual([
+      { zone: 'bl.test', reason: 'zone_unhealthy', value: '1' },
+      { zone: 'other.test', reason: 'error', value: '1' },
+      { zone: 'zen.spamhaus.org', reason: 'query_refused_by_list', value: '1' },
+    ]);
+  });
+
+  it('should keep the MX series it knew when the MX lookup itself was untestable', async () => {
+    const svc = service();
+    svc.recordCheck(completed('alpha.test', { hosts: [MX1, MX2] }));
+    svc.recordCheck(completed('alpha.test', { hosts: [MX1, MX2], mxStatus: 'untestable' }));
+    expect((await series(svc, 'mxwatch_domain_mx_info')).map((s) => s.mx)).toEqual(['mx1.shared.test', 'mx2.shared.test']);
+    expect(await series(svc, 'mxwatch_mx_records')).toEqual([{ domain: 'alpha.test', value: '2' }]);
+    expect(await series(svc, 'mxwatch_probe_success')).toEqual([]);
+    svc.forgetDomain('alpha.test');
+    expect(await series(svc, 'mxwatch_domain_mx_info')).toEqual([]);
+  });
+
+  it('should not let a check that was running when its domain was disabled bring the series back', async () => {
+    const svc = service();
+    const startedBefore = new Date(Date.now() - 5_000);
+    svc.recordCheck(completed('alpha.test', { hosts: [MX1], at: new Date(startedBefore.getTime() - 60_000) }));
+    svc.forgetDomain('alpha.test');
+    svc.recordCheck(completed('alpha.test', { hosts: [MX1], at: startedBefore }));
+    for (const name of ['mxwatch_probe_success', 'mxwatch_last_check_timestamp_seconds', 'mxwatch_domain_mx_info', 'mxwatch_mx_records', ...PER_HOST]) {
+      expect(await series(svc, name), name).toEqual([]);
+    }
+    // The work was still done: the process-wide counters count it.
+    expect((await series(svc, 'mxwatch_check_runs_total'))[0]?.value).toBe('2');
+
+    // Re-enabled: its next check is recorded as usual.
+    svc.recordCheck(completed('alpha.test', { hosts: [MX1], at: new Date(Date.now() + 1) }));
+    expect(await series(svc, 'mxwatch_last_check_timestamp_seconds')).toHaveLength(1);
+    expect(await hostsOf(svc, 'mxwatch_smtp_port_open')).toEqual(['mx1.shared.test']);
+  });
+
+  it('should publish no domain or host series for a manual check of a disabled domain', async () => {
+    const svc = service();
+    svc.recordCheck(completed('off.test', { hosts: [MX1], trigger: 'manual', enabled: false }));
+    for (const name of ['mxwatch_probe_success', 'mxwatch_last_check_timestamp_seconds', 'mxwatch_domain_mx_info', 'mxwatch_mx_records', ...PER_HOST]) {
+      expect(await series(svc, name), name).toEqual([]);
+    }
+    expect(await series(svc, 'mxwatch_check_runs_total')).toEqual([{ trigger: 'manual', status: 'pass', value: '1' }]);
+  });
+
+  it('should count check runs by trigger and worst status', async () => {
+    const svc = service();
+    svc.recordCheck(completed('alpha.test', { hosts: [MX1], trigger: 'manual' }));
+    svc.recordCheck(completed('alpha.test', { hosts: [MX1], dnsbl: [{ subject: '127.0.0.11', zone: 'bl.test', state: 'listed' }] }));
+    svc.recordCheck(completed('beta.test', { hosts: [MX1] }));
+    expect((await series(svc, 'mxwatch_check_runs_total')).sort((a, b) => (a.trigger + a.status).localeCompare(b.trigger + b.status))).toEqual([
+      { trigger: 'manual', status: 'pass', value: '1' },
+      { trigger: 'schedule', status: 'fail', value: '1' },
+      { trigger: 'schedule', status: 'pass', value: '1' },
+    ]);
+    expect((await series(svc, 'mxwatch_check_duration_seconds', 'mxwatch_check_duration_seconds_count'))[0]?.value).toBe('3');
+  });
+});
