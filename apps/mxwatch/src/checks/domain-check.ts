@@ -117,7 +117,9 @@ async function runDnsbl(ctx: ProbeContext, domain: DomainCheckInput, mxIps: stri
         jobs.push(opts.shared.run(`dnsbl|${ip}|${zone.zone}`, opts.maxAgeMs, async () => probeDnsbl(ctx, { kind: 'ip', ip }, zone, await health())));
       }
     } else {
-      jobs.push(opts.shared.run(`dnsbl|${domain.name}|${zone.zone}`, opts.maxAgeMs, async () => probeDnsbl(ctx, { kind: 'domain', domain: domain.name }, zone, await health())));
+      // Not shared: no other domain asks about this one, and its own next scheduled check comes
+      // after the max age, so keeping the result would only hold memory (one per domain).
+      jobs.push(health().then((h) => probeDnsbl(ctx, { kind: 'domain', domain: domain.name }, zone, h)));
     }
   }
   return Promise.all(jobs);

@@ -58,26 +58,31 @@ export class DomainsRepository {
    * remove config domains no longer in the file. API-created domains are left alone.
    */
   async syncConfigDomains(specs: Required<DomainSpec>[], nextCheckAt: () => Date): Promise<{ added: string[]; updated: string[]; removed: string[] }> {
-    return this.db.prisma.$transaction(async (tx) => {
-      const existing = await tx.domain.findMany();
-      const byName = new Map(existing.map((d) => [d.name, d]));
-      const wanted = new Set(specs.map((s) => s.name));
-      const added: string[] = [];
-      const updated: string[] = [];
-      for (const spec of specs) {
-        const row = byName.get(spec.name);
-        if (!row) {
-          await tx.domain.create({ data: { ...spec, source: 'config', nextCheckAt: nextCheckAt() } });
-          added.push(spec.name);
-        } else if (row.source !== 'config' || !sameSpec(row, spec)) {
-          await tx.domain.update({ where: { id: row.id }, data: { ...spec, source: 'config' } });
-          updated.push(spec.name);
+    // A file may list thousands of domains: new ones go in with one INSERT per batch, and the
+    // transaction gets room to finish (Prisma aborts interactive transactions after 5 s by default).
+    return this.db.prisma.$transaction(
+      async (tx) => {
+        const existing = await tx.domain.findMany();
+        const byName = new Map(existing.map((d) => [d.name, d]));
+        const wanted = new Set(specs.map((s) => s.name));
+        const toAdd = specs.filter((spec) => !byName.has(spec.name));
+        for (let i = 0; i < toAdd.length; i += 1000) {
+          await tx.domain.createMany({ data: toAdd.slice(i, i + 1000).map((spec) => ({ ...spec, source: 'config', nextCheckAt: nextCheckAt() })) });
         }
-      }
-      const gone = existing.filter((d) => d.source === 'config' && !wanted.has(d.name));
-      if (gone.length > 0) await tx.domain.deleteMany({ where: { id: { in: gone.map((d) => d.id) } } });
-      return { added, updated, removed: gone.map((d) => d.name) };
-    });
+        const updated: string[] = [];
+        for (const spec of specs) {
+          const row = byName.get(spec.name);
+          if (row && (row.source !== 'config' || !sameSpec(row, spec))) {
+            await tx.domain.update({ where: { id: row.id }, data: { ...spec, source: 'config' } });
+            updated.push(spec.name);
+          }
+        }
+        const gone = existing.filter((d) => d.source === 'config' && !wanted.has(d.name));
+        if (gone.length > 0) await tx.domain.deleteMany({ where: { id: { in: gone.map((d) => d.id) } } });
+        return { added: toAdd.map((s) => s.name), updated, removed: gone.map((d) => d.name) };
+      },
+      { timeout: 120_000, maxWait: 30_000 },
+    );
   }
 }
 

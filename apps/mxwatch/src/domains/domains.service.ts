@@ -21,7 +21,12 @@ export class DomainsService implements OnApplicationBootstrap {
     if (this.config.domains === null) return;
     const specs = this.config.domains.map(complete);
     const r = await this.repo.syncConfigDomains(specs, () => this.firstCheckAt(true));
-    this.logger.log({ msg: 'domains synced from config file', file: this.config.configFile, ...r }, 'Domains');
+    // Counts, and names only while they fit on a line: a file may hold thousands of domains.
+    const names = (list: string[]) => (list.length <= 20 ? list : [...list.slice(0, 20), `… ${list.length - 20} more`]);
+    this.logger.log(
+      { msg: 'domains synced from config file', file: this.config.configFile, added: r.added.length, updated: r.updated.length, removed: r.removed.length, addedNames: names(r.added), updatedNames: names(r.updated), removedNames: names(r.removed) },
+      'Domains',
+    );
     for (const name of r.removed) this.events.emitDeleted(name);
     for (const spec of specs) if (!spec.enabled) this.events.emitDeleted(spec.name);
   }

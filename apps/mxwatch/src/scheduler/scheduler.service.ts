@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import { SchedulerRegistry } from '@nestjs/schedule';
 import pLimit from 'p-limit';
 import { CheckRunner } from '../checks/check-runner.service.js';
-import { ChecksRepository } from '../checks/checks.repository.js';
+import { ChecksRepository, DomainGoneError } from '../checks/checks.repository.js';
 import { AppLogger } from '../common/app-logger.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
@@ -13,6 +13,10 @@ import type { DomainRow } from '../domains/domains.repository.js';
  * A tick only selects due domains, claims them (moves nextCheckAt one interval ahead, so a
  * restart neither re-checks everything nor forgets what was due) and hands them to the runner
  * under a global concurrency bound. A domain still being checked is never picked again.
+ *
+ * When more was due than one tick could take (a fleet after a restart, thousands of domains with
+ * the same interval), a finishing check tops the queue up at once instead of waiting for the
+ * next tick: throughput then depends on the checks, not on MXWATCH_SCHEDULER_TICK.
  */
 @Injectable()
 export class SchedulerService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -21,6 +25,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   private ticking = false;
   private stopping = false;
   private pruning = false;
+  /** Set once the timers run: top-ups belong to the running scheduler, not to a bare instance. */
+  private started = false;
+  /** The last tick took all it had room for, so more may be due. */
+  private backlog = false;
 
   constructor(
     private readonly registry: SchedulerRegistry,
@@ -34,6 +42,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
   }
 
   onApplicationBootstrap(): void {
+    this.started = true;
     const tick = setInterval(() => void this.tick(), this.config.schedulerTickSeconds * 1000);
     this.registry.addInterval('checks', tick);
     const prune = setInterval(() => void this.prune(), 10 * 60 * 1000);
@@ -63,11 +72,27 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
         orderBy: { nextCheckAt: 'asc' },
         take: room,
       });
+      this.backlog = due.length === room;
+      // One statement per distinct interval, not one round trip per domain: a claim loop of
+      // hundreds of sequential UPDATEs was what throttled the whole fleet.
+      const byInterval = new Map<number, string[]>();
+      for (const d of due) {
+        const interval = (d.intervalSeconds ?? this.config.checkIntervalSeconds) * 1000;
+        const ids = byInterval.get(interval);
+        if (ids) ids.push(d.id);
+        else byInterval.set(interval, [d.id]);
+      }
+      if (byInterval.size > 0) {
+        await this.db.prisma.$transaction(
+          [...byInterval].map(([interval, ids]) => this.db.prisma.domain.updateMany({ where: { id: { in: ids } }, data: { nextCheckAt: new Date(now.getTime() + interval) } })),
+        );
+      }
       for (const d of due) {
         this.inFlight.add(d.id);
-        const interval = (d.intervalSeconds ?? this.config.checkIntervalSeconds) * 1000;
-        await this.db.prisma.domain.update({ where: { id: d.id }, data: { nextCheckAt: new Date(now.getTime() + interval) } });
-        void this.limit(() => this.check(d)).finally(() => this.inFlight.delete(d.id));
+        void this.limit(() => this.check(d)).finally(() => {
+          this.inFlight.delete(d.id);
+          this.topUp();
+        });
       }
       return due.length;
     } catch (e) {
@@ -78,6 +103,13 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     }
   }
 
+  /** Less than one round of checks left queued while more is due: tick now rather than at the next interval. */
+  private topUp(): void {
+    if (!this.started || !this.backlog || this.ticking || this.stopping) return;
+    if (this.limit.pendingCount >= this.config.checkConcurrency) return;
+    void this.tick();
+  }
+
   private async check(d: DomainRow): Promise<void> {
     if (this.stopping) return;
     try {
@@ -86,6 +118,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       if (!fresh || !fresh.enabled) return;
       await this.runner.run(fresh, 'schedule');
     } catch (e) {
+      if (e instanceof DomainGoneError) return;
       this.logger.pino.error({ context: 'Scheduler', domain: d.name, err: e }, 'check failed');
     }
   }

@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../../../../test/support/postgres.js';
+import type { DatabaseService } from '../database/database.service.js';
+import { openDatabase, type Database } from '../database/open-database.js';
+import type { ProbeResult } from '../probes/probe.types.js';
+import { ChecksRepository, DomainGoneError } from './checks.repository.js';
+
+const backends = [
+  {
+    name: 'PostgreSQL',
+    async open() {
+      const db = await createTestDatabase('mxwatch_checks_repo');
+      const database = await openDatabase({ databaseUrl: db.url, dataDir: '/nonexistent' });
+      return { database, close: async () => (await database.close(), await db.drop()) };
+    },
+  },
+  {
+    name: 'embedded PGlite',
+    async open() {
+      const dir = mkdtempSync(path.join(tmpdir(), 'mxwatch-checks-repo-'));
+      const database = await openDatabase({ dataDir: dir });
+      return { database, close: async () => (await database.close(), rmSync(dir, { recursive: true, force: true })) };
+    },
+  },
+];
+
+/** Medium tier: the real repository on a real database. */
+describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
+  let database: Database;
+  let close: () => Promise<void>;
+  let repo: ChecksRepository;
+
+  beforeAll(async () => {
+    ({ database, close } = await backend.open());
+    repo = new ChecksRepository({ prisma: database.prisma } as DatabaseService);
+  });
+
+  afterAll(async () => {
+    await close?.();
+  });
+
+  beforeEach(async () => {
+    await database.prisma.domain.deleteMany();
+  });
+
+  const T = new Date('2026-06-15T12:00:00.123Z');
+  const results: ProbeResult[] = [
+    {
+      probe: 'mx',
+      target: 'a.example',
+      status: 'warn',
+      reason: 'mx_missing',
+      startedAt: T,
+      durationMs: 12.6,
+      details: { domain: 'a.example', when: new Date(0), text: 'quote " backslash \\ newline \n é' },
+      observations: [{ code: 'MX_MISSING', target: 'a.example', params: { domain: 'a.example', fallback: 'x' } }],
+    },
+    { probe: 'smtp', target: 'mx.a.example[192.0.2.1]:25', status: 'pass', startedAt: new Date(T.getTime() + 7), durationMs: 3, details: { open: true }, observations: [] },
+    { probe: 'dnsbl', target: '192.0.2.1@zen.spamhaus.org', status: 'pass', startedAt: new Date(T.getTime() + 9), durationMs: 1, details: {}, observations: [] },
+  ];
+
+  it('should store the run, its results in order and the schedule, returning what a read returns', async () => {
+    const d = await database.prisma.domain.create({ data: { name: 'a.example', nextCheckAt: T } });
+    const finishedAt = new Date(T.getTime() + 250);
+    const next = new Date(T.getTime() + 300_000);
+    const stored = await repo.storeRun({ domainId: d.id, trigger: 'schedule', status: 'warn', startedAt: T, finishedAt, results, nextCheckAt: next });
+
+    const run = await database.prisma.checkRun.findUniqueOrThrow({ where: { id: stored.id }, include: { results: { orderBy: { id: 'asc' } } } });
+    expect(stored).toEqual(run);
+    expect(run).toMatchObject({ domainId: d.id, trigger: 'schedule', status: 'warn', startedAt: T, finishedAt, durationMs: 250 });
+    expect(run.results.map((r) => r.probe)).toEqual(['mx', 'smtp', 'dnsbl']);
+    expect(run.results[0]).toMatchObject({
+      runId: run.id,
+      domainId: d.id,
+      target: 'a.example',
+      status: 'warn',
+      reason: 'mx_missing',
+      startedAt: T,
+      durationMs: 13,
+      details: { domain: 'a.example', when: '1970-01-01T00:00:00.000Z', text: 'quote " backslash \\ newline \n é', observations: results[0]!.observations },
+    });
+    expect(run.results[1]!.reason).toBeNull();
+    expect(typeof run.results[0]!.id).toBe('bigint');
+
+    const domain = await database.prisma.domain.findUniqueOrThrow({ where: { id: d.id } });
+    expect(domain.lastCheckAt).toEqual(finishedAt);
+    expect(domain.nextCheckAt).toEqual(next);
+    expect(domain.updatedAt.getTime()).toBeGreaterThan(d.updatedAt.getTime() - 1);
+  });
+
+  it('should keep the schedule of a manual run and store a run without results', async () => {
+    const d = await database.prisma.domain.create({ data: { name: 'b.example', nextCheckAt: T } });
+    const stored = await repo.storeRun({ domainId: d.id, trigger: 'manual', status: 'pass', startedAt: T, finishedAt: T, results: [], nextCheckAt: null });
+    expect(stored.results).toEqual([]);
+    expect(await database.prisma.checkRun.count({ where: { id: stored.id } })).toBe(1);
+    const domain = await database.prisma.domain.findUniqueOrThrow({ where: { id: d.id } });
+    expect(domain).toMatchObject({ nextCheckAt: T, lastCheckAt: T });
+  });
+
+  it('should say the domain is gone when it was deleted during the check, and store nothing', async () => {
+    await expect(repo.storeRun({ domainId: randomUUID(), trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results, nextCheckAt: T })).rejects.toBeInstanceOf(DomainGoneError);
+    await expect(repo.storeRun({ domainId: randomUUID(), trigger: 'manual', status: 'pass', startedAt: T, finishedAt: T, results: [], nextCheckAt: null })).rejects.toBeInstanceOf(DomainGoneError);
+    expect(await database.prisma.checkRun.count()).toBe(0);
+    expect(await database.prisma.probeResult.count()).toBe(0);
+  });
+});
