@@ -44,6 +44,10 @@ export class NotificationsRepository {
     return this.db.prisma.notification.findMany({ where: { status: 'pending' }, orderBy: { createdAt: 'asc' }, take: 1000 });
   }
 
+  byIds(ids: string[]): Promise<Notification[]> {
+    return this.db.prisma.notification.findMany({ where: { id: { in: ids } }, orderBy: [{ createdAt: 'desc' }, { id: 'asc' }] });
+  }
+
   list(q: { status?: string; channel?: string; event?: string; limit: number }): Promise<Notification[]> {
     return this.db.prisma.notification.findMany({
       where: { ...(q.status ? { status: q.status } : {}), ...(q.channel ? { channel: q.channel } : {}), ...(q.event ? { event: q.event } : {}) },

@@ -125,8 +125,7 @@ export class NotificationsService implements OnApplicationBootstrap, OnApplicati
         return row.id;
       }),
     );
-    const all = await this.repo.list({ event: 'test', limit: 1000 });
-    return all.filter((n) => rows.includes(n.id));
+    return this.repo.byIds(rows);
   }
 
   list(q: { status?: string; channel?: string; event?: string; limit?: number }): Promise<Notification[]> {

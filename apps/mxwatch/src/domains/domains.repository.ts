@@ -29,10 +29,6 @@ export class DomainsRepository {
     return this.db.prisma.domain.findUnique({ where: { name } });
   }
 
-  findById(id: string): Promise<DomainRow | null> {
-    return this.db.prisma.domain.findUnique({ where: { id } });
-  }
-
   /** null when the domain is gone. */
   async update(name: string, data: Prisma.DomainUpdateInput): Promise<DomainRow | null> {
     try {
