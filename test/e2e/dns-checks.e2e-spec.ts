@@ -3,6 +3,7 @@ import type { FakeDnsFault } from '../rig/dns/fake-dns-server.js';
 import { startApp, type RunningApp } from '../support/app-process.js';
 import { createFakeInternet, type FakeInternet, type MailDomainSpec } from '../support/fake-internet.js';
 import { createTestDatabase } from '../support/postgres.js';
+import { expectExactly, findingKeys, ofProbe, type CheckFinding, type CheckRun as Run } from '../support/check-run.js';
 
 /** Every code the MX and DNSBL probes can raise: a healthy domain must show none of them. */
 const DNS_CODES = [
@@ -22,35 +23,6 @@ const DNS_CODES = [
 
 const CHECK_TIMEOUT_S = 6;
 
-interface Finding {
-  code: string;
-  severity: string;
-  target: string;
-  message: string;
-  status?: string;
-}
-interface Result {
-  probe: string;
-  target: string;
-  status: string;
-  reason: string | null;
-  details: any;
-}
-interface Run {
-  status: string;
-  results: Result[];
-  findings: { observed: Finding[]; opened: Finding[]; resolved: Finding[]; open: Finding[] };
-}
-
-const keys = (findings: Finding[]) => findings.map((f) => `${f.code} ${f.target}`).sort();
-
-function expectExactly(run: Run, expected: Array<[code: string, target: string]>): void {
-  const want = expected.map(([c, t]) => `${c} ${t}`).sort();
-  expect(keys(run.findings.observed)).toEqual(want);
-  expect(keys(run.findings.open)).toEqual(want);
-}
-
-const ofProbe = (run: Run, probe: string) => run.results.filter((r) => r.probe === probe);
 
 function metricValue(text: string, name: string, labels: Record<string, string>): number | null {
   for (const line of text.split('\n')) {
@@ -245,7 +217,7 @@ describe('DNS side: MX and DNSBL findings over HTTP', () => {
       expect(ofProbe(run, 'smtp').every((r) => r.target.startsWith(`mx1.unres.test[${d.mx[0]!.ip}]`))).toBe(true);
 
       const before = await app.api('GET', '/api/v1/domains/unres.test/status');
-      expect(keys(before.body.openFindings)).toEqual(['MX_TARGET_UNRESOLVABLE mx2.unres.test']);
+      expect(findingKeys(before.body.openFindings)).toEqual(['MX_TARGET_UNRESOLVABLE mx2.unres.test']);
 
       const ip = net.allocateIp();
       await net.setBehaviour(ip, 25, 'good', { hostname: 'mx2.unres.test' });
@@ -259,7 +231,7 @@ describe('DNS side: MX and DNSBL findings over HTTP', () => {
       const after = await app.api('GET', '/api/v1/domains/unres.test/status');
       expect(after.body.openFindings).toEqual([]);
       const resolved = await app.api('GET', '/api/v1/findings?status=resolved&domain=unres.test');
-      expect(resolved.body.map((f: Finding & { resolvedAt: string | null }) => [f.code, f.target, f.resolvedAt !== null])).toEqual([['MX_TARGET_UNRESOLVABLE', 'mx2.unres.test', true]]);
+      expect(resolved.body.map((f: CheckFinding & { resolvedAt: string | null }) => [f.code, f.target, f.resolvedAt !== null])).toEqual([['MX_TARGET_UNRESOLVABLE', 'mx2.unres.test', true]]);
     });
 
     it('should raise MX_TARGET_PRIVATE_IP and never dial nor list-check the private address', async () => {
@@ -306,7 +278,7 @@ describe('DNS side: MX and DNSBL findings over HTTP', () => {
       const fixed = await check('listed-ip.test');
       expect(fixed.findings.observed).toEqual([]);
       expect(fixed.findings.open).toEqual([]);
-      expect(keys(fixed.findings.resolved)).toEqual([`DNSBL_LISTED ${ip}@zen.spamhaus.org`]);
+      expect(findingKeys(fixed.findings.resolved)).toEqual([`DNSBL_LISTED ${ip}@zen.spamhaus.org`]);
       m = await metrics();
       expect(metricValue(m, 'mxwatch_dnsbl_listed', { ip, zone: 'zen.spamhaus.org' })).toBe(0);
     });
@@ -400,7 +372,7 @@ describe('DNS side: MX and DNSBL findings over HTTP', () => {
       expect(run.findings.observed).toEqual([]);
       expect(run.findings.resolved).toEqual([]);
       // An untestable run neither opens nor resolves: what was open stays open.
-      expect(keys(run.findings.open)).toEqual([`MX_DUPLICATE mx.${name}`]);
+      expect(findingKeys(run.findings.open)).toEqual([`MX_DUPLICATE mx.${name}`]);
       expect(run.status).toBe('untestable');
       expect(ofProbe(run, 'mx')[0]).toMatchObject({ status: 'untestable' });
       expect(ofProbe(run, 'smtp')).toEqual([]);
@@ -411,7 +383,7 @@ describe('DNS side: MX and DNSBL findings over HTTP', () => {
       const status = await app.api('GET', `/api/v1/domains/${name}/status`);
       expect(status.body.probes.mx.status).toBe('untestable');
       expect(status.body.probes.smtp).toEqual({ status: null, results: [] });
-      expect(keys(status.body.openFindings)).toEqual([`MX_DUPLICATE mx.${name}`]);
+      expect(findingKeys(status.body.openFindings)).toEqual([`MX_DUPLICATE mx.${name}`]);
     });
   });
 });

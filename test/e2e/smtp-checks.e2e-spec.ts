@@ -2,42 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../support/app-process.js';
 import { createFakeInternet, type FakeInternet, type MailDomainSpec, type MxSpec, type PortBehaviour } from '../support/fake-internet.js';
 import { createTestDatabase } from '../support/postgres.js';
+import { expectExactly, findingKeys, ofProbe, resultOf, type CheckResult, type CheckRun as Run } from '../support/check-run.js';
 
 const CHECK_TIMEOUT_S = 6;
 
-interface Finding {
-  code: string;
-  severity: string;
-  target: string;
-  message: string;
-}
-interface Result {
-  probe: string;
-  target: string;
-  status: string;
-  reason: string | null;
-  durationMs: number;
-  details: any;
-}
-interface Run {
-  status: string;
-  results: Result[];
-  findings: { observed: Finding[]; opened: Finding[]; resolved: Finding[]; open: Finding[] };
-}
-
-const keys = (findings: Finding[]) => findings.map((f) => `${f.code} ${f.target}`).sort();
-
-function expectExactly(run: Run, expected: Array<[code: string, target: string, severity?: string]>): void {
-  const want = expected.map(([c, t]) => `${c} ${t}`).sort();
-  expect(keys(run.findings.observed)).toEqual(want);
-  expect(keys(run.findings.open)).toEqual(want);
-  for (const [code, target, severity] of expected) {
-    if (severity) expect(run.findings.observed.find((f) => f.code === code && f.target === target)?.severity, `${code} ${target}`).toBe(severity);
-  }
-}
-
-const result = (run: Run, probe: string, target: string) => run.results.find((r) => r.probe === probe && r.target === target);
-const ofProbe = (run: Run, probe: string) => run.results.filter((r) => r.probe === probe);
 
 describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP', () => {
   let net: FakeInternet;
@@ -85,14 +53,14 @@ describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP',
     expect(run.findings.open).toEqual([]);
     expect(run.status).toBe('pass');
 
-    const smtp = result(run, 'smtp', t25)!;
+    const smtp = resultOf(run, 'smtp', t25)!;
     expect(smtp).toMatchObject({ status: 'pass', details: { open: true, role: 'mx', bannerCode: 220, ehloOk: true } });
     expect(smtp.details.capabilities).toContain('STARTTLS');
     expect(smtp.details.transcript.join('\n')).toMatch(/^\* connected to .*\nS: 220 /);
     expect(smtp.details.transcript).toEqual(expect.arrayContaining(['C: EHLO probe.mxwatch.test', 'C: STARTTLS', 'C[tls]: EHLO probe.mxwatch.test']));
     for (const k of ['connectMs', 'bannerMs', 'ehloMs', 'starttlsMs', 'tlsHandshakeMs', 'ehlo2Ms']) expect(typeof smtp.details.timings[k], k).toBe('number');
 
-    const tls = result(run, 'starttls', t25)!;
+    const tls = resultOf(run, 'starttls', t25)!;
     expect(tls).toMatchObject({ status: 'pass', details: { offered: true, handshakeOk: true, trusted: true, nameMatch: true, authorizationError: null, implicitTls: false } });
     expect(tls.details.tlsVersion).toMatch(/^TLSv1\.[23]$/);
     expect(tls.details.cipher).toEqual(expect.any(String));
@@ -102,22 +70,22 @@ describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP',
 
     // 587 and 465 closed on a plain MX is normal: no finding.
     for (const port of [587, 465]) {
-      expect(result(run, 'smtp', `mx.healthy.test[${ip}]:${port}`)).toMatchObject({ status: 'pass', reason: 'port_closed_not_required', details: { open: false } });
-      expect(result(run, 'starttls', `mx.healthy.test[${ip}]:${port}`)).toBeUndefined();
+      expect(resultOf(run, 'smtp', `mx.healthy.test[${ip}]:${port}`)).toMatchObject({ status: 'pass', reason: 'port_closed_not_required', details: { open: false } });
+      expect(resultOf(run, 'starttls', `mx.healthy.test[${ip}]:${port}`)).toBeUndefined();
     }
 
     const status = await app.api('GET', '/api/v1/domains/healthy.test/status');
     expect(status.body.openFindings).toEqual([]);
     expect(status.body.probes.smtp.status).toBe('pass');
-    expect(status.body.probes.starttls.results.map((r: Result) => r.target)).toEqual([t25]);
+    expect(status.body.probes.starttls.results.map((r: CheckResult) => r.target)).toEqual([t25]);
   });
 
   describe('ports', () => {
     it('should raise a critical SMTP_PORT_UNREACHABLE for port 25 closed on an MX', async () => {
       const { run, t25 } = await scenario('closed25.test', 'closed');
       expectExactly(run, [['SMTP_PORT_UNREACHABLE', t25, 'critical']]);
-      expect(result(run, 'smtp', t25)).toMatchObject({ status: 'fail', reason: 'connect_refused', details: { open: false } });
-      expect(result(run, 'starttls', t25)).toBeUndefined();
+      expect(resultOf(run, 'smtp', t25)).toMatchObject({ status: 'fail', reason: 'connect_refused', details: { open: false } });
+      expect(resultOf(run, 'starttls', t25)).toBeUndefined();
     });
 
     it('should raise a warning SMTP_PORT_UNREACHABLE for 587 closed on a declared submission host', async () => {
@@ -126,11 +94,11 @@ describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP',
       expect((await app.api('POST', '/api/v1/domains', { name: 'closed587.test', submissionHosts: ['submit.closed587.test'] })).status).toBe(201);
       const run = await check('closed587.test');
       expectExactly(run, [['SMTP_PORT_UNREACHABLE', `submit.closed587.test[${sub.ip}]:587`, 'warning']]);
-      expect(result(run, 'smtp', `submit.closed587.test[${sub.ip}]:587`)).toMatchObject({ status: 'fail', details: { role: 'submission', open: false } });
-      expect(result(run, 'starttls', `submit.closed587.test[${sub.ip}]:465`)).toMatchObject({ status: 'pass', details: { implicitTls: true, handshakeOk: true } });
+      expect(resultOf(run, 'smtp', `submit.closed587.test[${sub.ip}]:587`)).toMatchObject({ status: 'fail', details: { role: 'submission', open: false } });
+      expect(resultOf(run, 'starttls', `submit.closed587.test[${sub.ip}]:465`)).toMatchObject({ status: 'pass', details: { implicitTls: true, handshakeOk: true } });
       // A declared submission host is probed on the submission ports only.
-      expect(result(run, 'smtp', `submit.closed587.test[${sub.ip}]:25`)).toBeUndefined();
-      expect(result(run, 'smtp', `mx.closed587.test[${mx.mx[0]!.ip}]:587`)).toMatchObject({ status: 'pass', reason: 'port_closed_not_required' });
+      expect(resultOf(run, 'smtp', `submit.closed587.test[${sub.ip}]:25`)).toBeUndefined();
+      expect(resultOf(run, 'smtp', `mx.closed587.test[${mx.mx[0]!.ip}]:587`)).toMatchObject({ status: 'pass', reason: 'port_closed_not_required' });
     });
 
     it('should probe a submission host found through _submission._tcp on its port, and the _submissions._tcp one with implicit TLS', async () => {
@@ -145,9 +113,9 @@ describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP',
       expect(ofProbe(run, 'smtp').filter((r) => r.details.role === 'submission').map((r) => r.target).sort()).toEqual(
         [`submit.srv.test[${submit!.ip}]:587`, `tls.srv.test[${implicit!.ip}]:465`].sort(),
       );
-      expect(result(run, 'smtp', `submit.srv.test[${submit!.ip}]:587`)).toMatchObject({ status: 'pass', details: { open: true, role: 'submission' } });
-      expect(result(run, 'starttls', `submit.srv.test[${submit!.ip}]:587`)).toMatchObject({ status: 'pass', details: { implicitTls: false, nameMatch: true } });
-      expect(result(run, 'starttls', `tls.srv.test[${implicit!.ip}]:465`)).toMatchObject({ status: 'pass', details: { implicitTls: true, trusted: true } });
+      expect(resultOf(run, 'smtp', `submit.srv.test[${submit!.ip}]:587`)).toMatchObject({ status: 'pass', details: { open: true, role: 'submission' } });
+      expect(resultOf(run, 'starttls', `submit.srv.test[${submit!.ip}]:587`)).toMatchObject({ status: 'pass', details: { implicitTls: false, nameMatch: true } });
+      expect(resultOf(run, 'starttls', `tls.srv.test[${implicit!.ip}]:465`)).toMatchObject({ status: 'pass', details: { implicitTls: true, trusted: true } });
       expect(net.connections(submit!.ip!)[587]).toBeGreaterThan(0);
       expect(net.connections(implicit!.ip!)[465]).toBeGreaterThan(0);
     });
@@ -158,14 +126,14 @@ describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP',
       const { run, t25 } = await scenario('reject554.test', 'reject-554');
       expectExactly(run, [['SMTP_BANNER_REJECT', t25, 'critical']]);
       expect(run.findings.observed[0]!.message).toContain('554 5.7.1');
-      expect(result(run, 'starttls', t25)).toBeUndefined();
+      expect(resultOf(run, 'starttls', t25)).toBeUndefined();
     });
 
     it('should raise SMTP_SLOW_BANNER for a banner slower than MXWATCH_SLOW_BANNER_MS', async () => {
       const { run, t25 } = await scenario('slow.test', 'slow-banner', { bannerDelayMs: 1000 });
       expectExactly(run, [['SMTP_SLOW_BANNER', t25, 'warning']]);
-      expect(result(run, 'smtp', t25)!.details.bannerMs).toBeGreaterThan(500);
-      expect(result(run, 'starttls', t25)).toMatchObject({ status: 'pass' });
+      expect(resultOf(run, 'smtp', t25)!.details.bannerMs).toBeGreaterThan(500);
+      expect(resultOf(run, 'starttls', t25)).toMatchObject({ status: 'pass' });
     });
 
     it('should raise SMTP_EHLO_FAILED for a refused EHLO, and STARTTLS_NOT_OFFERED for the HELO-only server', async () => {
@@ -174,22 +142,22 @@ describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP',
         ['SMTP_EHLO_FAILED', t25, 'warning'],
         ['STARTTLS_NOT_OFFERED', t25, 'critical'],
       ]);
-      expect(result(run, 'smtp', t25)!.details).toMatchObject({ ehloOk: false, heloOk: true });
+      expect(resultOf(run, 'smtp', t25)!.details).toMatchObject({ ehloOk: false, heloOk: true });
     });
 
     it('should find nothing wrong with a multi-line banner', async () => {
       const { run, t25 } = await scenario('multiline.test', 'multiline-banner');
       expect(run.findings.observed).toEqual([]);
-      expect(result(run, 'smtp', t25)!.details.banner.split('\n')).toHaveLength(3);
-      expect(result(run, 'starttls', t25)).toMatchObject({ status: 'pass' });
+      expect(resultOf(run, 'smtp', t25)!.details.banner.split('\n')).toHaveLength(3);
+      expect(resultOf(run, 'starttls', t25)).toMatchObject({ status: 'pass' });
     });
 
     it('should find nothing wrong with STARTTLS as the last capability', async () => {
       const { run, t25 } = await scenario('starttls-last.test', 'starttls-last');
       expect(run.findings.observed).toEqual([]);
-      const caps: string[] = result(run, 'smtp', t25)!.details.capabilities;
+      const caps: string[] = resultOf(run, 'smtp', t25)!.details.capabilities;
       expect(caps.at(-1)).toBe('STARTTLS');
-      expect(result(run, 'starttls', t25)).toMatchObject({ status: 'pass', details: { offered: true, handshakeOk: true } });
+      expect(resultOf(run, 'starttls', t25)).toMatchObject({ status: 'pass', details: { offered: true, handshakeOk: true } });
     });
 
     it.each([
@@ -199,9 +167,9 @@ describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP',
       const { run, t25 } = await scenario(`${behaviour}.test`, behaviour);
       expect(run.findings.observed).toEqual([]);
       expect(run.findings.open).toEqual([]);
-      expect(result(run, 'smtp', t25)).toMatchObject({ status: 'untestable', reason });
-      expect(result(run, 'starttls', t25)).toBeUndefined();
-      expect(result(run, 'smtp', t25)!.details.transcript.length).toBeGreaterThan(0);
+      expect(resultOf(run, 'smtp', t25)).toMatchObject({ status: 'untestable', reason });
+      expect(resultOf(run, 'starttls', t25)).toBeUndefined();
+      expect(resultOf(run, 'smtp', t25)!.details.transcript.length).toBeGreaterThan(0);
     });
   });
 
@@ -209,7 +177,7 @@ describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP',
     it('should raise STARTTLS_NOT_OFFERED', async () => {
       const { run, t25 } = await scenario('nostarttls.test', 'no-starttls');
       expectExactly(run, [['STARTTLS_NOT_OFFERED', t25, 'critical']]);
-      expect(result(run, 'starttls', t25)).toMatchObject({ status: 'fail', details: { offered: false, handshakeOk: false } });
+      expect(resultOf(run, 'starttls', t25)).toMatchObject({ status: 'fail', details: { offered: false, handshakeOk: false } });
     });
 
     it('should raise STARTTLS_FAILED when STARTTLS is refused', async () => {
@@ -221,7 +189,7 @@ describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP',
     it('should raise TLS_CERT_EXPIRED only for an expired certificate from a trusted CA, keeping its dates', async () => {
       const { run, t25 } = await scenario('expired.test', 'expired-cert');
       expectExactly(run, [['TLS_CERT_EXPIRED', t25, 'critical']]);
-      const d = result(run, 'starttls', t25)!.details;
+      const d = resultOf(run, 'starttls', t25)!.details;
       expect(d).toMatchObject({ handshakeOk: true, trusted: true, nameMatch: true, authorizationError: 'CERT_HAS_EXPIRED' });
       expect(Date.parse(d.cert.notAfter)).toBeLessThan(Date.now());
       expect(Date.parse(d.cert.notBefore)).toBeLessThan(Date.parse(d.cert.notAfter));
@@ -232,13 +200,13 @@ describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP',
     it('should raise TLS_CERT_EXPIRING for a certificate expiring within MXWATCH_CERT_WARN_DAYS', async () => {
       const { run, t25 } = await scenario('expiring.test', 'expiring-cert');
       expectExactly(run, [['TLS_CERT_EXPIRING', t25, 'warning']]);
-      expect(result(run, 'starttls', t25)!.details.cert.daysLeft).toBe(5);
+      expect(resultOf(run, 'starttls', t25)!.details.cert.daysLeft).toBe(5);
     });
 
     it('should raise TLS_CERT_UNTRUSTED only for a self-signed certificate, keeping its dates', async () => {
       const { run, t25 } = await scenario('selfsigned.test', 'self-signed');
       expectExactly(run, [['TLS_CERT_UNTRUSTED', t25, 'warning']]);
-      const d = result(run, 'starttls', t25)!.details;
+      const d = resultOf(run, 'starttls', t25)!.details;
       expect(d).toMatchObject({ handshakeOk: true, trusted: false, nameMatch: true, authorizationError: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
       expect(Date.parse(d.cert.notAfter)).toBeGreaterThan(Date.now());
       expect(d.cert.notBefore).toEqual(expect.any(String));
@@ -251,26 +219,26 @@ describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP',
         ['TLS_CERT_UNTRUSTED', t25, 'warning'],
       ]);
       expect(run.findings.observed.find((f) => f.code === 'TLS_CERT_UNTRUSTED')!.message).toContain('DEPTH_ZERO_SELF_SIGNED_CERT');
-      expect(result(run, 'starttls', t25)!.details).toMatchObject({ trusted: false, authorizationError: 'CERT_HAS_EXPIRED' });
+      expect(resultOf(run, 'starttls', t25)!.details).toMatchObject({ trusted: false, authorizationError: 'CERT_HAS_EXPIRED' });
     });
 
     it('should raise TLS_CERT_NAME_MISMATCH only for a trusted certificate of another name', async () => {
       const { run, t25 } = await scenario('wrongname.test', 'wrong-name');
       expectExactly(run, [['TLS_CERT_NAME_MISMATCH', t25, 'warning']]);
       expect(run.findings.observed[0]!.message).toContain('other.invalid');
-      expect(result(run, 'starttls', t25)!.details).toMatchObject({ trusted: true, nameMatch: false });
+      expect(resultOf(run, 'starttls', t25)!.details).toMatchObject({ trusted: true, nameMatch: false });
     });
 
     it('should raise TLS_PROTOCOL_OUTDATED for a TLS 1.0-only server', async () => {
       const { run, t25 } = await scenario('tls10.test', 'tls10-only');
       expectExactly(run, [['TLS_PROTOCOL_OUTDATED', t25, 'warning']]);
-      expect(result(run, 'starttls', t25)!.details).toMatchObject({ tlsVersion: 'TLSv1', legacyRetry: true, handshakeOk: true, trusted: true });
+      expect(resultOf(run, 'starttls', t25)!.details).toMatchObject({ tlsVersion: 'TLSv1', legacyRetry: true, handshakeOk: true, trusted: true });
     });
 
     it('should raise AUTH_BEFORE_TLS', async () => {
       const { run, t25 } = await scenario('authplain.test', 'auth-before-tls');
       expectExactly(run, [['AUTH_BEFORE_TLS', t25, 'warning']]);
-      expect(result(run, 'starttls', t25)!.details.authMechanisms).toEqual(['PLAIN', 'LOGIN']);
+      expect(resultOf(run, 'starttls', t25)!.details.authMechanisms).toEqual(['PLAIN', 'LOGIN']);
     });
   });
 
@@ -302,6 +270,6 @@ describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP',
     const fixed = await check('switch.test');
     expect(fixed.findings.observed).toEqual([]);
     expect(fixed.findings.open).toEqual([]);
-    expect(keys(fixed.findings.resolved)).toEqual([`STARTTLS_NOT_OFFERED ${t25}`]);
+    expect(findingKeys(fixed.findings.resolved)).toEqual([`STARTTLS_NOT_OFFERED ${t25}`]);
   });
 });
