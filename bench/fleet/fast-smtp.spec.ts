@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AddressPolicy } from '../../apps/mxwatch/src/probes/net/address-policy.js';
-import { NetDialer } from '../../apps/mxwatch/src/probes/net/net-dialer.js';
-import { NodeTlsUpgrader } from '../../apps/mxwatch/src/probes/net/tls-upgrader.js';
+import { AddressPolicy } from '../../apps/mxwatch/src/transport/net/address-policy.js';
+import { NetDialer } from '../../apps/mxwatch/src/transport/net/net-dialer.js';
+import { NodeTlsUpgrader } from '../../apps/mxwatch/src/transport/net/tls-upgrader.js';
 import type { ProbeContext } from '../../apps/mxwatch/src/probes/probe.types.js';
 import { probeSmtpEndpoint } from '../../apps/mxwatch/src/probes/smtp/smtp.probe.js';
 import { createTestCa, type TestCa } from '../../test/rig/tls/test-ca.js';

@@ -1,18 +1,18 @@
 import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { ApiTokenGuard } from './common/api-token.guard.js';
+import { ApiTokenGuard } from './api/api-token.guard.js';
 import type { AppLogger } from './common/app-logger.js';
 import { CommonModule } from './common/common.module.js';
-import { RequestLoggerMiddleware } from './common/request-logger.middleware.js';
+import { RequestLoggerMiddleware } from './api/request-logger.middleware.js';
 import { ConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/config.types.js';
 import { DatabaseModule } from './database/database.module.js';
-import { DomainsModule } from './domains/domains.module.js';
-import { HealthModule } from './health/health.module.js';
-import { ChecksModule } from './checks/checks.module.js';
+import { DomainsModule } from './runtime/domains.module.js';
+import { ApiModule } from './api/api.module.js';
+import { ChecksModule } from './runtime/checks.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
-import { SchedulerModule } from './scheduler/scheduler.module.js';
-import { AlertingModule } from './alerting/alerting.module.js';
+import { SchedulerModule } from './runtime/scheduler.module.js';
+import { NotificationsModule } from './notifications/notifications.module.js';
 
 @Module({})
 export class AppModule implements NestModule {
@@ -24,10 +24,10 @@ export class AppModule implements NestModule {
         CommonModule.forRoot(logger),
         DatabaseModule,
         DomainsModule,
-        HealthModule,
         ChecksModule,
         MetricsModule,
-        AlertingModule,
+        NotificationsModule,
+        ApiModule,
         ...(config.scheduler ? [SchedulerModule] : []),
       ],
       providers: [{ provide: APP_GUARD, useClass: ApiTokenGuard }],

@@ -1,4 +1,4 @@
-import type { ChannelConfig } from '../alerting/notification.types.js';
+import type { ChannelConfig } from '../notifications/notification.types.js';
 
 /** A domain as declared in the YAML file (validated with the same rules as the REST API). */
 export interface DomainSpec {

@@ -4,12 +4,12 @@ import { isDeepStrictEqual } from 'node:util';
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { ChannelConfigError, validateChannelConfigs } from '../alerting/notifiers/notifier-factory.js';
-import type { ChannelConfig } from '../alerting/notification.types.js';
-import { DomainInputDto } from '../domains/domain.dto.js';
+import { ChannelConfigError, validateChannelConfigs } from '../notifications/notifiers/notifier-factory.js';
+import type { ChannelConfig } from '../notifications/notification.types.js';
+import { DomainInputDto } from '../api/domain.dto.js';
 import { resolveZoneConfig } from '../probes/dnsbl/dnsbl-zones.js';
-import { parseCidrList } from '../probes/net/address-policy.js';
-import { parsePortMap } from '../probes/net/net-dialer.js';
+import { parseCidrList } from '../transport/net/address-policy.js';
+import { parsePortMap } from '../transport/net/net-dialer.js';
 import { ConfigError } from './config-error.js';
 import type { AppConfig, DomainSpec } from './config.types.js';
 

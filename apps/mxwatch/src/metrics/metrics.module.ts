@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { ChecksModule } from '../checks/checks.module.js';
+import { ChecksModule } from '../runtime/checks.module.js';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
 

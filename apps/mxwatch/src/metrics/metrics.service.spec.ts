@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { CompletedCheck } from '../checks/check-runner.service.js';
-import type { DomainRow } from '../domains/domains.repository.js';
+import type { CompletedCheck } from '../runtime/check-runner.service.js';
+import type { DomainRow } from '../storage/domains.repository.js';
 import type { ProbeResult, ProbeStatus } from '../probes/probe.types.js';
 import { MetricsService } from './metrics.service.js';
 

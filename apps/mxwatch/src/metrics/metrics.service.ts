@@ -1,10 +1,10 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { CheckRunner, type CompletedCheck } from '../checks/check-runner.service.js';
-import { ProbeRuntime } from '../checks/probe-runtime.service.js';
+import { CheckRunner, type CompletedCheck } from '../runtime/check-runner.service.js';
+import { ProbeRuntime } from '../runtime/probe-runtime.service.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import { DatabaseService } from '../database/database.service.js';
-import { DomainEvents } from '../domains/domain-events.js';
+import { DomainEvents } from '../runtime/domain-events.js';
 import type { ProbeName, ProbeResult } from '../probes/probe.types.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { renderPrometheusText } from './exposition.js';

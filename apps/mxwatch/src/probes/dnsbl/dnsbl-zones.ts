@@ -7,7 +7,7 @@
  * URIBL answer "refused" with codes of their own to queries that reach them through public
  * resolvers, and reading those as listings raises false alarms.
  */
-import { normaliseDomainName } from '../../dns/dns-names.js';
+import { normaliseDomainName } from '../../transport/dns/dns-names.js';
 
 export type DnsblKind = 'ip' | 'domain';
 

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeDnsbl } from '../../../../../test/rig/dns/dnsbl-zone.js';
 import { FakeDnsServer } from '../../../../../test/rig/dns/fake-dns-server.js';
-import { DohResolver } from '../../dns/doh-resolver.js';
+import { DohResolver } from '../../transport/dns/doh-resolver.js';
 import { FINDING_CATALOG, renderTemplate, type FindingCode } from '../../findings/finding-catalog.js';
-import { AddressPolicy } from '../net/address-policy.js';
+import { AddressPolicy } from '../../transport/net/address-policy.js';
 import type { ProbeContext, ProbeResult } from '../probe.types.js';
 import { probeDnsbl, probeDnsblZoneHealth, type DnsblDetails, type DnsblZoneHealth } from './dnsbl.probe.js';
 

@@ -4,7 +4,7 @@
  * documented test name listed, `invalid` not). The caller computes a zone's health at most
  * once per cycle (probeDnsblZoneHealth) and hands it to every probeDnsbl of that zone.
  */
-import { normaliseDomainName, reverseIp } from '../../dns/dns-names.js';
+import { normaliseDomainName, reverseIp } from '../../transport/dns/dns-names.js';
 import type { ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
 import { classifyDnsblAnswer, REFUSAL_REASONS, type DnsblClassification, type DnsblCode } from './dnsbl-classifier.js';
 import { DOMAIN_LIST_NEGATIVE_TEST, zoneConfigFor, type DnsblKind, type DnsblZoneConfig } from './dnsbl-zones.js';

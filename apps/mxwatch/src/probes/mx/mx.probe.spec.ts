@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDnsServer } from '../../../../../test/rig/dns/fake-dns-server.js';
-import { DohResolver } from '../../dns/doh-resolver.js';
+import { DohResolver } from '../../transport/dns/doh-resolver.js';
 import { FINDING_CATALOG, renderTemplate, type FindingCode } from '../../findings/finding-catalog.js';
-import { AddressPolicy } from '../net/address-policy.js';
+import { AddressPolicy } from '../../transport/net/address-policy.js';
 import type { ProbeContext, ProbeResult } from '../probe.types.js';
 import { probeMx, type MxDetails } from './mx.probe.js';
 

@@ -3,9 +3,9 @@
  * section 5.1, RFC 7505 null MX). DNS trouble on our side (timeout, SERVFAIL, REFUSED, transport)
  * makes the result `untestable`, never a finding against the domain.
  */
-import { normaliseDomainName } from '../../dns/dns-names.js';
+import { normaliseDomainName } from '../../transport/dns/dns-names.js';
 import { FINDING_CATALOG, type FindingCode } from '../../findings/finding-catalog.js';
-import { isIpLiteral } from '../net/address-policy.js';
+import { isIpLiteral } from '../../transport/net/address-policy.js';
 import type { DnsAnswer, DnsErrorKind, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
 
 export type MxHost = {

@@ -2,9 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeSmtpBehaviour, type FakeSmtpServer, defaultFakeSmtpCa, startFakeSmtp } from '../../../../../test/rig/smtp/fake-smtp-server.js';
 import type { TestCa } from '../../../../../test/rig/tls/test-ca.js';
 import { FINDING_CATALOG, type FindingCode, renderTemplate } from '../../findings/finding-catalog.js';
-import { AddressPolicy } from '../net/address-policy.js';
-import { NetDialer } from '../net/net-dialer.js';
-import { NodeTlsUpgrader } from '../net/tls-upgrader.js';
+import { AddressPolicy } from '../../transport/net/address-policy.js';
+import { NetDialer } from '../../transport/net/net-dialer.js';
+import { NodeTlsUpgrader } from '../../transport/net/tls-upgrader.js';
 import type { ProbeContext, ProbeObservation, ProbeSettings } from '../probe.types.js';
 import { type SmtpProbeOptions, type SmtpTarget, probeSmtpEndpoint } from './smtp.probe.js';
 

@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import tls, { type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
 import { FINDING_CATALOG, type FindingCode } from '../../findings/finding-catalog.js';
-import { NodeTlsUpgrader, TIME_VERIFY_ERRORS, TlsUpgradeError, chainTrustErrorIgnoringTime, isLegacyCapable, isTrustAnchorSource } from '../net/tls-upgrader.js';
+import { NodeTlsUpgrader, TIME_VERIFY_ERRORS, TlsUpgradeError, chainTrustErrorIgnoringTime, isLegacyCapable, isTrustAnchorSource } from '../../transport/net/tls-upgrader.js';
 import type { DialResult, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus, TlsUpgrader } from '../probe.types.js';
 import {
   type EhloResult,

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { ChecksRepository } from '../storage/checks.repository.js';
+import { FindingsRepository } from '../storage/findings.repository.js';
+import { CheckRunner } from './check-runner.service.js';
+import { ChecksService } from './checks.service.js';
+import { FindingsService } from './findings.service.js';
+import { ProbeRuntime } from './probe-runtime.service.js';
+
+@Module({
+  providers: [ProbeRuntime, ChecksRepository, FindingsRepository, FindingsService, CheckRunner, ChecksService],
+  exports: [CheckRunner, ChecksRepository, FindingsRepository, FindingsService, ProbeRuntime, ChecksService],
+})
+export class ChecksModule {}

@@ -1,0 +1,72 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.types.js';
+import type { ProbeResult } from '../probes/probe.types.js';
+import { planLifecycle } from '../findings/finding-lifecycle.js';
+import { deriveFindings, isCovered, type FindingDraft } from '../findings/findings.rules.js';
+import { FindingsRepository, type Finding } from '../storage/findings.repository.js';
+
+export interface FindingTransition {
+  kind: 'opened' | 'resolved';
+  finding: Finding;
+  domain: { id: string; name: string; labels: Record<string, string> };
+}
+
+@Injectable()
+export class FindingsService {
+  private readonly listeners: Array<(t: FindingTransition) => void | Promise<void>> = [];
+
+  constructor(
+    private readonly repo: FindingsRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Subscribers (notifications, metrics) learn of every finding that opens or resolves. The run
+   * awaits them, so a listener that stores something (a notification row) has stored it when the
+   * check returns; a listener must catch its own errors and leave slow work (delivery) in the background.
+   */
+  onTransition(listener: (t: FindingTransition) => void | Promise<void>): void {
+    this.listeners.push(listener);
+  }
+
+  /** Turns one run's results into findings and moves their lifecycle; returns what the run showed. */
+  async applyRun(domain: { id: string; name: string; labels: Record<string, string> }, results: ProbeResult[], now: Date): Promise<{ drafts: FindingDraft[]; opened: Finding[]; resolved: Finding[] }> {
+    const drafts = deriveFindings(results);
+    const active = await this.repo.active(domain.id);
+    const mxTestable = results.some((r) => r.probe === 'mx' && r.status !== 'untestable');
+    const byId = new Map(active.map((f) => [f.id, f]));
+    const changes = planLifecycle(
+      active.map((f) => ({ id: f.id, code: f.code, target: f.target, status: f.status as 'pending' | 'open', seenCount: f.seenCount, missCount: f.missCount })),
+      drafts,
+      (f) => isCovered(byId.get(f.id)!, { results, mxTestable }),
+      this.config.alertAfter,
+    );
+    const { opened, resolved } = changes.length > 0 ? await this.repo.apply(domain.id, changes, now) : { opened: [], resolved: [] };
+    const transitions: FindingTransition[] = [
+      ...opened.map((finding) => ({ kind: 'opened' as const, finding, domain })),
+      ...resolved.map((finding) => ({ kind: 'resolved' as const, finding, domain })),
+    ];
+    for (const t of transitions) for (const listener of this.listeners) await listener(t);
+    return { drafts, opened, resolved };
+  }
+}
+
+export function findingToDto(f: Finding, domainName?: string) {
+  return {
+    id: f.id,
+    ...(domainName ? { domain: domainName } : {}),
+    code: f.code,
+    severity: f.severity,
+    probe: f.probe,
+    target: f.target,
+    message: f.message,
+    remediation: f.remediation,
+    evidence: f.evidence,
+    status: f.status,
+    firstSeenAt: f.firstSeenAt.toISOString(),
+    lastSeenAt: f.lastSeenAt.toISOString(),
+    openedAt: f.openedAt?.toISOString() ?? null,
+    resolvedAt: f.resolvedAt?.toISOString() ?? null,
+  };
+}

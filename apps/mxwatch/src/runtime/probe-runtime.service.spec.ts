@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { AddressPolicy } from '../transport/net/address-policy.js';
+import { MemoizedAddressPolicy } from './probe-runtime.service.js';
+
+describe(MemoizedAddressPolicy.name, () => {
+  it('should answer as the policy it wraps, asking it once per address', () => {
+    const policy = AddressPolicy.fromList('127.0.0.0/8');
+    let asked = 0;
+    const counting = { forbiddenRange: (ip: string) => (asked++, policy.forbiddenRange(ip)) };
+    const memo = new MemoizedAddressPolicy(counting);
+    for (let round = 0; round < 3; round++) {
+      for (const ip of ['127.1.2.3', '10.0.0.1', '192.0.2.1', '8.8.8.8', 'not-an-ip', '::1']) expect(memo.forbiddenRange(ip)).toBe(policy.forbiddenRange(ip));
+    }
+    expect(asked).toBe(6);
+  });
+
+  it('should stay bounded', () => {
+    const memo = new MemoizedAddressPolicy(AddressPolicy.fromList(undefined), 10);
+    for (let i = 0; i < 25; i++) memo.forbiddenRange(`203.0.113.${i}`);
+    expect((memo as unknown as { answers: Map<string, unknown> }).answers.size).toBeLessThanOrEqual(10);
+    expect(memo.forbiddenRange('203.0.113.1')).toBe('documentation');
+  });
+});

@@ -1,0 +1,228 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../../../../test/support/postgres.js';
+import type { CheckRunner } from './check-runner.service.js';
+import { ChecksRepository } from '../storage/checks.repository.js';
+import { AppLogger } from '../common/app-logger.js';
+import type { AppConfig } from '../config/config.types.js';
+import type { DatabaseService } from '../database/database.service.js';
+import { openDatabase, type Database } from '../database/open-database.js';
+import type { DomainRow } from '../storage/domains.repository.js';
+import { SchedulerService } from './scheduler.service.js';
+
+const DAY = 86_400_000;
+const NOW = new Date('2026-06-15T12:00:00.000Z');
+const RETENTION_DAYS = 30;
+
+/** Medium tier: the real repository on a real PostgreSQL; only the check runner is stubbed. */
+describe(SchedulerService.name, () => {
+  let testDb: Awaited<ReturnType<typeof createTestDatabase>>;
+  let database: Database;
+  let checks: ChecksRepository;
+  let logLines: string[];
+  let batches: number[];
+  let afterBatch: ((n: number) => void) | null;
+  let ran: string[];
+  let release: Array<() => void>;
+
+  const prisma = () => database.prisma;
+
+  function scheduler(overrides: Partial<AppConfig> = {}): SchedulerService {
+    const config = { checkConcurrency: 4, retentionDays: RETENTION_DAYS, schedulerTickSeconds: 1, checkIntervalSeconds: 300, ...overrides } as AppConfig;
+    const runner = {
+      run: (d: DomainRow) => {
+        ran.push(d.name);
+        return new Promise<void>((resolve) => release.push(resolve));
+      },
+    } as unknown as CheckRunner;
+    const sink = new Writable({ write: (chunk, _enc, cb) => (logLines.push(String(chunk)), cb()) });
+    return new SchedulerService({} as never, runner, checks, { prisma: database.prisma } as DatabaseService, new AppLogger('info', sink), config);
+  }
+
+  async function addDomain(name: string, data: { nextCheckAt?: Date | null; enabled?: boolean; intervalSeconds?: number | null } = {}) {
+    return prisma().domain.create({ data: { name, ...data } });
+  }
+
+  /** Inserts runs (with two probe results each) started at the given times. */
+  async function addRuns(domainId: string, startedAts: Date[]): Promise<string[]> {
+    const runs = startedAts.map((startedAt) => ({ id: randomUUID(), domainId, trigger: 'schedule', status: 'pass', startedAt, finishedAt: new Date(startedAt.getTime() + 900), durationMs: 900 }));
+    for (let i = 0; i < runs.length; i += 1000) await prisma().checkRun.createMany({ data: runs.slice(i, i + 1000) });
+    const results = runs.flatMap((r) =>
+      (['mx', 'smtp'] as const).map((probe) => ({ runId: r.id, domainId, probe, target: 'x', status: 'pass', startedAt: r.startedAt, durationMs: 10, details: {} })),
+    );
+    for (let i = 0; i < results.length; i += 2000) await prisma().probeResult.createMany({ data: results.slice(i, i + 2000) });
+    return runs.map((r) => r.id);
+  }
+
+  /** Bulk history for the batch tests, written in SQL: `count` runs at or before `newest`, spread over 300 days. */
+  async function addOldRuns(domainId: string, count: number, newest: Date): Promise<void> {
+    const at = newest.toISOString().replace('T', ' ').replace('Z', '');
+    await prisma().$executeRawUnsafe(
+      `INSERT INTO "CheckRun" ("id", "domainId", "trigger", "status", "startedAt", "finishedAt", "durationMs")
+       SELECT gen_random_uuid(), $1::uuid, 'schedule', 'pass', $2::timestamp - (g % 300) * interval '1 day' - g * interval '1 millisecond', $2::timestamp, 900
+       FROM generate_series(0, $3::int - 1) AS g`,
+      domainId,
+      at,
+      count,
+    );
+    await prisma().$executeRawUnsafe(
+      `INSERT INTO "ProbeResult" ("runId", "domainId", "probe", "target", "status", "startedAt", "durationMs", "details")
+       SELECT r."id", r."domainId", p, 'x', 'pass', r."startedAt", 10, '{}'::jsonb
+       FROM "CheckRun" r CROSS JOIN unnest(ARRAY['mx', 'smtp']) AS p
+       WHERE r."domainId" = $1::uuid AND NOT EXISTS (SELECT 1 FROM "ProbeResult" x WHERE x."runId" = r."id")`,
+      domainId,
+    );
+  }
+
+  const daysAgo = (days: number, plusMs = 0) => new Date(NOW.getTime() - days * DAY + plusMs);
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase('mxwatch_sched_unit');
+    database = await openDatabase({ databaseUrl: testDb.url, dataDir: '/nonexistent' });
+    checks = new ChecksRepository({ prisma: database.prisma } as DatabaseService);
+    const original = checks.pruneBatch.bind(checks);
+    checks.pruneBatch = async (before, size) => {
+      const n = await original(before, size);
+      batches.push(n);
+      afterBatch?.(n);
+      return n;
+    };
+  });
+
+  afterAll(async () => {
+    await database?.close();
+    await testDb?.drop();
+  });
+
+  beforeEach(async () => {
+    await prisma().domain.deleteMany();
+    logLines = [];
+    batches = [];
+    afterBatch = null;
+    ran = [];
+    release = [];
+  });
+
+  describe('prune', () => {
+    it('should delete runs older than MXWATCH_RETENTION_DAYS, with their results, in batches of 500', async () => {
+      const a = await addDomain('a.example');
+      const b = await addDomain('b.example');
+      await addOldRuns(a.id, 700, daysAgo(RETENTION_DAYS + 1));
+      await addOldRuns(b.id, 503, daysAgo(RETENTION_DAYS, -1));
+      // The boundary itself is kept: only runs strictly older than the retention go.
+      const kept = [...(await addRuns(a.id, [daysAgo(RETENTION_DAYS), daysAgo(RETENTION_DAYS - 1), daysAgo(0)])), ...(await addRuns(b.id, [daysAgo(RETENTION_DAYS, -1), daysAgo(1)]))];
+      const finding = await prisma().finding.create({
+        data: { domainId: a.id, code: 'MX_MISSING', severity: 'warning', probe: 'mx', target: 'a.example', message: 'm', remediation: 'r', status: 'open', firstSeenAt: daysAgo(200), lastSeenAt: daysAgo(200) },
+      });
+
+      const svc = scheduler();
+      expect(await svc.prune(NOW)).toBe(1204);
+      expect(batches).toEqual([500, 500, 204]);
+
+      const left = await prisma().checkRun.findMany({ select: { id: true } });
+      expect(left.map((r) => r.id).sort()).toEqual(kept.filter((_, i) => i !== 3).sort());
+      expect(await prisma().probeResult.count()).toBe(4 * 2);
+      expect(await prisma().probeResult.count({ where: { startedAt: { lt: daysAgo(RETENTION_DAYS) } } })).toBe(0);
+      // Domains and findings are not history: retention leaves them alone.
+      expect(await prisma().domain.count()).toBe(2);
+      expect(await prisma().finding.findUnique({ where: { id: finding.id } })).not.toBeNull();
+      const logged = logLines.map((l) => JSON.parse(l) as { msg: string; runs?: number; before?: string }).find((l) => l.msg === 'pruned old check runs');
+      expect(logged).toMatchObject({ runs: 1204, before: daysAgo(RETENTION_DAYS).toISOString() });
+
+      logLines = [];
+      expect(await svc.prune(NOW)).toBe(0);
+      expect(logLines.join('')).not.toContain('pruned old check runs');
+    });
+
+    it('should follow the configured retention', async () => {
+      const a = await addDomain('a.example');
+      await addRuns(a.id, [daysAgo(8), daysAgo(6), daysAgo(1)]);
+      expect(await scheduler({ retentionDays: 7 }).prune(NOW)).toBe(1);
+      expect(await scheduler({ retentionDays: 1 }).prune(NOW)).toBe(1);
+      expect(await prisma().checkRun.count()).toBe(1);
+    });
+
+    it('should leave the database to checks between batches', async () => {
+      const a = await addDomain('a.example');
+      await addOldRuns(a.id, 3000, daysAgo(RETENTION_DAYS + 5));
+      const svc = scheduler();
+      const firstBatch = new Promise<void>((resolve) => (afterBatch = () => resolve()));
+
+      let pruneDone = false;
+      const pruning = svc.prune(NOW).then((n) => ((pruneDone = true), n));
+      await firstBatch;
+      // A check stores its run while retention is half way through.
+      const stored = await checks.storeRun({ domainId: a.id, trigger: 'schedule', status: 'pass', startedAt: NOW, finishedAt: NOW, results: [], nextCheckAt: null });
+      expect(pruneDone).toBe(false);
+      // A second prune (the next retention interval firing) does not run beside the first.
+      expect(await svc.prune(NOW)).toBe(0);
+      expect(await pruning).toBe(3000);
+      expect(batches).toEqual([500, 500, 500, 500, 500, 500, 0]);
+      expect((await prisma().checkRun.findMany()).map((r) => r.id)).toEqual([stored.id]);
+    });
+
+    it('should stop between batches when the application shuts down', async () => {
+      const a = await addDomain('a.example');
+      await addOldRuns(a.id, 1500, daysAgo(RETENTION_DAYS + 5));
+      const svc = scheduler();
+      afterBatch = () => void svc.onApplicationShutdown();
+      expect(await svc.prune(NOW)).toBe(500);
+      expect(await prisma().checkRun.count()).toBe(1000);
+      // Once stopping, nothing starts any more.
+      expect(await svc.prune(NOW)).toBe(0);
+    });
+  });
+
+  describe('tick', () => {
+    it('should claim only enabled due domains, move their nextCheckAt one interval ahead and never pick one twice', async () => {
+      await addDomain('due.example', { nextCheckAt: new Date(NOW.getTime() - 1000) });
+      await addDomain('due-own-interval.example', { nextCheckAt: NOW, intervalSeconds: 3600 });
+      await addDomain('later.example', { nextCheckAt: new Date(NOW.getTime() + 60_000) });
+      await addDomain('disabled.example', { nextCheckAt: new Date(NOW.getTime() - 1000), enabled: false });
+      await addDomain('never.example', { nextCheckAt: null });
+      const svc = scheduler();
+
+      expect(await svc.tick(NOW)).toBe(2);
+      const rows = Object.fromEntries((await prisma().domain.findMany()).map((d) => [d.name, d.nextCheckAt?.toISOString() ?? null]));
+      expect(rows).toEqual({
+        'due.example': new Date(NOW.getTime() + 300_000).toISOString(),
+        'due-own-interval.example': new Date(NOW.getTime() + 3_600_000).toISOString(),
+        'later.example': new Date(NOW.getTime() + 60_000).toISOString(),
+        'disabled.example': new Date(NOW.getTime() - 1000).toISOString(),
+        'never.example': null,
+      });
+      await waitUntil(() => ran.length === 2);
+      expect(ran.sort()).toEqual(['due-own-interval.example', 'due.example']);
+
+      // An hour later every enabled domain is due again, but the two still being checked are skipped.
+      expect(await svc.tick(new Date(NOW.getTime() + 3_700_000))).toBe(1);
+      await waitUntil(() => ran.length === 3);
+      expect(ran[2]).toBe('later.example');
+
+      for (const r of release) r();
+      await svc.onApplicationShutdown();
+    });
+
+    it('should not start a check for a domain disabled while it waited in the queue', async () => {
+      const d = await addDomain('queued.example', { nextCheckAt: NOW });
+      const svc = scheduler({ checkConcurrency: 1 });
+      await addDomain('first.example', { nextCheckAt: new Date(NOW.getTime() - 1000) });
+      expect(await svc.tick(NOW)).toBe(2);
+      await waitUntil(() => ran.length === 1);
+      expect(ran).toEqual(['first.example']);
+      await prisma().domain.update({ where: { id: d.id }, data: { enabled: false } });
+      release[0]!();
+      await waitUntil(() => (svc as unknown as { inFlight: Set<string> }).inFlight.size === 0);
+      expect(ran).toEqual(['first.example']);
+    });
+  });
+});
+
+async function waitUntil(cond: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

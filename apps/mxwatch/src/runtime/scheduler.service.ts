@@ -1,0 +1,148 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import pLimit from 'p-limit';
+import { CheckRunner } from './check-runner.service.js';
+import { ChecksRepository, DomainGoneError } from '../storage/checks.repository.js';
+import { AppLogger } from '../common/app-logger.js';
+import { APP_CONFIG } from '../config/config.module.js';
+import type { AppConfig } from '../config/config.types.js';
+import { DatabaseService } from '../database/database.service.js';
+import type { DomainRow } from '../storage/domains.repository.js';
+
+/**
+ * A tick only selects due domains, claims them (moves nextCheckAt one interval ahead, so a
+ * restart neither re-checks everything nor forgets what was due) and hands them to the runner
+ * under a global concurrency bound. A domain still being checked is never picked again.
+ *
+ * When more was due than one tick could take (a fleet after a restart, thousands of domains with
+ * the same interval), a finishing check tops the queue up at once instead of waiting for the
+ * next tick: throughput then depends on the checks, not on MXWATCH_SCHEDULER_TICK.
+ */
+@Injectable()
+export class SchedulerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly inFlight = new Set<string>();
+  private readonly limit;
+  private ticking = false;
+  private stopping = false;
+  private pruning = false;
+  /** Set once the timers run: top-ups belong to the running scheduler, not to a bare instance. */
+  private started = false;
+  /** The last tick took all it had room for, so more may be due. */
+  private backlog = false;
+
+  constructor(
+    private readonly registry: SchedulerRegistry,
+    private readonly runner: CheckRunner,
+    private readonly checks: ChecksRepository,
+    private readonly db: DatabaseService,
+    private readonly logger: AppLogger,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.limit = pLimit(config.checkConcurrency);
+  }
+
+  onApplicationBootstrap(): void {
+    this.started = true;
+    const tick = setInterval(() => void this.tick(), this.config.schedulerTickSeconds * 1000);
+    this.registry.addInterval('checks', tick);
+    const prune = setInterval(() => void this.prune(), 10 * 60 * 1000);
+    this.registry.addInterval('retention', prune);
+    setTimeout(() => void this.tick(), 500).unref();
+    setTimeout(() => void this.prune(), 60_000).unref();
+    this.logger.log({ msg: 'scheduler started', tickSeconds: this.config.schedulerTickSeconds, concurrency: this.config.checkConcurrency }, 'Scheduler');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    this.limit.clearQueue();
+    const deadline = Date.now() + 15_000;
+    while (this.inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /** Claims and starts what is due; returns how many checks it started. Exposed for tests and benchmarks. */
+  async tick(now = new Date()): Promise<number> {
+    if (this.ticking || this.stopping) return 0;
+    this.ticking = true;
+    try {
+      // Leave room in the queue: selecting more than can start soon would only age the claims.
+      const room = this.config.checkConcurrency * 4 - this.limit.pendingCount;
+      if (room <= 0) return 0;
+      const due = await this.db.prisma.domain.findMany({
+        where: { enabled: true, nextCheckAt: { lte: now }, ...(this.inFlight.size > 0 ? { id: { notIn: [...this.inFlight] } } : {}) },
+        orderBy: { nextCheckAt: 'asc' },
+        take: room,
+      });
+      this.backlog = due.length === room;
+      // One statement per distinct interval, not one round trip per domain: a claim loop of
+      // hundreds of sequential UPDATEs was what throttled the whole fleet.
+      const byInterval = new Map<number, string[]>();
+      for (const d of due) {
+        const interval = (d.intervalSeconds ?? this.config.checkIntervalSeconds) * 1000;
+        const ids = byInterval.get(interval);
+        if (ids) ids.push(d.id);
+        else byInterval.set(interval, [d.id]);
+      }
+      if (byInterval.size > 0) {
+        await this.db.prisma.$transaction(
+          [...byInterval].map(([interval, ids]) => this.db.prisma.domain.updateMany({ where: { id: { in: ids } }, data: { nextCheckAt: new Date(now.getTime() + interval) } })),
+        );
+      }
+      for (const d of due) {
+        this.inFlight.add(d.id);
+        void this.limit(() => this.check(d)).finally(() => {
+          this.inFlight.delete(d.id);
+          this.topUp();
+        });
+      }
+      return due.length;
+    } catch (e) {
+      this.logger.error(e, 'Scheduler');
+      return 0;
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Less than one round of checks left queued while more is due: tick now rather than at the next interval. */
+  private topUp(): void {
+    if (!this.started || !this.backlog || this.ticking || this.stopping) return;
+    if (this.limit.pendingCount >= this.config.checkConcurrency) return;
+    void this.tick();
+  }
+
+  private async check(d: DomainRow): Promise<void> {
+    if (this.stopping) return;
+    try {
+      // The domain may have been deleted or disabled while it waited in the queue.
+      const fresh = await this.db.prisma.domain.findUnique({ where: { id: d.id } });
+      if (!fresh || !fresh.enabled) return;
+      await this.runner.run(fresh, 'schedule');
+    } catch (e) {
+      if (e instanceof DomainGoneError) return;
+      this.logger.pino.error({ context: 'Scheduler', domain: d.name, err: e }, 'check failed');
+    }
+  }
+
+  /** Pruning runs in batches with pauses, so it never holds the database away from checks for long. */
+  async prune(now = new Date()): Promise<number> {
+    if (this.pruning || this.stopping) return 0;
+    this.pruning = true;
+    let total = 0;
+    try {
+      const before = new Date(now.getTime() - this.config.retentionDays * 86400_000);
+      for (;;) {
+        const n = await this.checks.pruneBatch(before, 500);
+        total += n;
+        if (n < 500 || this.stopping) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (total > 0) this.logger.log({ msg: 'pruned old check runs', runs: total, before: before.toISOString() }, 'Scheduler');
+      return total;
+    } catch (e) {
+      this.logger.error(e, 'Scheduler');
+      return total;
+    } finally {
+      this.pruning = false;
+    }
+  }
+}

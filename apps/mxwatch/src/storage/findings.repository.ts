@@ -1,0 +1,102 @@
+import { Injectable } from '@nestjs/common';
+import { Prisma, type Finding } from '../generated/prisma/client.js';
+import { DatabaseService } from '../database/database.service.js';
+import type { LifecycleChange } from '../findings/finding-lifecycle.js';
+
+export type { Finding };
+
+export interface FindingQuery {
+  status?: 'open' | 'resolved';
+  domainId?: string;
+  severity?: string;
+  code?: string;
+  limit: number;
+}
+
+@Injectable()
+export class FindingsRepository {
+  constructor(private readonly db: DatabaseService) {}
+
+  active(domainId: string): Promise<Finding[]> {
+    return this.db.prisma.finding.findMany({ where: { domainId, status: { in: ['pending', 'open'] } } });
+  }
+
+  /** Applies one run's lifecycle changes atomically; returns the rows that opened and resolved. */
+  async apply(domainId: string, changes: LifecycleChange[], now: Date): Promise<{ opened: Finding[]; resolved: Finding[] }> {
+    return this.db.prisma.$transaction(async (tx) => {
+      const opened: Finding[] = [];
+      const resolved: Finding[] = [];
+      for (const c of changes) {
+        switch (c.kind) {
+          case 'create': {
+            const row = await tx.finding.create({
+              data: {
+                domainId,
+                code: c.draft.code,
+                severity: c.draft.severity,
+                probe: c.draft.probe,
+                target: c.draft.target,
+                message: c.draft.message,
+                remediation: c.draft.remediation,
+                evidence: c.draft.evidence as Prisma.InputJsonValue,
+                status: c.status,
+                seenCount: 1,
+                firstSeenAt: now,
+                lastSeenAt: now,
+                openedAt: c.status === 'open' ? now : null,
+              },
+            });
+            if (c.status === 'open') opened.push(row);
+            break;
+          }
+          case 'seen': {
+            const row = await tx.finding.update({
+              where: { id: c.id },
+              data: {
+                seenCount: c.seenCount,
+                missCount: 0,
+                lastSeenAt: now,
+                severity: c.draft.severity,
+                message: c.draft.message,
+                remediation: c.draft.remediation,
+                evidence: c.draft.evidence as Prisma.InputJsonValue,
+                ...(c.opens ? { status: 'open', openedAt: now } : {}),
+              },
+            });
+            if (c.opens) opened.push(row);
+            break;
+          }
+          case 'miss': {
+            const row = await tx.finding.update({
+              where: { id: c.id },
+              data: { missCount: c.missCount, ...(c.resolves ? { status: 'resolved', resolvedAt: now } : {}) },
+            });
+            if (c.resolves) resolved.push(row);
+            break;
+          }
+          case 'drop':
+            await tx.finding.delete({ where: { id: c.id } });
+            break;
+        }
+      }
+      return { opened, resolved };
+    });
+  }
+
+  list(q: FindingQuery): Promise<(Finding & { domain: { name: string } })[]> {
+    const where: Prisma.FindingWhereInput = { status: q.status ? q.status : { in: ['open', 'resolved'] } };
+    if (q.domainId) where.domainId = q.domainId;
+    if (q.severity) where.severity = q.severity;
+    if (q.code) where.code = q.code;
+    return this.db.prisma.finding.findMany({
+      where,
+      include: { domain: { select: { name: true } } },
+      orderBy: [{ lastSeenAt: 'desc' }, { id: 'asc' }],
+      take: q.limit,
+    });
+  }
+
+  openFor(domainId: string): Promise<Finding[]> {
+    return this.db.prisma.finding.findMany({ where: { domainId, status: 'open' }, orderBy: [{ severity: 'asc' }, { code: 'asc' }, { target: 'asc' }] });
+  }
+}

@@ -1,0 +1,247 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FakeDnsServer } from '../../../../../test/rig/dns/fake-dns-server.js';
+import { DohResolver, type DohResolverOptions } from './doh-resolver.js';
+
+describe(DohResolver.name, () => {
+  let dns: FakeDnsServer;
+  let backup: FakeDnsServer;
+  const resolvers: DohResolver[] = [];
+
+  function resolver(options: Partial<DohResolverOptions> = {}): DohResolver {
+    const r = new DohResolver({ servers: [dns.httpAddress!], protocol: 'http', timeoutMs: 1000, ...options });
+    resolvers.push(r);
+    return r;
+  }
+
+  beforeAll(async () => {
+    dns = await FakeDnsServer.start({ https: true });
+    backup = await FakeDnsServer.start({ host: '127.0.0.2' });
+  });
+
+  afterEach(() => {
+    dns.reset();
+    backup.reset();
+    for (const r of resolvers.splice(0)) r.close();
+  });
+
+  afterAll(async () => {
+    await dns.close();
+    await backup.close();
+  });
+
+  describe('record types', () => {
+    it('should resolve A and AAAA records with the TTL of the answer', async () => {
+      dns.setRecords('host.example.test', 'A', ['192.0.2.1', '192.0.2.2'], 120);
+      dns.setRecords('host.example.test', 'AAAA', ['2001:db8::1'], 60);
+      const r = resolver();
+      await expect(r.resolve('host.example.test', 'A')).resolves.toEqual({
+        ok: true, type: 'A', name: 'host.example.test', records: ['192.0.2.1', '192.0.2.2'], ttl: 120,
+      });
+      await expect(r.resolve('HOST.example.test.', 'AAAA')).resolves.toMatchObject({ ok: true, records: ['2001:db8::1'], ttl: 60 });
+    });
+
+    it('should resolve MX records with lower-cased exchanges and the null MX as "."', async () => {
+      dns.setRecords('example.test', 'MX', [{ preference: 10, exchange: 'MX1.Example.test' }, { preference: 0, exchange: '.' }]);
+      await expect(resolver().resolve('example.test', 'MX')).resolves.toMatchObject({
+        ok: true,
+        records: [{ exchange: 'mx1.example.test', priority: 10 }, { exchange: '.', priority: 0 }],
+      });
+    });
+
+    it('should join the character-strings of a TXT record into one string per record', async () => {
+      dns.setRecords('example.test', 'TXT', [['v=spf1 ', 'include:a.test ', '-all'], 'second']);
+      await expect(resolver().resolve('example.test', 'TXT')).resolves.toMatchObject({ ok: true, records: ['v=spf1 include:a.test -all', 'second'] });
+    });
+
+    it('should resolve SRV records', async () => {
+      dns.setRecords('_submission._tcp.example.test', 'SRV', [{ priority: 0, weight: 1, port: 587, target: 'smtp.example.test' }]);
+      await expect(resolver().resolve('_submission._tcp.example.test', 'SRV')).resolves.toMatchObject({
+        ok: true, records: [{ name: 'smtp.example.test', port: 587, priority: 0, weight: 1 }],
+      });
+    });
+
+    it('should tell an alias from a canonical name through the CNAME type', async () => {
+      dns.setZone({ 'alias.example.test': { CNAME: ['real.example.test'] }, 'real.example.test': { A: ['192.0.2.7'] } });
+      const r = resolver();
+      await expect(r.resolve('alias.example.test', 'CNAME')).resolves.toMatchObject({ ok: true, records: ['real.example.test'] });
+      await expect(r.resolve('alias.example.test', 'A')).resolves.toMatchObject({ ok: true, records: ['192.0.2.7'] });
+      await expect(r.resolve('real.example.test', 'CNAME')).resolves.toMatchObject({ ok: false, error: 'nodata' });
+    });
+
+    it('should answer nodata when a CNAME chain ends at a name without the type', async () => {
+      dns.setZone({ 'alias.example.test': { CNAME: ['real.example.test'] }, 'real.example.test': { TXT: ['x'] } });
+      await expect(resolver().resolve('alias.example.test', 'A')).resolves.toMatchObject({ ok: false, error: 'nodata' });
+    });
+  });
+
+  describe('errors', () => {
+    it('should classify NXDOMAIN and NODATA as facts about the name, without retrying', async () => {
+      dns.setRecords('exists.example.test', 'TXT', ['x']);
+      const r = resolver({ attempts: 3 });
+      await expect(r.resolve('missing.example.test', 'A')).resolves.toMatchObject({ ok: false, error: 'nxdomain', cause: expect.stringContaining('NXDOMAIN') });
+      await expect(r.resolve('exists.example.test', 'A')).resolves.toMatchObject({ ok: false, error: 'nodata' });
+      expect(dns.queryCount()).toBe(2);
+    });
+
+    it.each([
+      ['SERVFAIL', 'servfail'],
+      ['REFUSED', 'refused'],
+    ] as const)('should classify %s and retry it on every attempt', async (rcode, kind) => {
+      dns.setFault('example.test', { rcode });
+      const answer = await resolver({ attempts: 3 }).resolve('a.example.test', 'A');
+      expect(answer).toMatchObject({ ok: false, error: kind });
+      expect(dns.queryCount('a.example.test')).toBe(3);
+    });
+
+    it.each([429, 500])('should classify HTTP %i as badresp with the status in the cause', async (status) => {
+      dns.setFault('*', { httpStatus: status });
+      const answer = await resolver({ attempts: 1 }).resolve('a.example.test', 'A');
+      expect(answer).toMatchObject({ ok: false, error: 'badresp', cause: expect.stringContaining(`HTTP ${status}`) });
+    });
+
+    it('should classify an unanswered request as a timeout after its own deadline', async () => {
+      dns.setFault('*', { drop: true });
+      const started = Date.now();
+      const answer = await resolver({ attempts: 2, timeoutMs: 200 }).resolve('a.example.test', 'A');
+      expect(answer).toMatchObject({ ok: false, error: 'timeout', cause: expect.stringContaining('200 ms') });
+      expect(dns.queryCount()).toBe(2);
+      expect(Date.now() - started).toBeLessThan(5000);
+    });
+
+    it('should classify a refused connection as transport and keep the real cause', async () => {
+      const closed = await FakeDnsServer.start({ host: '127.0.0.3', udp: false });
+      const address = closed.httpAddress!;
+      await closed.close();
+      const answer = await resolver({ servers: [address], attempts: 1 }).resolve('a.example.test', 'A');
+      expect(answer).toMatchObject({ ok: false, error: 'transport', cause: expect.stringContaining('ECONNREFUSED') });
+    });
+
+    it('should reject when the caller aborts', async () => {
+      dns.setFault('*', { drop: true });
+      const controller = new AbortController();
+      const pending = resolver({ timeoutMs: 5000 }).resolve('a.example.test', 'A', { signal: controller.signal });
+      setTimeout(() => controller.abort(new Error('check cancelled')), 20);
+      await expect(pending).rejects.toThrow('check cancelled');
+    });
+  });
+
+  describe('failover', () => {
+    it('should fail over to the next server after a timeout', async () => {
+      dns.setFault('*', { drop: true });
+      backup.setRecords('a.example.test', 'A', ['192.0.2.9']);
+      const r = resolver({ servers: [dns.httpAddress!, backup.httpAddress!], timeoutMs: 200 });
+      await expect(r.resolve('a.example.test', 'A')).resolves.toMatchObject({ ok: true, records: ['192.0.2.9'] });
+      expect(dns.queryCount()).toBe(1);
+      expect(backup.queryCount()).toBe(1);
+    });
+
+    it('should fail over after SERVFAIL and after a refused connection', async () => {
+      dns.setFault('*', { rcode: 'SERVFAIL' });
+      backup.setRecords('a.example.test', 'A', ['192.0.2.9']);
+      const r = resolver({ servers: ['127.0.0.4:1', dns.httpAddress!, backup.httpAddress!] });
+      await expect(r.resolve('a.example.test', 'A')).resolves.toMatchObject({ ok: true, records: ['192.0.2.9'] });
+      expect(r.stats().queries).toBe(3);
+    });
+  });
+
+  describe('cache', () => {
+    it('should answer from the cache until the TTL expires', async () => {
+      let now = 1_000_000;
+      dns.setRecords('a.example.test', 'A', ['192.0.2.1'], 30);
+      const r = resolver({ now: () => now });
+      await r.resolve('a.example.test', 'A');
+      now += 10_000;
+      await expect(r.resolve('a.example.test', 'A')).resolves.toMatchObject({ ok: true, ttl: 20 });
+      expect(r.stats()).toMatchObject({ queries: 1, cacheHits: 1 });
+      now += 21_000;
+      await r.resolve('a.example.test', 'A');
+      expect(r.stats()).toMatchObject({ queries: 2, cacheHits: 1 });
+    });
+
+    it('should cache NXDOMAIN for the SOA minimum of the zone', async () => {
+      let now = 1_000_000;
+      dns.setSoa('example.test', 30, 300);
+      const r = resolver({ now: () => now });
+      await r.resolve('missing.example.test', 'A');
+      now += 29_000;
+      await expect(r.resolve('missing.example.test', 'A')).resolves.toMatchObject({ ok: false, error: 'nxdomain' });
+      expect(dns.queryCount()).toBe(1);
+      now += 2_000;
+      await r.resolve('missing.example.test', 'A');
+      expect(dns.queryCount()).toBe(2);
+    });
+
+    it('should cache a negative answer without SOA for the default negative TTL', async () => {
+      let now = 1_000_000;
+      const r = resolver({ now: () => now, defaultNegativeTtl: 60 });
+      await r.resolve('missing.example.test', 'A');
+      now += 59_000;
+      await r.resolve('missing.example.test', 'A');
+      expect(dns.queryCount()).toBe(1);
+      now += 2_000;
+      await r.resolve('missing.example.test', 'A');
+      expect(dns.queryCount()).toBe(2);
+    });
+
+    it('should never cache timeouts or SERVFAIL', async () => {
+      dns.setFault('*', { rcode: 'SERVFAIL' });
+      const r = resolver({ attempts: 1 });
+      await r.resolve('a.example.test', 'A');
+      dns.clearFaults().setRecords('a.example.test', 'A', ['192.0.2.1']);
+      await expect(r.resolve('a.example.test', 'A')).resolves.toMatchObject({ ok: true });
+    });
+
+    it('should evict the least recently used entry beyond its bound', async () => {
+      for (const n of ['a', 'b', 'c']) dns.setRecords(`${n}.example.test`, 'A', ['192.0.2.1']);
+      const r = resolver({ cacheMaxEntries: 2 });
+      await r.resolve('a.example.test', 'A');
+      await r.resolve('b.example.test', 'A');
+      await r.resolve('a.example.test', 'A');
+      await r.resolve('c.example.test', 'A');
+      expect(r.stats().cacheEntries).toBe(2);
+      await r.resolve('a.example.test', 'A');
+      await r.resolve('b.example.test', 'A');
+      expect(dns.queryCount('a.example.test')).toBe(1);
+      expect(dns.queryCount('b.example.test')).toBe(2);
+    });
+
+    it('should send one query for identical lookups in flight together', async () => {
+      dns.setRecords('a.example.test', 'A', ['192.0.2.1']).setFault('*', { delayMs: 50 });
+      const r = resolver();
+      const answers = await Promise.all([1, 2, 3].map(() => r.resolve('a.example.test', 'A')));
+      expect(answers.every((a) => a.ok)).toBe(true);
+      expect(dns.queryCount()).toBe(1);
+      expect(r.stats().coalesced).toBe(2);
+    });
+  });
+
+  describe('https', () => {
+    it('should resolve over HTTPS when given the CA of the server', async () => {
+      dns.setRecords('a.example.test', 'A', ['192.0.2.1']);
+      const r = resolver({ servers: [dns.httpsAddress!], protocol: 'https', tls: { ca: dns.caCert! } });
+      await expect(r.resolve('a.example.test', 'A')).resolves.toMatchObject({ ok: true, records: ['192.0.2.1'] });
+      expect(dns.queries[0]).toMatchObject({ transport: 'https' });
+    });
+
+    it('should report an untrusted certificate as transport with the TLS reason', async () => {
+      const r = resolver({ servers: [dns.httpsAddress!], protocol: 'https', attempts: 1 });
+      const answer = await r.resolve('a.example.test', 'A');
+      expect(answer).toMatchObject({ ok: false, error: 'transport' });
+      expect(!answer.ok && answer.cause).toMatch(/certificate/i);
+    });
+  });
+
+  describe('process lifetime', () => {
+    it('should leave no timer behind after lookups that timed out or failed', async () => {
+      // A pending timer would keep the process alive after the lookup (tangerine's own per-request
+      // timer does that when its request rejects).
+      const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+      dns.setFault('*', { drop: true });
+      const r = resolver({ timeoutMs: 100, attempts: 2 });
+      const before = timers();
+      await expect(r.resolve('a.example.test', 'A')).resolves.toMatchObject({ error: 'timeout' });
+      await expect(resolver({ servers: ['127.0.0.4:1'], attempts: 1 }).resolve('b.example.test', 'A')).resolves.toMatchObject({ error: 'transport' });
+      expect(timers()).toBeLessThanOrEqual(before);
+    });
+  });
+});
