@@ -4,6 +4,7 @@
  * It throws only on bugs.
  */
 import type { AddressPolicyLike, Dialer, Resolver } from '../transport/transport.types.js';
+import type { Severity } from './probe-definition.js';
 
 export type * from '../transport/transport.types.js';
 
@@ -24,6 +25,8 @@ export interface ProbeObservation {
   target: string;
   /** Values for the catalog's message template, and evidence shown to operators. */
   params: Record<string, string | number | boolean | null>;
+  /** Overrides the code's catalog severity when the probe knows better (a closed 587 on a submission host). */
+  severity?: Severity;
 }
 
 /** What every probe returns. `details` is probe specific, JSON-serialisable, stored as is. */

@@ -9,32 +9,64 @@ import type { TLSSocket } from 'node:tls';
 // DNS
 // ---------------------------------------------------------------------------------------------
 
-export type DnsRecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'CNAME' | 'SRV';
+export type DnsRecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'CNAME' | 'SRV' | 'PTR' | 'NS' | 'SOA' | 'TLSA' | 'DS' | 'DNSKEY';
 
 export interface MxRecord { exchange: string; priority: number }
 export interface SrvRecord { name: string; port: number; priority: number; weight: number }
+export interface SoaRecord { mname: string; rname: string; serial: number; refresh: number; retry: number; expire: number; minimum: number }
+/** RFC 6698: `data` is the certificate association data as lower-case hex. */
+export interface TlsaRecord { usage: number; selector: number; matchingType: number; data: string }
+export interface DsRecord { keyTag: number; algorithm: number; digestType: number; digest: string }
+export interface DnskeyRecord { flags: number; algorithm: number; key: string }
 
 export type DnsRecordOf<T extends DnsRecordType> = T extends 'MX'
   ? MxRecord
   : T extends 'SRV'
     ? SrvRecord
-    : T extends 'TXT'
-      ? string
-      : string;
+    : T extends 'SOA'
+      ? SoaRecord
+      : T extends 'TLSA'
+        ? TlsaRecord
+        : T extends 'DS'
+          ? DsRecord
+          : T extends 'DNSKEY'
+            ? DnskeyRecord
+            : string;
 
 /**
- * `nxdomain` and `nodata` are facts about the name. Everything else is a fact about us or
- * the path to the DNS (`timeout`, `servfail`, `refused`, `transport`, `badresp`).
+ * `nxdomain`, `nodata` and `cname_loop` are facts about the name. Everything else is a fact about
+ * us or the path to the DNS (`timeout`, `servfail`, `refused`, `transport`, `badresp`).
  */
-export type DnsErrorKind = 'nxdomain' | 'nodata' | 'timeout' | 'servfail' | 'refused' | 'transport' | 'badresp';
+export type DnsErrorKind = 'nxdomain' | 'nodata' | 'cname_loop' | 'timeout' | 'servfail' | 'refused' | 'transport' | 'badresp';
+
+/** RFC 8914 extended DNS error, as the resolver sent it. */
+export interface ExtendedDnsError { code: number; text: string }
+
+/** What the answer said about DNSSEC; present when the query asked for it (`dnssec: true`). */
+export interface DnssecFlags {
+  /** AD bit: the (validating) resolver authenticated the answer. */
+  authenticated: boolean;
+  /** CD bit as sent: validation was disabled for this query. */
+  checkingDisabled: boolean;
+  rcode: string;
+  ede: ExtendedDnsError[];
+}
 
 export type DnsAnswer<T extends DnsRecordType> =
-  | { ok: true; type: T; name: string; records: DnsRecordOf<T>[]; ttl: number }
-  | { ok: false; type: T; name: string; error: DnsErrorKind; /** the real cause, for humans */ cause: string };
+  | { ok: true; type: T; name: string; records: DnsRecordOf<T>[]; ttl: number; dnssec?: DnssecFlags }
+  | { ok: false; type: T; name: string; error: DnsErrorKind; /** the real cause, for humans */ cause: string; dnssec?: DnssecFlags };
+
+export interface ResolveOptions {
+  signal?: AbortSignal;
+  /** Set DO and report the AD bit, rcode and extended errors in `dnssec`. */
+  dnssec?: boolean;
+  /** Set CD (checking disabled): how bogus data is told from missing data. Never cached with CD=0 answers. */
+  checkingDisabled?: boolean;
+}
 
 export interface Resolver {
   /** Never rejects for DNS conditions; rejects only on bugs or when `signal` aborts. */
-  resolve<T extends DnsRecordType>(name: string, type: T, options?: { signal?: AbortSignal }): Promise<DnsAnswer<T>>;
+  resolve<T extends DnsRecordType>(name: string, type: T, options?: ResolveOptions): Promise<DnsAnswer<T>>;
 }
 
 // ---------------------------------------------------------------------------------------------
