@@ -6,7 +6,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const MAIN = path.join(ROOT, 'dist/main.js');
+/** MXWATCH_TEST_MAIN lets a developer run the suites against a build in another folder (e.g. .out/<name>/main.js). */
+export const MAIN = process.env.MXWATCH_TEST_MAIN ? path.resolve(process.env.MXWATCH_TEST_MAIN) : path.join(ROOT, 'dist/main.js');
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
