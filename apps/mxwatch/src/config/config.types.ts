@@ -8,6 +8,33 @@ export interface DomainSpec {
   sendingIps?: string[];
   labels?: Record<string, string>;
   enabled?: boolean;
+  /** DKIM selector labels to look up at `<selector>._domainkey.<name>`. */
+  dkimSelectors?: string[];
+}
+
+/** How one purpose (the domains' own records, or DNSBL list queries) resolves names. */
+export interface DnsResolverConfig {
+  /** `host` or `host:port`; `['system']` means the nameservers of /etc/resolv.conf (over UDP). */
+  servers: string[];
+  protocol: 'https' | 'http' | 'udp' | 'tcp';
+  timeoutMs: number;
+  attempts: number;
+  /** PEM file of extra CAs trusted for a private DoH resolver. */
+  caFile?: string;
+}
+
+export type Role = 'all' | 'api' | 'worker';
+export type UiAuth = 'open' | 'token';
+
+export interface Limits {
+  /** MX hosts checked per domain; more raise MX_TOO_MANY_TARGETS. */
+  maxMxHosts: number;
+  /** Distinct addresses checked per domain. */
+  maxAddresses: number;
+  /** SMTP connections open at once, across all checks (manual and scheduled). */
+  maxConnections: number;
+  /** Manual checks allowed to wait; beyond that the API answers 429. */
+  manualQueue: number;
 }
 
 export interface AppConfig {
@@ -22,12 +49,29 @@ export interface AppConfig {
   /** Base URL used in links sent to operators (notifications). */
   publicUrl: string;
   apiToken: string | undefined;
-  dns: {
-    servers: string[];
-    protocol: 'https' | 'http';
-    timeoutMs: number;
-    attempts: number;
-  };
+  /** Resolver for the monitored domains' own records. */
+  dns: DnsResolverConfig;
+  /** Resolver for DNSBL list queries; defaults to the same as `dns`. */
+  dnsblDns: DnsResolverConfig;
+  /** Spamhaus Data Query Service key: a secret, never logged or shown. */
+  spamhausDqsKey?: string;
+  /** A name whose DNSSEC validates and one that must fail validation, to tell whether the resolver validates. */
+  dnssecCanary: { signed: string; broken: string };
+  /** `api`: serves HTTP only; `worker`: runs checks only; `all`: both in one process. */
+  role: Role;
+  /** Redis for the shared check queue (scale-out); unset: in-process. */
+  redisUrl?: string;
+  /** Emit per-domain metric series (turn off for very large fleets). */
+  metricsPerDomain: boolean;
+  /** When set, required (Bearer) on the API's GET routes; the API token also grants reads. */
+  readToken?: string;
+  /** Allow a non-loopback HOST without MXWATCH_API_TOKEN. */
+  insecureNoToken: boolean;
+  /** Whether the HTML pages need a token (`token`) or are open (`open`). */
+  uiAuth: UiAuth;
+  limits: Limits;
+  /** How long a notification keeps being retried before it is given up. */
+  notifyRetryHours: number;
   dnsblZones: string[];
   smtpPorts: number[];
   /** test/dev only: probed port -> port really dialled */

@@ -70,7 +70,7 @@ describe('loadConfig', () => {
     [{ MXWATCH_CHECK_INTERVAL: '5' }, 'MXWATCH_CHECK_INTERVAL: must be between 10 and 604800, got 5'],
     [{ PORT: '70000' }, 'PORT: must be between 0 and 65535, got 70000'],
     [{ MXWATCH_SCHEDULER: 'maybe' }, 'MXWATCH_SCHEDULER: must be true or false, got "maybe"'],
-    [{ MXWATCH_DNS_PROTOCOL: 'tcp' }, 'MXWATCH_DNS_PROTOCOL: must be one of https, http, got "tcp"'],
+    [{ MXWATCH_DNS_PROTOCOL: 'dot' }, 'MXWATCH_DNS_PROTOCOL: must be one of https, http, udp, tcp, got "dot"'],
     [{ MXWATCH_DNS_SERVERS: 'a b' }, 'MXWATCH_DNS_SERVERS: "a b" is not host or host:port'],
     [{ MXWATCH_SMTP_PORTS: '25,x' }, 'MXWATCH_SMTP_PORTS: must be a whole number, got "x"'],
     [{ DATABASE_URL: 'mysql://db' }, 'DATABASE_URL: must be a postgresql: or postgres: URL, got mysql:'],
@@ -130,7 +130,7 @@ describe('loadConfig', () => {
     expect(problems(() => loadConfig({ env, cwd }))).toContain('mxwatch.yml: domains[1].name: example.com is listed twice');
     const ok = withFile('domains:\n  - name: Example.COM.\n    submissionHosts: [SMTP.example.com]\n');
     expect(loadConfig(ok).domains).toEqual([
-      { name: 'example.com', intervalSeconds: null, submissionHosts: ['smtp.example.com'], sendingIps: [], labels: {}, enabled: true },
+      { name: 'example.com', intervalSeconds: null, submissionHosts: ['smtp.example.com'], sendingIps: [], labels: {}, enabled: true, dkimSelectors: [] },
     ]);
   });
 });

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { plainToInstance } from 'class-transformer';
@@ -147,7 +147,36 @@ const SETTINGS = [
   setting('retentionDays', 'MXWATCH_RETENTION_DAYS', 'retentionDays', int(1, 36500), () => 90),
   setting('alertAfter', 'MXWATCH_ALERT_AFTER', 'alertAfter', int(1, 100), () => 2),
   setting('certWarnDays', 'MXWATCH_CERT_WARN_DAYS', 'certWarnDays', int(0, 3650), () => 14),
+  setting('spamhausDqsKey', 'MXWATCH_SPAMHAUS_DQS_KEY', 'spamhausDqsKey', (raw) => {
+    const s = str(raw);
+    // The key becomes a DNS label (<key>.zen.dq.spamhaus.net); never echo it in a message.
+    if (!/^[A-Za-z0-9]{1,63}$/.test(s)) throw new Invalid('must be letters and digits only (the key Spamhaus gave you)');
+    return s;
+  }, () => undefined),
+  setting('dnssecCanary', 'MXWATCH_DNSSEC_CANARY', 'dnssecCanary', (raw) => {
+    const parts = list(raw);
+    if (parts.length !== 2) throw new Invalid(`must be "<signed name>,<broken name>", got ${JSON.stringify(raw)}`);
+    return { signed: parts[0].toLowerCase(), broken: parts[1].toLowerCase() };
+  }, () => ({ signed: '.', broken: 'dnssec-failed.org' })),
+  setting('role', 'MXWATCH_ROLE', 'role', oneOf('all', 'api', 'worker'), () => 'all' as const),
+  setting('redisUrl', 'MXWATCH_REDIS_URL', 'redisUrl', url(['redis:', 'rediss:']), () => undefined),
+  setting('metricsPerDomain', 'MXWATCH_METRICS_PER_DOMAIN', 'metricsPerDomain', bool, () => true),
+  setting('readToken', 'MXWATCH_READ_TOKEN', 'readToken', (raw) => {
+    const s = str(raw);
+    if (s.length < 16) throw new Invalid('must be at least 16 characters long');
+    return s;
+  }, () => undefined),
+  setting('insecureNoToken', 'MXWATCH_INSECURE_NO_TOKEN', 'insecureNoToken', bool, () => false),
+  setting('uiAuth', 'MXWATCH_UI_AUTH', 'uiAuth', oneOf('open', 'token'), () => 'open' as const),
+  setting('notifyRetryHours', 'MXWATCH_NOTIFY_RETRY_HOURS', 'notifyRetryHours', int(1, 720), () => 24),
 ];
+
+const LIMIT_KEYS = {
+  maxMxHosts: { env: 'MXWATCH_MAX_MX_HOSTS', yaml: 'maxMxHosts', min: 1, max: 1000, fallback: 10 },
+  maxAddresses: { env: 'MXWATCH_MAX_ADDRESSES', yaml: 'maxAddresses', min: 1, max: 10000, fallback: 32 },
+  maxConnections: { env: 'MXWATCH_MAX_CONNECTIONS', yaml: 'maxConnections', min: 1, max: 100000, fallback: 100 },
+  manualQueue: { env: 'MXWATCH_MANUAL_QUEUE', yaml: 'manualQueue', min: 0, max: 100000, fallback: 20 },
+} as const;
 
 function resolveDefaultZones(): string[] {
   return resolveZoneConfig([]).map((z) => z.zone);
@@ -158,6 +187,12 @@ const DNS_KEYS = {
   protocol: { env: 'MXWATCH_DNS_PROTOCOL', yaml: 'dnsProtocol' },
   timeoutMs: { env: 'MXWATCH_DNS_TIMEOUT_MS', yaml: 'dnsTimeoutMs' },
   attempts: { env: 'MXWATCH_DNS_ATTEMPTS', yaml: 'dnsAttempts' },
+  caFile: { env: 'MXWATCH_DNS_CA_FILE', yaml: 'dnsCaFile' },
+} as const;
+
+const DNSBL_DNS_KEYS = {
+  servers: { env: 'MXWATCH_DNSBL_DNS_SERVERS', yaml: 'dnsblDnsServers' },
+  protocol: { env: 'MXWATCH_DNSBL_DNS_PROTOCOL', yaml: 'dnsblDnsProtocol' },
 } as const;
 
 const WEBHOOK_KEYS = { url: { env: 'MXWATCH_WEBHOOK_URL', yaml: 'webhookUrl' }, secret: { env: 'MXWATCH_WEBHOOK_SECRET', yaml: 'webhookSecret' } };
@@ -165,6 +200,8 @@ const WEBHOOK_KEYS = { url: { env: 'MXWATCH_WEBHOOK_URL', yaml: 'webhookUrl' }, 
 const KNOWN_SETTINGS = new Set<string>([
   ...SETTINGS.map((s) => s.yaml),
   ...Object.values(DNS_KEYS).map((k) => k.yaml),
+  ...Object.values(DNSBL_DNS_KEYS).map((k) => k.yaml),
+  ...Object.values(LIMIT_KEYS).map((k) => k.yaml),
   ...Object.values(WEBHOOK_KEYS).map((k) => k.yaml),
 ]);
 
@@ -216,15 +253,40 @@ export function loadConfig({ env, cwd = process.cwd() }: LoadConfigOptions): App
     (out as Record<string, unknown>)[s.key] = pick(s.env, s.yaml, s.parse as (raw: Raw) => unknown, s.fallback);
   }
 
+  const servers = (raw: Raw): string[] => {
+    const items = list(raw);
+    if (items.length === 1 && items[0].toLowerCase() === 'system') return ['system'];
+    const out = items.map(hostPort);
+    if (out.length === 0) throw new Invalid('must list at least one server');
+    return out;
+  };
+  const protocol = oneOf('https', 'http', 'udp', 'tcp');
+  const caFile = pick(DNS_KEYS.caFile.env, DNS_KEYS.caFile.yaml, (raw) => {
+    const f = path.resolve(cwd, str(raw));
+    try {
+      accessSync(f, constants.R_OK);
+    } catch {
+      throw new Invalid(`file ${f} does not exist or is not readable`);
+    }
+    return f;
+  }, () => undefined as string | undefined);
   out.dns = {
-    servers: pick(DNS_KEYS.servers.env, DNS_KEYS.servers.yaml, (raw) => {
-      const servers = list(raw).map(hostPort);
-      if (servers.length === 0) throw new Invalid('must list at least one server');
-      return servers;
-    }, () => ['1.1.1.1', '1.0.0.1']),
-    protocol: pick(DNS_KEYS.protocol.env, DNS_KEYS.protocol.yaml, oneOf('https', 'http'), () => 'https' as const),
+    servers: pick(DNS_KEYS.servers.env, DNS_KEYS.servers.yaml, servers, () => ['1.1.1.1', '1.0.0.1']),
+    protocol: pick(DNS_KEYS.protocol.env, DNS_KEYS.protocol.yaml, protocol, () => 'https' as const),
     timeoutMs: pick(DNS_KEYS.timeoutMs.env, DNS_KEYS.timeoutMs.yaml, int(50, 60000), () => 3000),
     attempts: pick(DNS_KEYS.attempts.env, DNS_KEYS.attempts.yaml, int(1, 10), () => 3),
+    ...(caFile ? { caFile } : {}),
+  };
+  out.dnsblDns = {
+    ...out.dns,
+    servers: pick(DNSBL_DNS_KEYS.servers.env, DNSBL_DNS_KEYS.servers.yaml, servers, () => out.dns!.servers),
+    protocol: pick(DNSBL_DNS_KEYS.protocol.env, DNSBL_DNS_KEYS.protocol.yaml, protocol, () => out.dns!.protocol),
+  };
+  out.limits = {
+    maxMxHosts: pick(LIMIT_KEYS.maxMxHosts.env, LIMIT_KEYS.maxMxHosts.yaml, int(LIMIT_KEYS.maxMxHosts.min, LIMIT_KEYS.maxMxHosts.max), () => LIMIT_KEYS.maxMxHosts.fallback),
+    maxAddresses: pick(LIMIT_KEYS.maxAddresses.env, LIMIT_KEYS.maxAddresses.yaml, int(LIMIT_KEYS.maxAddresses.min, LIMIT_KEYS.maxAddresses.max), () => LIMIT_KEYS.maxAddresses.fallback),
+    maxConnections: pick(LIMIT_KEYS.maxConnections.env, LIMIT_KEYS.maxConnections.yaml, int(LIMIT_KEYS.maxConnections.min, LIMIT_KEYS.maxConnections.max), () => LIMIT_KEYS.maxConnections.fallback),
+    manualQueue: pick(LIMIT_KEYS.manualQueue.env, LIMIT_KEYS.manualQueue.yaml, int(LIMIT_KEYS.manualQueue.min, LIMIT_KEYS.manualQueue.max), () => LIMIT_KEYS.manualQueue.fallback),
   };
 
   out.configFile = file;
@@ -319,13 +381,17 @@ function readDomains(doc: Record<string, unknown> | undefined, where: string, pr
       problems.push(`${where}: domains[${i}]: must be a domain name or a mapping with name`);
       return;
     }
-    const dto = plainToInstance(DomainInputDto, entry);
+    const { dkimSelectors: rawSelectors, ...rest } = entry as Record<string, unknown>;
+    const selectorProblems = rawSelectors === undefined ? [] : dkimSelectorProblems(rawSelectors);
+    problems.push(...selectorProblems.map((m) => `${where}: domains[${i}].dkimSelectors: ${m}`));
+    const dto = plainToInstance(DomainInputDto, rest);
     const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true });
     if (errors.length > 0) {
       problems.push(...flattenErrors(errors, `domains[${i}]`).map((m) => `${where}: ${m}`));
       return;
     }
-    const spec = dto.toSpec();
+    if (selectorProblems.length > 0) return;
+    const spec: DomainSpec = { ...dto.toSpec(), dkimSelectors: [...new Set(((rawSelectors ?? []) as string[]).map((x) => x.toLowerCase()))] };
     const previous = out.find((d) => d.name === spec.name);
     if (previous) {
       if (!isDeepStrictEqual(previous, spec)) problems.push(`${where}: domains[${i}].name: ${spec.name} is listed twice`);
@@ -334,4 +400,16 @@ function readDomains(doc: Record<string, unknown> | undefined, where: string, pr
     out.push(spec);
   });
   return out;
+}
+
+/** RFC 6376 §3.1: a selector is one or more LDH labels (`s1`, `2024.brand`). */
+function dkimSelectorProblems(raw: unknown): string[] {
+  if (!Array.isArray(raw)) return ['must be a list of selectors'];
+  if (raw.length > 50) return ['at most 50 selectors'];
+  return raw.flatMap((sel, j) => {
+    if (typeof sel !== 'string') return [`[${j}] must be a string`];
+    const labels = sel.split('.');
+    const bad = labels.find((l) => !/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
+    return bad === undefined && sel.length <= 200 ? [] : [`[${j}]: "${sel}" is not a DKIM selector (DNS labels of letters, digits and hyphens)`];
+  });
 }
