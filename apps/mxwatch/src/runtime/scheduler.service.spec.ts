@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../../test/support/postgres.js';
@@ -10,6 +13,7 @@ import type { DatabaseService } from '../database/database.service.js';
 import { openDatabase, type Database } from '../database/open-database.js';
 import type { DomainRow } from '../storage/domains.repository.js';
 import { SchedulerService } from './scheduler.service.js';
+import { ScheduleRepository } from '../storage/schedule.repository.js';
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-06-15T12:00:00.000Z');
@@ -37,7 +41,7 @@ describe(SchedulerService.name, () => {
       },
     } as unknown as CheckRunner;
     const sink = new Writable({ write: (chunk, _enc, cb) => (logLines.push(String(chunk)), cb()) });
-    return new SchedulerService({} as never, runner, checks, { prisma: database.prisma } as DatabaseService, new AppLogger('info', sink), config);
+    return new SchedulerService({} as never, runner, checks, new ScheduleRepository({ prisma: database.prisma } as DatabaseService), new AppLogger('info', sink), config);
   }
 
   async function addDomain(name: string, data: { nextCheckAt?: Date | null; enabled?: boolean; intervalSeconds?: number | null } = {}) {
@@ -215,6 +219,73 @@ describe(SchedulerService.name, () => {
       release[0]!();
       await waitUntil(() => (svc as unknown as { inFlight: Set<string> }).inFlight.size === 0);
       expect(ran).toEqual(['first.example']);
+    });
+
+    it('should never let two schedulers on one database check the same domain, however their ticks interleave', async () => {
+      const names = Array.from({ length: 300 }, (_, i) => `d${String(i).padStart(3, '0')}.example`);
+      await prisma().domain.createMany({ data: names.map((name, i) => ({ name, nextCheckAt: new Date(NOW.getTime() - 60_000 + i * 10) })) });
+      // Two replicas, each with its own connection pool, as two processes would have.
+      const other = await openDatabase({ databaseUrl: testDb.url, dataDir: '/nonexistent' });
+      try {
+        const a = scheduler({ checkConcurrency: 8 });
+        const bRan: string[] = [];
+        const sink = new Writable({ write: (_c, _e, cb) => cb() });
+        const b = new SchedulerService(
+          {} as never,
+          { run: (d: DomainRow) => (bRan.push(d.name), Promise.resolve()) } as unknown as CheckRunner,
+          checks,
+          new ScheduleRepository({ prisma: other.prisma } as DatabaseService),
+          new AppLogger('info', sink),
+          { checkConcurrency: 8, checkIntervalSeconds: 300 } as AppConfig,
+        );
+        // a's checks finish at once too, so both keep ticking over the same due rows.
+        const aRan = ran;
+        const drain = setInterval(() => release.splice(0).forEach((r) => r()), 1);
+        try {
+          for (let round = 0; round < 40 && aRan.length + bRan.length < names.length; round++) {
+            await Promise.all([a.tick(NOW), b.tick(NOW), a.tick(NOW), b.tick(NOW)]);
+            await new Promise((r) => setTimeout(r, 5));
+          }
+          await waitUntil(() => aRan.length + bRan.length === names.length);
+        } finally {
+          clearInterval(drain);
+        }
+        const all = [...aRan, ...bRan];
+        expect(new Set(all).size).toBe(all.length);
+        expect(all.sort()).toEqual(names);
+        // Both replicas took part: the test really raced two claimers.
+        expect(aRan.length).toBeGreaterThan(0);
+        expect(bRan.length).toBeGreaterThan(0);
+        await a.onApplicationShutdown();
+        await b.onApplicationShutdown();
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('should claim with SKIP LOCKED on the embedded database too', async () => {
+      const dir = await mkdtemp(path.join(tmpdir(), 'mxwatch-claim-'));
+      const embedded = await openDatabase({ dataDir: dir });
+      try {
+        const repo = new ScheduleRepository({ prisma: embedded.prisma } as DatabaseService);
+        const due = await embedded.prisma.domain.create({ data: { name: 'due.example', nextCheckAt: new Date(NOW.getTime() - 1000) } });
+        const own = await embedded.prisma.domain.create({ data: { name: 'own.example', nextCheckAt: new Date(NOW.getTime() - 2000), intervalSeconds: 60 } });
+        await embedded.prisma.domain.create({ data: { name: 'later.example', nextCheckAt: new Date(NOW.getTime() + 1000) } });
+        const skipped = await embedded.prisma.domain.create({ data: { name: 'inflight.example', nextCheckAt: new Date(NOW.getTime() - 3000) } });
+
+        const claimed = await repo.claimDue({ now: NOW, limit: 10, defaultIntervalSeconds: 300, exclude: [skipped.id] });
+        expect(claimed).toEqual([
+          { id: own.id, name: 'own.example', intervalSeconds: 60, dueAt: new Date(NOW.getTime() - 2000) },
+          { id: due.id, name: 'due.example', intervalSeconds: null, dueAt: new Date(NOW.getTime() - 1000) },
+        ]);
+        const after = Object.fromEntries((await embedded.prisma.domain.findMany()).map((d) => [d.name, d.nextCheckAt?.toISOString()]));
+        expect(after['own.example']).toBe(new Date(NOW.getTime() + 60_000).toISOString());
+        expect(after['due.example']).toBe(new Date(NOW.getTime() + 300_000).toISOString());
+        expect(await repo.claimDue({ now: NOW, limit: 10, defaultIntervalSeconds: 300 })).toEqual([expect.objectContaining({ name: 'inflight.example' })]);
+      } finally {
+        await embedded.close();
+        await rm(dir, { recursive: true, force: true });
+      }
     });
   });
 });

@@ -6,8 +6,7 @@ import { ChecksRepository, DomainGoneError } from '../storage/checks.repository.
 import { AppLogger } from '../common/app-logger.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
-import { DatabaseService } from '../database/database.service.js';
-import type { DomainRow } from '../storage/domains.repository.js';
+import { ScheduleRepository, type ClaimedDomain } from '../storage/schedule.repository.js';
 
 /**
  * A tick only selects due domains, claims them (moves nextCheckAt one interval ahead, so a
@@ -34,7 +33,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     private readonly registry: SchedulerRegistry,
     private readonly runner: CheckRunner,
     private readonly checks: ChecksRepository,
-    private readonly db: DatabaseService,
+    private readonly schedule: ScheduleRepository,
     private readonly logger: AppLogger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -67,26 +66,10 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       // Leave room in the queue: selecting more than can start soon would only age the claims.
       const room = this.config.checkConcurrency * 4 - this.limit.pendingCount;
       if (room <= 0) return 0;
-      const due = await this.db.prisma.domain.findMany({
-        where: { enabled: true, nextCheckAt: { lte: now }, ...(this.inFlight.size > 0 ? { id: { notIn: [...this.inFlight] } } : {}) },
-        orderBy: { nextCheckAt: 'asc' },
-        take: room,
-      });
+      // One statement claims the whole batch (SKIP LOCKED): another replica on the same database
+      // can never claim the same domain, and a claim loop of sequential UPDATEs is not a bottleneck.
+      const due = await this.schedule.claimDue({ now, limit: room, defaultIntervalSeconds: this.config.checkIntervalSeconds, exclude: [...this.inFlight] });
       this.backlog = due.length === room;
-      // One statement per distinct interval, not one round trip per domain: a claim loop of
-      // hundreds of sequential UPDATEs was what throttled the whole fleet.
-      const byInterval = new Map<number, string[]>();
-      for (const d of due) {
-        const interval = (d.intervalSeconds ?? this.config.checkIntervalSeconds) * 1000;
-        const ids = byInterval.get(interval);
-        if (ids) ids.push(d.id);
-        else byInterval.set(interval, [d.id]);
-      }
-      if (byInterval.size > 0) {
-        await this.db.prisma.$transaction(
-          [...byInterval].map(([interval, ids]) => this.db.prisma.domain.updateMany({ where: { id: { in: ids } }, data: { nextCheckAt: new Date(now.getTime() + interval) } })),
-        );
-      }
       for (const d of due) {
         this.inFlight.add(d.id);
         void this.limit(() => this.check(d)).finally(() => {
@@ -110,12 +93,12 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     void this.tick();
   }
 
-  private async check(d: DomainRow): Promise<void> {
+  private async check(d: ClaimedDomain): Promise<void> {
     if (this.stopping) return;
     try {
       // The domain may have been deleted or disabled while it waited in the queue.
-      const fresh = await this.db.prisma.domain.findUnique({ where: { id: d.id } });
-      if (!fresh || !fresh.enabled) return;
+      const fresh = await this.schedule.findEnabled(d.id);
+      if (!fresh) return;
       await this.runner.run(fresh, 'schedule');
     } catch (e) {
       if (e instanceof DomainGoneError) return;
