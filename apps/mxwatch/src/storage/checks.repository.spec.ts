@@ -7,7 +7,7 @@ import { createTestDatabase } from '../../../../test/support/postgres.js';
 import type { DatabaseService } from '../database/database.service.js';
 import { openDatabase, type Database } from '../database/open-database.js';
 import type { ProbeResult } from '../probes/probe.types.js';
-import { ChecksRepository, DomainGoneError } from './checks.repository.js';
+import { ChecksRepository, DomainGoneError, DuplicateRunError } from './checks.repository.js';
 
 const backends = [
   {
@@ -106,5 +106,20 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
     await expect(repo.storeRun({ domainId: randomUUID(), trigger: 'manual', status: 'pass', startedAt: T, finishedAt: T, results: [], nextCheckAt: null })).rejects.toBeInstanceOf(DomainGoneError);
     expect(await database.prisma.checkRun.count()).toBe(0);
     expect(await database.prisma.probeResult.count()).toBe(0);
+  });
+
+  it('should store a queued run once per idempotency key, and find it by that key', async () => {
+    const d = await database.prisma.domain.create({ data: { name: 'c.example', nextCheckAt: T } });
+    const first = await repo.storeRun({ domainId: d.id, trigger: 'schedule', status: 'warn', startedAt: T, finishedAt: T, results, nextCheckAt: T, idempotencyKey: 's-job-1' });
+    expect(await repo.runIdByKey('s-job-1')).toBe(first.id);
+    expect(await repo.runIdByKey('s-job-2')).toBeNull();
+    // The same job run again (its worker died after storing): nothing of the second run is kept.
+    await expect(repo.storeRun({ domainId: d.id, trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results, nextCheckAt: T, idempotencyKey: 's-job-1' })).rejects.toBeInstanceOf(DuplicateRunError);
+    expect(await database.prisma.checkRun.count({ where: { domainId: d.id } })).toBe(1);
+    expect(await database.prisma.probeResult.count({ where: { domainId: d.id } })).toBe(results.length);
+    // Runs without a key (manual, in-process) never collide.
+    await repo.storeRun({ domainId: d.id, trigger: 'manual', status: 'pass', startedAt: T, finishedAt: T, results: [], nextCheckAt: null });
+    await repo.storeRun({ domainId: d.id, trigger: 'manual', status: 'pass', startedAt: T, finishedAt: T, results: [], nextCheckAt: null });
+    expect(await database.prisma.checkRun.count({ where: { domainId: d.id } })).toBe(3);
   });
 });

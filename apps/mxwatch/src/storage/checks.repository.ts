@@ -9,6 +9,9 @@ export type { CheckRun, ProbeResultRow };
 /** The domain was deleted while its check ran: there is nothing to store the run against. */
 export class DomainGoneError extends Error {}
 
+/** A run with this idempotency key is already stored: a queued check ran twice (a worker died or stalled after storing). */
+export class DuplicateRunError extends Error {}
+
 export interface HistoryQuery {
   domainId: string;
   probe?: string;
@@ -31,6 +34,11 @@ function isRawForeignKeyViolation(e: Prisma.PrismaClientKnownRequestError): bool
   return e.code === 'P2010' && cause?.kind === 'ForeignKeyConstraintViolation';
 }
 
+function isRawUniqueViolation(e: Prisma.PrismaClientKnownRequestError): boolean {
+  const cause = (e.meta?.driverAdapterError as { cause?: { kind?: string } } | undefined)?.cause;
+  return e.code === 'P2010' && cause?.kind === 'UniqueConstraintViolation';
+}
+
 @Injectable()
 export class ChecksRepository {
   constructor(private readonly db: DatabaseService) {}
@@ -44,11 +52,14 @@ export class ChecksRepository {
     finishedAt: Date;
     results: ProbeResult[];
     nextCheckAt: Date | null;
+    /** A queued check's job id: storing a second run with the same key throws DuplicateRunError. */
+    idempotencyKey?: string;
   }): Promise<CheckRun & { results: ProbeResultRow[] }> {
     try {
       return await this.storeRunTx(input);
     } catch (e) {
       if (e instanceof Prisma.PrismaClientKnownRequestError && (e.code === 'P2003' || e.code === 'P2025' || isRawForeignKeyViolation(e))) throw new DomainGoneError(input.domainId);
+      if (input.idempotencyKey !== undefined && e instanceof Prisma.PrismaClientKnownRequestError && (e.code === 'P2002' || isRawUniqueViolation(e))) throw new DuplicateRunError(input.idempotencyKey);
       throw e;
     }
   }
@@ -68,6 +79,7 @@ export class ChecksRepository {
       startedAt: input.startedAt,
       finishedAt: input.finishedAt,
       durationMs: input.finishedAt.getTime() - input.startedAt.getTime(),
+      idempotencyKey: input.idempotencyKey ?? null,
     };
     // JSON.stringify keeps Dates inside details as ISO strings, as the JSON column always had them.
     const rows = JSON.stringify(
@@ -83,8 +95,8 @@ export class ChecksRepository {
     );
     const results = await this.db.prisma.$queryRaw<ProbeResultRow[]>`
       WITH "run" AS (
-        INSERT INTO "CheckRun" ("id", "domainId", "trigger", "status", "startedAt", "finishedAt", "durationMs")
-        VALUES (${run.id}::uuid, ${run.domainId}::uuid, ${run.trigger}, ${run.status}, ${run.startedAt}, ${run.finishedAt}, ${run.durationMs})
+        INSERT INTO "CheckRun" ("id", "domainId", "trigger", "status", "startedAt", "finishedAt", "durationMs", "idempotencyKey")
+        VALUES (${run.id}::uuid, ${run.domainId}::uuid, ${run.trigger}, ${run.status}, ${run.startedAt}, ${run.finishedAt}, ${run.durationMs}, ${run.idempotencyKey})
       ), "schedule" AS (
         UPDATE "Domain" SET "lastCheckAt" = ${input.finishedAt}, "nextCheckAt" = COALESCE(${input.nextCheckAt}, "nextCheckAt"), "updatedAt" = ${new Date()}
          WHERE "id" = ${run.domainId}::uuid
@@ -97,6 +109,12 @@ export class ChecksRepository {
       RETURNING *`;
     results.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     return { ...run, results };
+  }
+
+  /** The run a queued check stored under its job id, if it did. */
+  async runIdByKey(idempotencyKey: string): Promise<string | null> {
+    const run = await this.db.prisma.checkRun.findUnique({ where: { idempotencyKey }, select: { id: true } });
+    return run?.id ?? null;
   }
 
   latestRun(domainId: string): Promise<(CheckRun & { results: ProbeResultRow[] }) | null> {
