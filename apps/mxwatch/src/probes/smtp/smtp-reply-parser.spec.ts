@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SmtpReplyParser, type SmtpParserEvent, sanitizeForDisplay } from './smtp-reply-parser.js';
+import { SmtpReplyParser, type SmtpParserEvent, type SmtpParserLimits, sanitizeForDisplay } from './smtp-reply-parser.js';
 
 const b = (s: string | Buffer) => (typeof s === 'string' ? Buffer.from(s, 'latin1') : s);
 const replies = (events: SmtpParserEvent[]) => events.flatMap((e) => (e.type === 'reply' ? [e.reply] : []));
@@ -139,5 +140,81 @@ describe(SmtpReplyParser.name, () => {
   it('should keep excerpts printable', () => {
     expect(sanitizeForDisplay('a\x00b\r\n', 50)).toBe('a\\x00b\\x0d\\x0a');
     expect(sanitizeForDisplay('z'.repeat(10), 4)).toBe('zzzz…');
+  });
+
+  it('should accept a legal 4,096-byte line whether CR and LF arrive together or apart', () => {
+    const line = `250 ${'x'.repeat(4092)}`;
+    expect(line.length).toBe(4096);
+    const together = new SmtpReplyParser();
+    expect(replies([...together.push(b(line)), ...together.push(b('\r\n'))])[0]!.raw).toEqual([line]);
+    const apart = new SmtpReplyParser();
+    const ev = [...apart.push(b(`${line}\r`)), ...apart.push(b('\n'))];
+    expect(errors(ev)).toEqual([]);
+    expect(replies(ev)[0]!.raw).toEqual([line]);
+  });
+
+  it('should still refuse a 4,097-byte line when its CR arrives alone', () => {
+    const p = new SmtpReplyParser();
+    const ev = [...p.push(b(`250 ${'x'.repeat(4093)}`)), ...p.push(b('\r')), ...p.push(b('\n'))];
+    expect(errors(ev)[0]!.kind).toBe('line_too_long');
+  });
+
+  it('should judge a CR followed by more text as binary data in whichever segment the text arrives', () => {
+    const p = new SmtpReplyParser();
+    expect(p.push(b('220 a\r'))).toEqual([]);
+    expect(errors(p.push(b('b\r\n')))[0]!.kind).toBe('binary_data');
+  });
+
+  describe('whatever the segmentation', () => {
+    const longLine = (n: number) => `250 ${'L'.repeat(Math.max(0, n - 4))}`;
+    const piece = fc.oneof(
+      fc.constantFrom('220 mx.example.com ESMTP\r\n', '250-PIPELINING\r\n', '250 STARTTLS\r\n', '250\n', '250-a\n', '220 Grüße\r\n', '354 go\r\r\n'),
+      fc.integer({ min: 4090, max: 4098 }).map((n) => `${longLine(n)}\r\n`),
+      fc.integer({ min: 4090, max: 4098 }).map((n) => `${longLine(n)}\r\r\n`),
+      fc.constantFrom('HTTP/1.1 400 Bad\r\n', '220 a\x00b\r\n', '220 a\rb\r\n', '250OK\r\n', '25\r\n', '251 other\r\n', '\x16\x03\x01', '120 wait\r\n', '\r\n'),
+      fc.string({ maxLength: 12 }),
+    );
+    const stream = fc.array(piece, { maxLength: 12 }).map((parts) => Buffer.from(parts.join(''), 'utf8'));
+    const limits = fc.record({
+      maxLineLength: fc.constant(4096),
+      maxLinesPerReply: fc.integer({ min: 1, max: 6 }),
+      maxReplyBytes: fc.integer({ min: 20, max: 20_000 }),
+    });
+
+    const outcome = (input: Buffer, cuts: number[], l: SmtpParserLimits) => {
+      const p = new SmtpReplyParser(l);
+      const points = [...new Set(cuts.map((c) => c % (input.length + 1)))].sort((x, y) => x - y);
+      const events: SmtpParserEvent[] = [];
+      let from = 0;
+      for (const at of [...points, input.length]) {
+        events.push(...p.push(input.subarray(from, at)));
+        from = at;
+      }
+      return {
+        replies: replies(events),
+        errors: errors(events).map(({ kind, message }) => ({ kind, message })),
+        failure: p.failure?.kind ?? null,
+        pending: p.pendingBytes,
+      };
+    };
+
+    it('should give the same replies and error as one segment', () => {
+      fc.assert(
+        fc.property(stream, fc.array(fc.nat(), { maxLength: 30 }), limits, (input, cuts, l) => {
+          expect(outcome(input, cuts, l)).toEqual(outcome(input, [], l));
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it('should give the same replies and error as one byte at a time', () => {
+      fc.assert(
+        fc.property(stream, limits, (input, l) => {
+          const everyByte = Array.from({ length: input.length }, (_, i) => i);
+          expect(outcome(input, everyByte, l)).toEqual(outcome(input, [], l));
+        }),
+        { numRuns: 100 },
+      );
+    });
   });
 });

@@ -54,23 +54,42 @@ export function sanitizeForDisplay(text: string, max = 200): string {
   return clean.length > max ? `${clean.slice(0, max)}…` : clean;
 }
 
-function hasForbiddenByte(buf: Buffer): boolean {
-  for (const b of buf) {
-    // Tab is tolerated (some banners use it); bytes >= 0x80 are UTF-8 text of SMTPUTF8 servers.
-    if ((b < 0x20 && b !== 0x09) || b === 0x7f) return true;
-  }
-  return false;
+function isForbiddenByte(b: number): boolean {
+  // Tab is tolerated (some banners use it); bytes >= 0x80 are UTF-8 text of SMTPUTF8 servers.
+  return (b < 0x20 && b !== 0x09) || b === 0x7f;
 }
 
+const DIGIT_0 = 0x30;
+const DIGIT_2 = 0x32;
+const DIGIT_5 = 0x35;
+const DIGIT_9 = 0x39;
+const SPACE = 0x20;
+const HYPHEN = 0x2d;
+/** Bytes of the offending line kept as evidence, beyond what is needed to show the fault. */
+const EXCERPT_BYTES = 160;
+
+/**
+ * The parser is a byte-level state machine: every verdict is taken at the byte that decides it,
+ * from the bytes before it only, with one fixed order when one byte breaks several rules. So the
+ * replies and the error are the same however the stream is cut into segments (a 4,096-byte line
+ * whose CR and LF arrive apart is as legal as one whose CRLF arrives together). Only the error's
+ * excerpt depends on the segments: it shows as much of the line as had arrived.
+ */
 export class SmtpReplyParser {
   private readonly limits: SmtpParserLimits;
-  private partial: Buffer = Buffer.alloc(0);
+  private readonly line: Buffer;
+  /** Body bytes of the line being received (line end excluded). */
+  private lineLength = 0;
+  /** CRs received after the body that are a line end if an LF follows, and binary data otherwise. */
+  private pendingCr = 0;
   private current: SmtpReply | null = null;
+  /** Wire bytes (line ends included) of the finished lines of the current multi-line reply. */
   private currentBytes = 0;
   private error: SmtpParseError | null = null;
 
   constructor(limits: Partial<SmtpParserLimits> = {}) {
     this.limits = { ...DEFAULT_SMTP_PARSER_LIMITS, ...limits };
+    this.line = Buffer.alloc(this.limits.maxLineLength);
   }
 
   /** The error that stopped the parser; once set, further input is ignored. */
@@ -80,13 +99,13 @@ export class SmtpReplyParser {
 
   /** Bytes received that do not yet form a complete reply. */
   get pendingBytes(): number {
-    return this.partial.length + this.currentBytes;
+    return this.currentBytes + this.lineLength + this.pendingCr;
   }
 
   /** Drops everything buffered (RFC 3207: plaintext after the STARTTLS 220 must not be used). Returns how many bytes were dropped. */
   discard(): number {
     const dropped = this.pendingBytes;
-    this.partial = Buffer.alloc(0);
+    this.resetLine();
     this.current = null;
     this.currentBytes = 0;
     return dropped;
@@ -95,105 +114,109 @@ export class SmtpReplyParser {
   push(chunk: Buffer): SmtpParserEvent[] {
     const events: SmtpParserEvent[] = [];
     if (this.error) return events;
-    let data = this.partial.length ? Buffer.concat([this.partial, chunk]) : chunk;
-    this.partial = Buffer.alloc(0);
-    let start = 0;
-    while (start < data.length) {
-      const lf = data.indexOf(LF, start);
-      if (lf === -1) break;
-      let end = lf;
-      while (end > start && data[end - 1] === CR) end--;
-      const failed = this.line(data.subarray(start, end), lf + 1 - start, events);
-      if (failed) return events;
-      start = lf + 1;
-    }
-    data = data.subarray(start);
-    if (data.length > 0) {
-      // Checked before the line ends so garbage without a line end fails fast and stays small.
-      const early = this.checkPartial(data);
-      if (early) {
-        this.fail(early, events);
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i]!;
+      const kind = b === LF ? this.endOfLine(events) : b === CR ? this.carriageReturn() : this.bodyByte(b);
+      if (kind) {
+        this.fail(kind, chunk, i, events);
         return events;
       }
-      this.partial = Buffer.from(data);
     }
     return events;
   }
 
-  private checkPartial(data: Buffer): SmtpParseError | null {
-    const text = data.toString('latin1');
-    if (data.length > this.limits.maxLineLength) {
-      return this.err('line_too_long', `line longer than ${this.limits.maxLineLength} bytes`, text);
-    }
-    if (this.currentBytes + data.length > this.limits.maxReplyBytes) {
-      return this.err('reply_too_large', `reply larger than ${this.limits.maxReplyBytes} bytes`, text);
-    }
-    let body = data;
-    while (body.length && body[body.length - 1] === CR) body = body.subarray(0, body.length - 1);
-    if (hasForbiddenByte(body)) return this.err('binary_data', 'control characters or NUL in reply', text);
-    const prefix = text.slice(0, 3);
-    if (!/^\d*$/.test(prefix)) return this.err('invalid_code', 'reply does not start with a three-digit code', text);
-    if (text.length >= 4 && text[3] !== ' ' && text[3] !== '-') {
-      return this.err('missing_separator', 'no space or hyphen after the reply code', text);
-    }
+  private lineWireBytes(): number {
+    return this.lineLength + this.pendingCr;
+  }
+
+  private carriageReturn(): SmtpParseErrorKind | null {
+    if (this.currentBytes + this.lineWireBytes() + 1 > this.limits.maxReplyBytes) return 'reply_too_large';
+    this.pendingCr++;
     return null;
   }
 
-  /** Returns true when the parser failed on this line. */
-  private line(buf: Buffer, wireBytes: number, events: SmtpParserEvent[]): boolean {
-    const text = buf.toString('utf8');
-    const error = this.validateLine(buf, text, wireBytes);
-    if (error) {
-      this.fail(error, events);
-      return true;
+  private bodyByte(b: number): SmtpParseErrorKind | null {
+    if (this.pendingCr > 0) {
+      // The CRs were not a line end: they are body bytes, judged at the first of them.
+      if (this.lineLength + 1 > this.limits.maxLineLength) return 'line_too_long';
+      return 'binary_data';
     }
-    const code = Number(text.slice(0, 3));
-    const sep = text[3];
-    if (this.current && this.current.code !== code) {
-      this.fail(this.err('code_mismatch', `line with code ${code} inside a ${this.current.code} reply`, text), events);
-      return true;
-    }
-    const reply = this.current ?? { code, lines: [], raw: [] };
+    const at = this.lineLength;
+    if (at + 1 > this.limits.maxLineLength) return 'line_too_long';
+    if (isForbiddenByte(b)) return 'binary_data';
+    if (at === 0 && (b < DIGIT_2 || b > DIGIT_5)) return 'invalid_code';
+    if ((at === 1 || at === 2) && (b < DIGIT_0 || b > DIGIT_9)) return 'invalid_code';
+    if (at === 3 && b !== SPACE && b !== HYPHEN) return 'missing_separator';
+    if (at === 2 && this.current && this.current.code !== this.code(b)) return 'code_mismatch';
+    if (at === 0 && (this.current?.lines.length ?? 0) + 1 > this.limits.maxLinesPerReply) return 'too_many_lines';
+    if (this.currentBytes + this.lineWireBytes() + 1 > this.limits.maxReplyBytes) return 'reply_too_large';
+    this.line[this.lineLength++] = b;
+    return null;
+  }
+
+  private code(thirdDigit: number): number {
+    return (this.line[0]! - DIGIT_0) * 100 + (this.line[1]! - DIGIT_0) * 10 + (thirdDigit - DIGIT_0);
+  }
+
+  private endOfLine(events: SmtpParserEvent[]): SmtpParseErrorKind | null {
+    if (this.lineLength < 3) return 'invalid_code';
+    const wire = this.lineWireBytes() + 1;
+    if (this.currentBytes + wire > this.limits.maxReplyBytes) return 'reply_too_large';
+    const text = this.line.toString('utf8', 0, this.lineLength);
+    const reply = this.current ?? { code: Number(text.slice(0, 3)), lines: [], raw: [] };
     reply.lines.push(text.slice(4));
     reply.raw.push(text);
-    this.currentBytes += wireBytes;
-    if (sep === '-') {
+    this.resetLine();
+    if (text[3] === '-') {
       this.current = reply;
-      return false;
+      this.currentBytes += wire;
+      return null;
     }
     this.current = null;
     this.currentBytes = 0;
     events.push({ type: 'reply', reply });
-    return false;
-  }
-
-  private validateLine(buf: Buffer, text: string, wireBytes: number): SmtpParseError | null {
-    if (buf.length > this.limits.maxLineLength) {
-      return this.err('line_too_long', `line longer than ${this.limits.maxLineLength} bytes`, text);
-    }
-    if (hasForbiddenByte(buf)) return this.err('binary_data', 'control characters or NUL in reply', text);
-    if (!/^[2-5]\d\d/.test(text)) return this.err('invalid_code', 'reply does not start with a three-digit code (2xx-5xx)', text);
-    if (text.length > 3 && text[3] !== ' ' && text[3] !== '-') {
-      return this.err('missing_separator', 'no space or hyphen after the reply code', text);
-    }
-    if ((this.current?.lines.length ?? 0) + 1 > this.limits.maxLinesPerReply) {
-      return this.err('too_many_lines', `reply longer than ${this.limits.maxLinesPerReply} lines`, text);
-    }
-    if (this.currentBytes + wireBytes > this.limits.maxReplyBytes) {
-      return this.err('reply_too_large', `reply larger than ${this.limits.maxReplyBytes} bytes`, text);
-    }
     return null;
   }
 
-  private err(kind: SmtpParseErrorKind, message: string, line: string): SmtpParseError {
-    return { kind, message, excerpt: sanitizeForDisplay(line, 120) };
+  private resetLine(): void {
+    this.lineLength = 0;
+    this.pendingCr = 0;
   }
 
-  private fail(error: SmtpParseError, events: SmtpParserEvent[]): void {
+  /** The line as far as it arrived, with what is left of it in this segment, as evidence. */
+  private excerpt(chunk: Buffer, from: number): string {
+    const seen = Buffer.concat([this.line.subarray(0, this.lineLength), Buffer.alloc(this.pendingCr, CR)]);
+    const lf = chunk.indexOf(LF, from);
+    const rest = chunk.subarray(from, Math.min(lf === -1 ? chunk.length : lf, from + EXCERPT_BYTES));
+    return Buffer.concat([seen, rest]).toString('utf8');
+  }
+
+  private fail(kind: SmtpParseErrorKind, chunk: Buffer, at: number, events: SmtpParserEvent[]): void {
+    const message = this.message(kind, chunk[at]!);
+    const error: SmtpParseError = { kind, message, excerpt: sanitizeForDisplay(this.excerpt(chunk, at), 120) };
     this.error = error;
-    this.partial = Buffer.alloc(0);
+    this.resetLine();
     this.current = null;
     this.currentBytes = 0;
     events.push({ type: 'error', error });
+  }
+
+  private message(kind: SmtpParseErrorKind, offending: number): string {
+    switch (kind) {
+      case 'line_too_long':
+        return `line longer than ${this.limits.maxLineLength} bytes`;
+      case 'too_many_lines':
+        return `reply longer than ${this.limits.maxLinesPerReply} lines`;
+      case 'reply_too_large':
+        return `reply larger than ${this.limits.maxReplyBytes} bytes`;
+      case 'invalid_code':
+        return 'reply does not start with a three-digit code (2xx-5xx)';
+      case 'code_mismatch':
+        return `line with code ${this.code(offending)} inside a ${this.current?.code} reply`;
+      case 'binary_data':
+        return 'control characters or NUL in reply';
+      case 'missing_separator':
+        return 'no space or hyphen after the reply code';
+    }
   }
 }
