@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -117,6 +117,37 @@ describe(openDatabase.name, () => {
       const reopened = await openDatabase({ dataDir: nested });
       try {
         expect(await reopened.prisma.domain.findMany({ select: { name: true } })).toEqual([{ name: 'example.org' }]);
+      } finally {
+        await reopened.close();
+      }
+    }, 120_000);
+
+    it('should keep the data directory private (files 0600, directories 0700), also one that existed with open modes', async () => {
+      const modes = async (root: string) => {
+        const found = new Set<string>();
+        for (const entry of await readdir(root, { recursive: true, withFileTypes: true })) {
+          const full = path.join(entry.parentPath, entry.name);
+          found.add(`${entry.isDirectory() ? 'dir' : 'file'} ${((await stat(full)).mode & 0o777).toString(8)}`);
+        }
+        return [...found].sort();
+      };
+      const fresh = path.join(dataDir, 'private-fresh');
+      const db = await openDatabase({ dataDir: fresh });
+      try {
+        expect(await modes(fresh)).toEqual(['dir 700', 'file 600']);
+        expect((await stat(fresh)).mode & 0o777).toBe(0o700);
+      } finally {
+        await db.close();
+      }
+      expect(await modes(fresh)).toEqual(['dir 700', 'file 600']);
+
+      await chmod(fresh, 0o755);
+      await chmod(path.join(fresh, 'PG_VERSION'), 0o666);
+      await chmod(path.join(fresh, 'base'), 0o777);
+      const reopened = await openDatabase({ dataDir: fresh });
+      try {
+        expect((await stat(fresh)).mode & 0o777).toBe(0o700);
+        expect(await modes(fresh)).toEqual(['dir 700', 'file 600']);
       } finally {
         await reopened.close();
       }

@@ -5,6 +5,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { makePrivate, PRIVATE_DIR_MODE } from './private-dir.js';
 import { createPostgresPool, describePostgresConnectError, parsePostgresUrl } from './postgres-driver.js';
 import { applyMigrations, type DatabaseLog } from './schema-engine.js';
 
@@ -80,7 +81,8 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
 
 async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
   const dataDir = path.resolve(options.dataDir);
-  await mkdir(dataDir, { recursive: true });
+  await mkdir(dataDir, { recursive: true, mode: PRIVATE_DIR_MODE });
+  await tighten(dataDir, options.log);
   const lock: DataDirLock = acquireDataDirLock(dataDir);
   let pglite: PGlite | undefined;
   let prisma: PrismaClient | undefined;
@@ -90,6 +92,7 @@ async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
     await applyMigrations({ kind: 'pglite', pglite }, { log: options.log, migrationsDir: options.migrationsDir });
     prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
     await prisma.$connect();
+    await tighten(dataDir, options.log);
   } catch (error) {
     await prisma?.$disconnect().catch(() => {});
     await pglite?.close().catch(() => {});
@@ -112,9 +115,18 @@ async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
         await client.$disconnect();
         // Closing flushes the data directory; the lock must outlive that.
         await db.close();
+        await tighten(dataDir, options.log);
       } finally {
         lock.release();
       }
     },
   };
+}
+
+/** Files 0600 and directories 0700 (see makePrivate); what cannot be changed is said, not fatal. */
+async function tighten(dataDir: string, log: DatabaseLog | undefined): Promise<void> {
+  const { failed } = await makePrivate(dataDir);
+  if (failed.length > 0) {
+    log?.(`warning: could not make ${failed.length} entries of ${dataDir} private to this user (mode 0600/0700), e.g. ${failed[0]}`);
+  }
 }
