@@ -2,7 +2,7 @@
  * An in-memory Resolver for the sending-policy probe specs: a zone is a map of names to records.
  * A name that is not in the map but has a descendant in it exists without records (NODATA, like
  * an empty non-terminal); any other name is NXDOMAIN. CNAMEs are followed like a recursive
- * resolver does. Faults (`servfail`, `timeout`, ...) are set per name, or per `name TYPE`.
+ * resolver does, and `*.<name>` wildcards answer for names that do not exist. Faults (`servfail`, `timeout`, ...) are set per name, or per `name TYPE`.
  */
 import type { DnsAnswer, DnsErrorKind, DnsRecordOf, DnsRecordType, MxRecord, ProbeContext, Resolver } from '../probe.types.js';
 
@@ -46,7 +46,7 @@ export class MemoryResolver implements Resolver {
     for (let hops = 0; hops < 8; hops++) {
       const fault = this.faults.get(`${current} ${type}`) ?? this.faults.get(current);
       if (fault) return { ok: false, type, name, error: fault, cause: `${current} ${type}: ${fault} (test fault)` };
-      const records = this.zone.get(current);
+      const records = this.zone.get(current) ?? this.wildcard(current);
       if (!records) {
         const exists = [...this.zone.keys()].some((n) => n.endsWith(`.${current}`));
         return exists
@@ -63,6 +63,17 @@ export class MemoryResolver implements Resolver {
       return { ok: true, type, name, records: list as DnsRecordOf<T>[], ttl: 300 };
     }
     return { ok: false, type, name, error: 'cname_loop', cause: `CNAME loop at ${name}` };
+  }
+
+  /** RFC 4592: `*.<ancestor>` answers for a name that does not exist below that ancestor. */
+  private wildcard(name: string): MemoryRecords | undefined {
+    if ([...this.zone.keys()].some((n) => n.endsWith(`.${name}`))) return undefined;
+    const labels = name.split('.');
+    for (let i = 1; i < labels.length; i++) {
+      const hit = this.zone.get(`*.${labels.slice(i).join('.')}`);
+      if (hit) return hit;
+    }
+    return undefined;
   }
 }
 
