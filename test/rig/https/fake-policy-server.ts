@@ -125,7 +125,7 @@ export class FakePolicyServer {
       const c = await this.ca.issue({ commonName: `other.${host}`, altNames: [`other.${host}`] });
       pair = { key: c.key, cert: c.chain };
     } else if (site.behaviour === 'self-signed') {
-      pair = await createSelfSigned({ commonName: host });
+      pair = await createSelfSigned({ commonName: host, keyType: this.ca.keyType });
     } else {
       const c = await this.ca.issue({ commonName: host });
       pair = { key: c.key, cert: c.chain };

@@ -47,7 +47,7 @@ describe(HttpsFetcher.name, () => {
   const opts = () => ({ deadline: Date.now() + 10_000 });
 
   beforeAll(async () => {
-    ca = await createTestCa({ commonName: 'mxwatch https test CA' });
+    ca = await createTestCa({ commonName: 'mxwatch https test CA', keyType: 'ec' });
     ip = `127.${20 + Math.floor(Math.random() * 200)}.${Math.floor(Math.random() * 250)}.7`;
     web = await FakePolicyServer.start({ ca, ip });
     await web.setSite('mta-sts.ok.test', { behaviour: 'good', body: POLICY, headers: { 'set-cookie': 'track=1' } });

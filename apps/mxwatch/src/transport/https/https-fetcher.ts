@@ -90,7 +90,7 @@ export interface FetchOptions {
 }
 
 export const DEFAULT_MAX_BYTES = 64 * 1024;
-const DEFAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_FETCH_TIMEOUT_MS = 10_000;
 /** A host with many addresses must not turn one fetch into a sweep. */
 const MAX_ADDRESSES_TRIED = 3;
 
@@ -173,7 +173,7 @@ export class HttpsFetcher {
   constructor(private readonly options: HttpsFetcherOptions) {
     this.upgrader = options.tlsUpgrader ?? new NodeTlsUpgrader();
     this.maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;
   }
 
   /** GET an `https:` URL. Never rejects for anything the server or the network does. */
