@@ -13,6 +13,7 @@ import { ChecksModule } from './runtime/checks.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { SchedulerModule } from './runtime/scheduler.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
+import { PagesModule } from './pages/pages.module.js';
 
 @Module({})
 export class AppModule implements NestModule {
@@ -28,6 +29,7 @@ export class AppModule implements NestModule {
         MetricsModule,
         NotificationsModule,
         ApiModule,
+        PagesModule,
         ...(config.scheduler ? [SchedulerModule] : []),
       ],
       providers: [{ provide: APP_GUARD, useClass: ApiTokenGuard }],

@@ -6,6 +6,7 @@ import { AppModule } from './app.module.js';
 import { AppLogger } from './common/app-logger.js';
 import { ConfigError } from './config/config-error.js';
 import { loadConfig } from './config/load-config.js';
+import { PAGE_ROUTES } from './pages/page-routes.js';
 
 function flatten(errors: ValidationError[], prefix = ''): string[] {
   return errors.flatMap((e) => [
@@ -51,6 +52,7 @@ async function bootstrap(): Promise<void> {
       { path: 'health/live', method: RequestMethod.GET },
       { path: 'health/ready', method: RequestMethod.GET },
       { path: 'metrics', method: RequestMethod.GET },
+      ...PAGE_ROUTES,
     ],
   });
   app.useGlobalPipes(
