@@ -92,6 +92,34 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
     expect(domain.updatedAt.getTime()).toBeGreaterThan(d.updatedAt.getTime() - 1);
   });
 
+  it('should store a run whose results carry NUL bytes from the network, with the NUL shown as U+2400', async () => {
+    const d = await database.prisma.domain.create({ data: { name: 'nul.example', nextCheckAt: T } });
+    const mx = 'mx\u0000evil.nul.example';
+    const hostile: ProbeResult[] = [
+      {
+        probe: 'mx',
+        target: 'nul.example',
+        status: 'fail',
+        reason: `unresolvable ${mx}`,
+        startedAt: T,
+        durationMs: 1,
+        details: { hosts: [{ host: mx, [`key${'\u0000'}`]: ['\u0000', 'half \ud800 surrogate'] }] },
+        observations: [{ code: 'MX_TARGET_UNRESOLVABLE', target: mx, params: { mx } }],
+      },
+      { probe: 'smtp', target: `${mx}[192.0.2.1]:25`, status: 'fail', startedAt: T, durationMs: 1, details: { banner: '220 a\u0000b' }, observations: [] },
+    ];
+    const stored = await repo.storeRun({ domainId: d.id, trigger: 'schedule', status: 'fail', startedAt: T, finishedAt: T, results: hostile, nextCheckAt: T });
+    const run = await database.prisma.checkRun.findUniqueOrThrow({ where: { id: stored.id }, include: { results: { orderBy: { id: 'asc' } } } });
+    const shown = 'mx\u2400evil.nul.example';
+    expect(run.results.map((r) => r.target)).toEqual(['nul.example', `${shown}[192.0.2.1]:25`]);
+    expect(run.results[0]!.reason).toBe(`unresolvable ${shown}`);
+    expect(run.results[0]!.details).toEqual({
+      hosts: [{ host: shown, 'key\u2400': ['\u2400', 'half \ufffd surrogate'] }],
+      observations: [{ code: 'MX_TARGET_UNRESOLVABLE', target: shown, params: { mx: shown } }],
+    });
+    expect(run.results[1]!.details).toEqual({ banner: '220 a\u2400b', observations: [] });
+  });
+
   it('should keep the schedule of a manual run and store a run without results', async () => {
     const d = await database.prisma.domain.create({ data: { name: 'b.example', nextCheckAt: T } });
     const stored = await repo.storeRun({ domainId: d.id, trigger: 'manual', status: 'pass', startedAt: T, finishedAt: T, results: [], nextCheckAt: null });

@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { Prisma, type CheckRun, type ProbeResult as ProbeResultRow } from '../generated/prisma/client.js';
 import { DatabaseService } from '../database/database.service.js';
 import type { ProbeResult } from '../probes/probe.types.js';
+import { toStorable } from './storable-text.js';
 
 export type { CheckRun, ProbeResultRow };
 
@@ -82,8 +83,9 @@ export class ChecksRepository {
       idempotencyKey: input.idempotencyKey ?? null,
     };
     // JSON.stringify keeps Dates inside details as ISO strings, as the JSON column always had them.
+    // toStorable: a NUL from the network (legal in a DNS label) would make PostgreSQL refuse the whole run.
     const rows = JSON.stringify(
-      input.results.map((r) => ({
+      toStorable(input.results).map((r) => ({
         probe: r.probe,
         target: r.target,
         status: r.status,

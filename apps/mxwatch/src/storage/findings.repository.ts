@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Prisma, type Finding } from '../generated/prisma/client.js';
 import { DatabaseService } from '../database/database.service.js';
 import type { LifecycleChange } from '../findings/finding-lifecycle.js';
+import { fromStorableText, toStorable, toStorableText } from './storable-text.js';
 
 export type { Finding };
 
@@ -17,8 +18,10 @@ export interface FindingQuery {
 export class FindingsRepository {
   constructor(private readonly db: DatabaseService) {}
 
-  active(domainId: string): Promise<Finding[]> {
-    return this.db.prisma.finding.findMany({ where: { domainId, status: { in: ['pending', 'open'] } } });
+  /** Targets as the probes reported them (see storable-text.ts), so the lifecycle recognises a finding whose target held a NUL. */
+  async active(domainId: string): Promise<Finding[]> {
+    const rows = await this.db.prisma.finding.findMany({ where: { domainId, status: { in: ['pending', 'open'] } } });
+    return rows.map((f) => ({ ...f, target: fromStorableText(f.target) }));
   }
 
   /** Applies one run's lifecycle changes atomically; returns the rows that opened and resolved. */
@@ -35,10 +38,10 @@ export class FindingsRepository {
                 code: c.draft.code,
                 severity: c.draft.severity,
                 probe: c.draft.probe,
-                target: c.draft.target,
-                message: c.draft.message,
-                remediation: c.draft.remediation,
-                evidence: c.draft.evidence as Prisma.InputJsonValue,
+                target: toStorableText(c.draft.target),
+                message: toStorableText(c.draft.message),
+                remediation: toStorableText(c.draft.remediation),
+                evidence: toStorable(c.draft.evidence) as Prisma.InputJsonValue,
                 status: c.status,
                 seenCount: 1,
                 firstSeenAt: now,
@@ -57,9 +60,9 @@ export class FindingsRepository {
                 missCount: 0,
                 lastSeenAt: now,
                 severity: c.draft.severity,
-                message: c.draft.message,
-                remediation: c.draft.remediation,
-                evidence: c.draft.evidence as Prisma.InputJsonValue,
+                message: toStorableText(c.draft.message),
+                remediation: toStorableText(c.draft.remediation),
+                evidence: toStorable(c.draft.evidence) as Prisma.InputJsonValue,
                 ...(c.opens ? { status: 'open', openedAt: now } : {}),
               },
             });
