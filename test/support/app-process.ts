@@ -43,11 +43,18 @@ export async function startApp(env: Record<string, string | undefined>, options:
   const cleanEnv: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: String(port), MXWATCH_LOG_LEVEL: 'debug' };
   if (process.env.NODE_EXTRA_CA_CERTS) cleanEnv.NODE_EXTRA_CA_CERTS = process.env.NODE_EXTRA_CA_CERTS;
   for (const [k, v] of Object.entries(env)) if (v !== undefined) cleanEnv[k] = v;
-  const child: ChildProcess = spawn(process.execPath, [MAIN], { cwd: options.cwd ?? tempDir('mxwatch-cwd-'), env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ownCwd = options.cwd ? null : tempDir('mxwatch-cwd-');
+  const child: ChildProcess = spawn(process.execPath, [MAIN], { cwd: options.cwd ?? ownCwd!, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      // The working directory this helper made for the process goes with it (one was left per app started).
+      if (ownCwd) removeDir(ownCwd);
+      resolve(code);
+    }),
+  );
   const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
   let done = false;
@@ -104,13 +111,15 @@ export async function startApp(env: Record<string, string | undefined>, options:
 export async function runExpectingFailure(env: Record<string, string | undefined>, cwd?: string): Promise<{ code: number | null; output: string }> {
   const cleanEnv: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', HOST: '127.0.0.1', PORT: '0' };
   for (const [k, v] of Object.entries(env)) if (v !== undefined) cleanEnv[k] = v;
-  const child = spawn(process.execPath, [MAIN], { cwd: cwd ?? tempDir('mxwatch-cwd-'), env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ownCwd = cwd ? null : tempDir('mxwatch-cwd-');
+  const child = spawn(process.execPath, [MAIN], { cwd: cwd ?? ownCwd!, env: cleanEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   clearTimeout(timer);
+  if (ownCwd) removeDir(ownCwd);
   return { code, output: out };
 }
 
