@@ -14,10 +14,20 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { SchedulerModule } from './runtime/scheduler.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
 import { PagesModule } from './pages/pages.module.js';
+import { HealthController } from './api/health.controller.js';
+import { rolePlan } from './runtime/roles.js';
+import { CheckQueueModule } from './runtime/queue/check-queue.module.js';
+import type { CheckQueueOptions } from './runtime/queue/check-jobs.js';
+
+/** A worker's HTTP surface: health only (its own /metrics comes with MetricsModule). */
+@Module({ controllers: [HealthController] })
+class HealthOnlyModule {}
 
 @Module({})
 export class AppModule implements NestModule {
-  static forRoot(config: AppConfig, logger: AppLogger): DynamicModule {
+  static forRoot(config: AppConfig, logger: AppLogger, scale: { queue?: Partial<CheckQueueOptions> } = {}): DynamicModule {
+    // MXWATCH_ROLE: which parts run in this process (runtime/roles.ts).
+    const plan = rolePlan(config);
     return {
       module: AppModule,
       imports: [
@@ -28,9 +38,9 @@ export class AppModule implements NestModule {
         ChecksModule,
         MetricsModule,
         NotificationsModule,
-        ApiModule,
-        PagesModule,
-        ...(config.scheduler ? [SchedulerModule] : []),
+        ...(plan.http === 'full' ? [ApiModule, PagesModule] : [HealthOnlyModule]),
+        ...(plan.scheduler === 'local' ? [SchedulerModule] : []),
+        ...(config.redisUrl ? [CheckQueueModule.forRoot(config, scale.queue)] : []),
       ],
       providers: [{ provide: APP_GUARD, useClass: ApiTokenGuard }],
     };

@@ -1,14 +1,34 @@
-import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, NotFoundException, Optional } from '@nestjs/common';
+import { REMOTE_CHECKS, type RemoteChecks } from './queue/queue-tokens.js';
 import { DomainsService } from './domains.service.js';
 import { FindingsRepository } from '../storage/findings.repository.js';
 import { findingToDto } from './findings.service.js';
 import { FINDING_CATALOG, isFindingCode } from '../findings/finding-catalog.js';
 import { normaliseDomainName } from '../transport/dns/dns-names.js';
-import { PROBE_NAMES, type ProbeStatus } from '../probes/probe.types.js';
+import type { ProbeStatus } from '../probes/probe.types.js';
+import { PROBE_NAMES } from '../probes/registry.js';
 import { CheckRunner, worstStatus } from './check-runner.service.js';
 import { ChecksRepository, DomainGoneError, type CheckRun, type ProbeResultRow } from '../storage/checks.repository.js';
-import type { FindingsQueryDto, HistoryQueryDto } from '../api/checks.dto.js';
 import { decodeCursor, encodeCursor } from '../storage/history-cursor.js';
+
+/** What the history route accepts (validated by the API layer before it gets here). */
+export interface HistoryQuery {
+  probe?: string;
+  status?: string;
+  since?: string;
+  until?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+/** What the findings route accepts (validated by the API layer before it gets here). */
+export interface FindingsQuery {
+  status?: string;
+  domain?: string;
+  severity?: string;
+  code?: string;
+  limit?: number;
+}
 
 export function resultToDto(r: ProbeResultRow) {
   return {
@@ -44,9 +64,17 @@ export class ChecksService {
     private readonly runner: CheckRunner,
     private readonly checks: ChecksRepository,
     private readonly findings: FindingsRepository,
+    /** On an `api` replica with Redis: manual checks run on a worker (runtime/queue). */
+    @Optional() @Inject(REMOTE_CHECKS) private readonly remote?: RemoteChecks,
   ) {}
 
   async checkNow(name: string) {
+    if (this.remote) return this.remote.checkNow(name) as Promise<Awaited<ReturnType<ChecksService['checkNowHere']>>>;
+    return this.checkNowHere(name);
+  }
+
+  /** A manual check in this process (a worker runs the queued ones through here too). */
+  private async checkNowHere(name: string) {
     const domain = await this.domains.getRow(name);
     let outcome;
     try {
@@ -86,7 +114,7 @@ export class ChecksService {
     };
   }
 
-  async history(name: string, q: HistoryQueryDto) {
+  async history(name: string, q: HistoryQuery) {
     const domain = await this.domains.getRow(name);
     let after: { startedAt: Date; id: bigint } | undefined;
     if (q.cursor !== undefined) {
@@ -106,7 +134,7 @@ export class ChecksService {
     };
   }
 
-  async listFindings(q: FindingsQueryDto) {
+  async listFindings(q: FindingsQuery) {
     let domainId: string | undefined;
     if (q.domain !== undefined) {
       const n = normaliseDomainName(q.domain);

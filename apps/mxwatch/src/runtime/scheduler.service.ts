@@ -113,12 +113,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     let total = 0;
     try {
       const before = new Date(now.getTime() - this.config.retentionDays * 86400_000);
-      for (;;) {
-        const n = await this.checks.pruneBatch(before, 500);
-        total += n;
-        if (n < 500 || this.stopping) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      total = await pruneOldRuns(this.checks, before, () => this.stopping, (n) => (total = n));
       if (total > 0) this.logger.log({ msg: 'pruned old check runs', runs: total, before: before.toISOString() }, 'Scheduler');
       return total;
     } catch (e) {
@@ -128,4 +123,21 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.pruning = false;
     }
   }
+}
+
+/**
+ * Deletes runs older than `before` in batches of 500 with pauses, so retention never holds the
+ * database away from checks for long; stops between batches once `stopping()`. `progress`
+ * sees the running total (what was deleted when an error cuts it short).
+ */
+export async function pruneOldRuns(checks: ChecksRepository, before: Date, stopping: () => boolean, progress: (total: number) => void = () => {}): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const n = await checks.pruneBatch(before, 500);
+    total += n;
+    progress(total);
+    if (n < 500 || stopping()) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return total;
 }

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Prisma, type CheckRun, type ProbeResult as ProbeResultRow } from '../generated/prisma/client.js';
@@ -9,6 +10,12 @@ export type { CheckRun, ProbeResultRow };
 
 /** The domain was deleted while its check ran: there is nothing to store the run against. */
 export class DomainGoneError extends Error {}
+
+/**
+ * The idempotency key of the queued check running in this async context, for runs stored
+ * without an explicit `idempotencyKey` (the check runner does not pass one through yet).
+ */
+export const queuedRunKey = new AsyncLocalStorage<string>();
 
 /** A run with this idempotency key is already stored: a queued check ran twice (a worker died or stalled after storing). */
 export class DuplicateRunError extends Error {}
@@ -56,6 +63,8 @@ export class ChecksRepository {
     /** A queued check's job id: storing a second run with the same key throws DuplicateRunError. */
     idempotencyKey?: string;
   }): Promise<CheckRun & { results: ProbeResultRow[] }> {
+    const key = input.idempotencyKey ?? queuedRunKey.getStore();
+    if (key !== undefined && input.idempotencyKey === undefined) input = { ...input, idempotencyKey: key };
     try {
       return await this.storeRunTx(input);
     } catch (e) {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service.js';
+import type { PrismaClient } from '../generated/prisma/client.js';
 
 /** A domain the scheduler has just claimed: `dueAt` is the slot it was due for (its old nextCheckAt). */
 export interface ClaimedDomain {
@@ -7,6 +8,14 @@ export interface ClaimedDomain {
   name: string;
   intervalSeconds: number | null;
   dueAt: Date;
+}
+
+export interface ClaimOptions {
+  now: Date;
+  limit: number;
+  defaultIntervalSeconds: number;
+  /** Domains this process is checking already. */
+  exclude?: readonly string[];
 }
 
 /** A DateTime column's text form as Prisma writes it: UTC, no zone. */
@@ -29,11 +38,33 @@ export class ScheduleRepository {
    * under READ COMMITTED and dropped. (A read followed by a separate update let two replicas
    * both read the row as due.)
    */
-  async claimDue(opts: { now: Date; limit: number; defaultIntervalSeconds: number; exclude?: readonly string[] }): Promise<ClaimedDomain[]> {
+  claimDue(opts: ClaimOptions): Promise<ClaimedDomain[]> {
+    return this.claimWith(this.db.prisma, opts);
+  }
+
+  /**
+   * Claims like `claimDue` and hands the claim to `hand` (the queue) before committing: when
+   * `hand` fails (Redis down) or the process dies, the claim rolls back and the domains stay
+   * due, so an outage loses no check. `hand` must tolerate a repeat of the same claim (job ids
+   * per due slot), since a commit can fail after it ran.
+   */
+  claimDueAndHand(opts: ClaimOptions, hand: (claimed: ClaimedDomain[]) => Promise<void>): Promise<ClaimedDomain[]> {
+    if (opts.limit <= 0) return Promise.resolve([]);
+    return this.db.prisma.$transaction(
+      async (tx) => {
+        const claimed = await this.claimWith(tx, opts);
+        if (claimed.length > 0) await hand(claimed);
+        return claimed;
+      },
+      { timeout: 60_000, maxWait: 10_000 },
+    );
+  }
+
+  private async claimWith(client: Pick<PrismaClient, '$queryRaw'>, opts: ClaimOptions): Promise<ClaimedDomain[]> {
     if (opts.limit <= 0) return [];
     const now = sqlTimestamp(opts.now);
     const exclude = [...(opts.exclude ?? [])];
-    const rows = await this.db.prisma.$queryRaw<Array<{ id: string; name: string; intervalSeconds: number | null; dueAt: Date }>>`
+    const rows = await client.$queryRaw<Array<{ id: string; name: string; intervalSeconds: number | null; dueAt: Date }>>`
       WITH "due" AS (
         SELECT "id", "nextCheckAt" AS "dueAt" FROM "Domain"
          WHERE "enabled" AND "nextCheckAt" <= ${now}::timestamp(3)

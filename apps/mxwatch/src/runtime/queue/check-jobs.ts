@@ -1,0 +1,52 @@
+/** The BullMQ queue every check goes through when MXWATCH_REDIS_URL is set. */
+export const CHECK_QUEUE = 'checks';
+
+/** Tuning of the queue, with production defaults; tests shorten the timings. */
+export interface CheckQueueOptions {
+  /** Redis key prefix of this installation (redisPrefixFor). */
+  prefix: string;
+  /** How long the scheduler role stays with a replica that stopped renewing it. */
+  leaderTtlMs: number;
+  /** A worker holds a job's lock this long without renewing it before the job counts as stalled. */
+  lockDurationMs: number;
+  /** How often workers look for stalled jobs (a killed worker's). */
+  stalledIntervalMs: number;
+  /** Jobs waiting in Redis at most; the scheduler claims more only below it. */
+  maxWaiting: number;
+  /** How long the API waits for a worker to run a manual check. */
+  manualDeadlineMs: number;
+}
+
+export interface ScheduledCheckJob {
+  trigger: 'schedule';
+  domainId: string;
+  name: string;
+  /** ISO time of the slot the domain was due for. */
+  dueAt: string;
+}
+
+export interface ManualCheckJob {
+  trigger: 'manual';
+  domainId: string;
+  name: string;
+}
+
+export type CheckJobData = ScheduledCheckJob | ManualCheckJob;
+
+/**
+ * One job per domain and due slot: whichever scheduler enqueues the same claim again (a new
+ * leader repeating a claim whose transaction it cannot know committed) adds nothing. BullMQ
+ * refuses ':' in custom ids.
+ */
+export function scheduledJobId(domainId: string, dueAt: Date): string {
+  return `s-${domainId}-${dueAt.getTime()}`;
+}
+
+/** What a processed job returns (JSON, kept in Redis with the job). */
+export type CheckJobResult =
+  | { outcome: 'stored'; runId: string }
+  /** the run was already stored under this job's key: a re-run after a stall, nothing redone */
+  | { outcome: 'duplicate'; runId: string | null }
+  /** deleted or disabled before its turn */
+  | { outcome: 'skipped' }
+  | { outcome: 'manual'; response: unknown };

@@ -1,0 +1,55 @@
+import { type DynamicModule, Global, Module, type Provider } from '@nestjs/common';
+import { BullModule } from '@nestjs/bullmq';
+import type { AppConfig } from '../../config/config.types.js';
+import { ScheduleRepository } from '../../storage/schedule.repository.js';
+import { ChecksModule } from '../checks.module.js';
+import { rolePlan } from '../roles.js';
+import { CHECK_QUEUE, type CheckQueueOptions } from './check-jobs.js';
+import { CheckWorkerService } from './check-worker.service.js';
+import { QueueSchedulerService } from './queue-scheduler.service.js';
+import { CHECK_QUEUE_OPTIONS, REMOTE_CHECKS } from './queue-tokens.js';
+import { redisOptionsFromUrl, redisPrefixFor } from './redis-options.js';
+import { RemoteChecksService } from './remote-checks.service.js';
+
+export function defaultQueueOptions(config: AppConfig): CheckQueueOptions {
+  return {
+    prefix: redisPrefixFor(config.databaseUrl),
+    leaderTtlMs: Math.max(10_000, config.schedulerTickSeconds * 3000),
+    lockDurationMs: 30_000,
+    stalledIntervalMs: 30_000,
+    maxWaiting: Math.max(2_000, config.checkConcurrency * 40),
+    manualDeadlineMs: config.checkTimeoutSeconds * 1000 + 30_000,
+  };
+}
+
+/**
+ * Checks through BullMQ on Redis (MXWATCH_REDIS_URL): the queue itself, and per role the
+ * leader-elected scheduler and the worker (`all`, `worker`), or the manual-check client (`api`).
+ */
+@Global()
+@Module({})
+export class CheckQueueModule {
+  static forRoot(config: AppConfig, overrides: Partial<CheckQueueOptions> = {}): DynamicModule {
+    const options = { ...defaultQueueOptions(config), ...overrides };
+    const plan = rolePlan(config);
+    const providers: Provider[] = [{ provide: CHECK_QUEUE_OPTIONS, useValue: options }, ScheduleRepository];
+    const exports: Array<Provider | symbol> = [CHECK_QUEUE_OPTIONS];
+    if (plan.scheduler === 'queue') providers.push(QueueSchedulerService);
+    if (plan.checks === 'queue') providers.push(CheckWorkerService);
+    if (plan.manualChecks === 'queue') {
+      providers.push(RemoteChecksService, { provide: REMOTE_CHECKS, useExisting: RemoteChecksService });
+      exports.push(REMOTE_CHECKS);
+    }
+    return {
+      module: CheckQueueModule,
+      imports: [
+        // The producer fails fast while Redis is away (no offline queue): callers roll back and retry.
+        BullModule.forRoot({ connection: { ...redisOptionsFromUrl(config.redisUrl!), enableOfflineQueue: false, maxRetriesPerRequest: 1 }, prefix: options.prefix }),
+        BullModule.registerQueue({ name: CHECK_QUEUE }),
+        ChecksModule,
+      ],
+      providers,
+      exports,
+    };
+  }
+}

@@ -1,0 +1,269 @@
+import { Writable } from 'node:stream';
+import { Queue } from 'bullmq';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../../../../../test/support/postgres.js';
+import { AppLogger } from '../../common/app-logger.js';
+import type { AppConfig } from '../../config/config.types.js';
+import type { DatabaseService } from '../../database/database.service.js';
+import { openDatabase, type Database } from '../../database/open-database.js';
+import { ChecksRepository } from '../../storage/checks.repository.js';
+import type { DomainRow } from '../../storage/domains.repository.js';
+import { ScheduleRepository } from '../../storage/schedule.repository.js';
+import type { CheckRunner } from '../check-runner.service.js';
+import type { ChecksService } from '../checks.service.js';
+import type { DomainsService } from '../domains.service.js';
+import { CHECK_QUEUE, scheduledJobId, type CheckJobData, type CheckQueueOptions } from './check-jobs.js';
+import { CheckWorkerService } from './check-worker.service.js';
+import { QueueSchedulerService } from './queue-scheduler.service.js';
+import { TEST_REDIS_URL, testRedisPrefix } from './redis-test-keys.js';
+import { RemoteChecksService } from './remote-checks.service.js';
+
+const NOW = new Date('2026-06-15T12:00:00.000Z');
+
+/**
+ * Medium tier on the machine's real PostgreSQL and Redis (own database, own key prefix): the
+ * real queue, scheduler, worker and repositories; only the probes are replaced by a runner that
+ * stores a run through the real repository and counts the notifications it would send.
+ */
+describe('check queue', () => {
+  let testDb: Awaited<ReturnType<typeof createTestDatabase>>;
+  let database: Database;
+  let keys: ReturnType<typeof testRedisPrefix>;
+  let checks: ChecksRepository;
+  let schedule: ScheduleRepository;
+  const closers: Array<() => Promise<unknown>> = [];
+  /** domain name -> how many times its findings/notifications were applied */
+  let notified: Map<string, number>;
+  let probing: Map<string, number>;
+
+  const config = (overrides: Partial<AppConfig> = {}) =>
+    ({ redisUrl: TEST_REDIS_URL, checkConcurrency: 4, checkIntervalSeconds: 300, schedulerTickSeconds: 3600, retentionDays: 30, checkTimeoutSeconds: 30, role: 'all', ...overrides }) as AppConfig;
+  const options = (overrides: Partial<CheckQueueOptions> = {}): CheckQueueOptions => ({
+    prefix: keys.prefix,
+    leaderTtlMs: 1_000,
+    lockDurationMs: 1_000,
+    stalledIntervalMs: 300,
+    maxWaiting: 10_000,
+    manualDeadlineMs: 5_000,
+    ...overrides,
+  });
+  const logger = () => new AppLogger('error', new Writable({ write: (_c, _e, cb) => cb() }));
+
+  function queue(): Queue<CheckJobData> {
+    const q = new Queue<CheckJobData>(CHECK_QUEUE, { connection: { url: TEST_REDIS_URL }, prefix: keys.prefix });
+    closers.push(() => q.close());
+    return q;
+  }
+
+  function scheduler(q = queue(), o = options()): QueueSchedulerService {
+    const s = new QueueSchedulerService(q as never, schedule, checks, logger(), config(), o);
+    closers.push(() => s.onApplicationShutdown());
+    return s;
+  }
+
+  /** A runner like the real one: probes (here: waits), stores the run, then applies findings (here: counts). */
+  function runner(opts: { probeMs?: number; afterStore?: (d: DomainRow) => Promise<void> } = {}): CheckRunner {
+    return {
+      run: async (d: DomainRow, trigger: 'manual' | 'schedule') => {
+        probing.set(d.name, (probing.get(d.name) ?? 0) + 1);
+        await new Promise((r) => setTimeout(r, opts.probeMs ?? 5));
+        const t = new Date();
+        const run = await checks.storeRun({ domainId: d.id, trigger, status: 'pass', startedAt: t, finishedAt: t, results: [], nextCheckAt: trigger === 'schedule' ? new Date(t.getTime() + 300_000) : null });
+        await opts.afterStore?.(d);
+        notified.set(d.name, (notified.get(d.name) ?? 0) + 1);
+        return { run, findings: { drafts: [], opened: [], resolved: [] } };
+      },
+    } as unknown as CheckRunner;
+  }
+
+  function worker(r: CheckRunner, o = options(), concurrency = 4, checksService?: Partial<ChecksService>): CheckWorkerService {
+    const w = new CheckWorkerService(r, checks, schedule, (checksService ?? {}) as ChecksService, logger(), config({ checkConcurrency: concurrency }), o);
+    closers.push(() => w.onApplicationShutdown());
+    w.onApplicationBootstrap();
+    return w;
+  }
+
+  async function addDue(count: number, prefix = 'd'): Promise<string[]> {
+    const names = Array.from({ length: count }, (_, i) => `${prefix}${String(i).padStart(3, '0')}.example`);
+    await database.prisma.domain.createMany({ data: names.map((name, i) => ({ name, nextCheckAt: new Date(NOW.getTime() - 60_000 + i) })) });
+    return names;
+  }
+
+  async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await cond())) {
+      if (Date.now() > deadline) throw new Error('condition not met in time');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase('mxwatch_queue');
+    database = await openDatabase({ databaseUrl: testDb.url, dataDir: '/nonexistent' });
+    const db = { prisma: database.prisma } as DatabaseService;
+    checks = new ChecksRepository(db);
+    schedule = new ScheduleRepository(db);
+  });
+
+  afterAll(async () => {
+    await database?.close();
+    await testDb?.drop();
+  });
+
+  beforeEach(async () => {
+    keys = testRedisPrefix('check-queue');
+    await database.prisma.domain.deleteMany();
+    notified = new Map();
+    probing = new Map();
+  });
+
+  afterEach(async () => {
+    for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
+    await keys.cleanup();
+  });
+
+  it('should let only the replica holding the scheduler role enqueue, one job per domain and due slot', async () => {
+    const names = await addDue(50);
+    const q = queue();
+    const a = scheduler(q);
+    const b = scheduler(q);
+    const added = await Promise.all([a.tick(NOW), b.tick(NOW), a.tick(NOW), b.tick(NOW)]);
+    expect(added.reduce((x, y) => x + y, 0)).toBe(50);
+    expect([a.isLeader, b.isLeader].filter(Boolean)).toHaveLength(1);
+    const jobs = await q.getJobs(['waiting']);
+    expect(jobs.map((j) => j.data.name).sort()).toEqual(names);
+    const rows = await database.prisma.domain.findMany();
+    for (const row of rows) {
+      const job = jobs.find((j) => j.data.domainId === row.id)!;
+      // The job id is the domain and the slot it was due for; its claim moved the domain one interval on.
+      expect(job.id).toBe(scheduledJobId(row.id, new Date(job.data.dueAt)));
+      expect(row.nextCheckAt).toEqual(new Date(NOW.getTime() + 300_000));
+    }
+    // Nothing is due any more: further ticks add nothing.
+    expect(await a.tick(NOW)).toBe(0);
+    expect(await b.tick(NOW)).toBe(0);
+    expect(await q.getJobCountByTypes('waiting')).toBe(50);
+  });
+
+  it('should make a second enqueue of the same domain and slot a no-op', async () => {
+    await addDue(3);
+    const q = queue();
+    const claimed = await schedule.claimDue({ now: NOW, limit: 10, defaultIntervalSeconds: 300 });
+    const job = (d: (typeof claimed)[number]) => ({ name: 'check', data: { trigger: 'schedule' as const, domainId: d.id, name: d.name, dueAt: d.dueAt.toISOString() }, opts: { jobId: scheduledJobId(d.id, d.dueAt) } });
+    await q.addBulk(claimed.map(job));
+    await q.addBulk(claimed.map(job));
+    expect(await q.getJobCountByTypes('waiting')).toBe(3);
+  });
+
+  it('should leave domains due when Redis refuses the jobs, so the next leader enqueues them', async () => {
+    await addDue(5);
+    const q = queue();
+    const s = scheduler(q);
+    const addBulk = q.addBulk.bind(q);
+    q.addBulk = () => Promise.reject(new Error('Connection is closed.'));
+    expect(await s.tick(NOW)).toBe(0);
+    // The claim rolled back with the failed enqueue.
+    expect(await database.prisma.domain.count({ where: { nextCheckAt: { lte: NOW } } })).toBe(5);
+    q.addBulk = addBulk;
+    expect(await s.tick(NOW)).toBe(5);
+    expect(await q.getJobCountByTypes('waiting')).toBe(5);
+  });
+
+  it('should move the scheduler role to another replica when the leader dies, without enqueueing anything twice', async () => {
+    await addDue(10, 'first');
+    const q = queue();
+    const a = scheduler(q);
+    const b = scheduler(q);
+    expect(await a.tick(NOW)).toBe(10);
+    expect(await b.tick(NOW)).toBe(0);
+    expect(b.isLeader).toBe(false);
+    // a dies: its timers stop, it never renews or releases.
+    (a as unknown as { stopping: boolean }).stopping = true;
+    await addDue(10, 'second');
+    await waitUntil(async () => (await b.tick(NOW)) === 10, 5_000);
+    expect(b.isLeader).toBe(true);
+    expect(await q.getJobCountByTypes('waiting')).toBe(20);
+  });
+
+  it('should run every queued check exactly once across two workers, storing each run with its job id', async () => {
+    const names = await addDue(40);
+    const q = queue();
+    await scheduler(q).tick(NOW);
+    const r = runner({ probeMs: 20 });
+    const w1 = worker(r);
+    const w2 = worker(r);
+    await waitUntil(async () => (await database.prisma.checkRun.count()) === 40);
+    await waitUntil(() => w1.outcomes.stored + w2.outcomes.stored === 40);
+    expect(w1.outcomes.stored).toBeGreaterThan(0);
+    expect(w2.outcomes.stored).toBeGreaterThan(0);
+    expect([...probing.keys()].sort()).toEqual(names);
+    expect([...probing.values()].every((n) => n === 1)).toBe(true);
+    const runs = await database.prisma.checkRun.findMany({ include: { domain: true } });
+    for (const run of runs) expect(run.idempotencyKey).toMatch(new RegExp(`^s-${run.domainId}-\\d+$`));
+  });
+
+  it('should pick up the job of a worker killed after it stored the run, without a second run or notification', async () => {
+    const [name] = await addDue(1);
+    const q = queue();
+    await scheduler(q).tick(NOW);
+    let stored!: () => void;
+    const storedOnce = new Promise<void>((r) => (stored = r));
+    // The first worker stores the run, then freezes before applying findings and acknowledging (killed).
+    const dying = worker(runner({ afterStore: () => (stored(), new Promise<void>(() => {})) }), options());
+    await storedOnce;
+    // Kill it: its lock renewal stops with it.
+    await dying.worker.close(true);
+    const survivor = worker(runner(), options());
+    await waitUntil(() => survivor.outcomes.duplicate === 1);
+    expect(await database.prisma.checkRun.count()).toBe(1);
+    expect(notified.get(name!) ?? 0).toBe(0);
+    expect(probing.get(name!)).toBe(1);
+  });
+
+  it('should pick up the job of a worker killed mid-check and run it once', async () => {
+    const [name] = await addDue(1);
+    const q = queue();
+    await scheduler(q).tick(NOW);
+    let started!: () => void;
+    const startedOnce = new Promise<void>((r) => (started = r));
+    const dying = worker({ run: () => (started(), new Promise(() => {})) } as unknown as CheckRunner, options());
+    await startedOnce;
+    await dying.worker.close(true);
+    const survivor = worker(runner(), options());
+    await waitUntil(() => survivor.outcomes.stored === 1);
+    expect(await database.prisma.checkRun.count()).toBe(1);
+    expect(notified.get(name!)).toBe(1);
+  });
+
+  it('should skip a domain deleted or disabled while its job waited', async () => {
+    const names = await addDue(2);
+    const q = queue();
+    await scheduler(q).tick(NOW);
+    await database.prisma.domain.update({ where: { name: names[0] }, data: { enabled: false } });
+    await database.prisma.domain.delete({ where: { name: names[1] } });
+    const w = worker(runner());
+    await waitUntil(() => w.outcomes.skipped === 2);
+    expect(probing.size).toBe(0);
+  });
+
+  it('should run a manual check of an api replica on a worker and answer with what the worker returned', async () => {
+    const [name] = await addDue(1);
+    const q = queue();
+    const row = await database.prisma.domain.findUniqueOrThrow({ where: { name } });
+    const domains = { getRow: async (n: string) => (n === name ? row : Promise.reject(new Error('nope'))) } as unknown as DomainsService;
+    const api = new RemoteChecksService(q as never, domains, config({ role: 'api' }), options());
+    closers.push(() => api.onApplicationShutdown());
+    worker(runner(), options(), 4, { checkNow: async (n: string) => ({ domain: n, ranOn: 'worker' }) } as never);
+    expect(await api.checkNow(name!)).toEqual({ domain: name, ranOn: 'worker' });
+  });
+
+  it('should answer 504 when no worker runs a manual check before the deadline, and withdraw it', async () => {
+    const [name] = await addDue(1);
+    const q = queue();
+    const row = await database.prisma.domain.findUniqueOrThrow({ where: { name } });
+    const api = new RemoteChecksService(q as never, { getRow: async () => row } as unknown as DomainsService, config({ role: 'api' }), options({ manualDeadlineMs: 300 }));
+    closers.push(() => api.onApplicationShutdown());
+    await expect(api.checkNow(name!)).rejects.toMatchObject({ status: 504 });
+    expect(await q.getJobCountByTypes('waiting')).toBe(0);
+  });
+});

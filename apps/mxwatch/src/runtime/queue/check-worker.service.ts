@@ -1,0 +1,114 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Worker, type Job } from 'bullmq';
+import { AppLogger } from '../../common/app-logger.js';
+import { APP_CONFIG } from '../../config/config.module.js';
+import type { AppConfig } from '../../config/config.types.js';
+import { ChecksRepository, DomainGoneError, DuplicateRunError, queuedRunKey } from '../../storage/checks.repository.js';
+import { ScheduleRepository } from '../../storage/schedule.repository.js';
+import { CheckRunner } from '../check-runner.service.js';
+import { ChecksService } from '../checks.service.js';
+import { CHECK_QUEUE, type CheckJobData, type CheckJobResult, type CheckQueueOptions } from './check-jobs.js';
+import { CHECK_QUEUE_OPTIONS } from './queue-tokens.js';
+import { redisOptionsFromUrl } from './redis-options.js';
+
+/**
+ * Runs queued checks, MXWATCH_CHECK_CONCURRENCY at a time. A job's id is stored with its run
+ * (idempotency key): a job picked up again after its worker died or stalled finds its run
+ * already stored and does nothing, so a check is never stored, notified or counted twice.
+ * BullMQ reconnects by itself when Redis goes away; checks already running finish and are
+ * stored, and fetching new jobs waits until Redis is back.
+ */
+@Injectable()
+export class CheckWorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  readonly worker: Worker<CheckJobData, CheckJobResult>;
+  private lastError = '';
+  /** Counts of what jobs came to, for tests and logs. */
+  readonly outcomes = { stored: 0, duplicate: 0, skipped: 0, manual: 0, failed: 0 };
+
+  constructor(
+    private readonly runner: CheckRunner,
+    private readonly checks: ChecksRepository,
+    private readonly schedule: ScheduleRepository,
+    private readonly checksService: ChecksService,
+    private readonly logger: AppLogger,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CHECK_QUEUE_OPTIONS) private readonly options: CheckQueueOptions,
+  ) {
+    this.worker = new Worker<CheckJobData, CheckJobResult>(CHECK_QUEUE, (job) => this.process(job), {
+      connection: redisOptionsFromUrl(config.redisUrl!),
+      prefix: options.prefix,
+      concurrency: config.checkConcurrency,
+      autorun: false,
+      lockDuration: options.lockDurationMs,
+      stalledInterval: options.stalledIntervalMs,
+      // A job whose worker died twice is still run once more; its key keeps it from storing twice.
+      maxStalledCount: 2,
+    });
+    this.worker.on('error', (e) => this.noteError(e));
+    this.worker.on('failed', (job, e) => {
+      this.outcomes.failed++;
+      this.logger.pino.warn({ context: 'Worker', job: job?.id, domain: job?.data.name, err: e.message }, 'check job failed');
+    });
+  }
+
+  onApplicationBootstrap(): void {
+    void this.worker.run().catch((e: unknown) => this.noteError(e as Error));
+    this.logger.log({ msg: 'queue worker started', concurrency: this.config.checkConcurrency }, 'Worker');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    // Lets running checks finish (and store) before the connection goes.
+    await Promise.race([this.worker.close(), new Promise((r) => setTimeout(r, 20_000))]);
+  }
+
+  /** True while the worker's Redis connection is up (readiness). */
+  get connected(): boolean {
+    return this.worker.isRunning() && this.lastError === '';
+  }
+
+  private noteError(e: Error): void {
+    // A Redis outage makes BullMQ report the same error on every retry: log it once.
+    if (e.message !== this.lastError) this.logger.pino.warn({ context: 'Worker', err: e.message }, 'queue connection problem; waiting for Redis');
+    this.lastError = e.message;
+  }
+
+  async process(job: Job<CheckJobData, CheckJobResult>): Promise<CheckJobResult> {
+    if (this.lastError) {
+      this.logger.log({ msg: 'queue connection back' }, 'Worker');
+      this.lastError = '';
+    }
+    const data = job.data;
+    if (data.trigger === 'manual') {
+      const response = await this.checksService.checkNow(data.name);
+      this.outcomes.manual++;
+      return { outcome: 'manual', response };
+    }
+    const key = job.id!;
+    const existing = await this.checks.runIdByKey(key);
+    if (existing) {
+      this.outcomes.duplicate++;
+      return { outcome: 'duplicate', runId: existing };
+    }
+    const domain = await this.schedule.findEnabled(data.domainId);
+    if (!domain) {
+      this.outcomes.skipped++;
+      return { outcome: 'skipped' };
+    }
+    try {
+      const { run } = await queuedRunKey.run(key, () => this.runner.run(domain, 'schedule'));
+      this.outcomes.stored++;
+      return { outcome: 'stored', runId: run.id };
+    } catch (e) {
+      if (e instanceof DomainGoneError) {
+        this.outcomes.skipped++;
+        return { outcome: 'skipped' };
+      }
+      if (e instanceof DuplicateRunError) {
+        // Another worker ran the same job at the same time (this one stalled) and stored first.
+        this.outcomes.duplicate++;
+        return { outcome: 'duplicate', runId: await this.checks.runIdByKey(key) };
+      }
+      throw e;
+    }
+  }
+}

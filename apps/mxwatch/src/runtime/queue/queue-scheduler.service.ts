@@ -1,0 +1,171 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { AppLogger } from '../../common/app-logger.js';
+import { APP_CONFIG } from '../../config/config.module.js';
+import type { AppConfig } from '../../config/config.types.js';
+import { ChecksRepository } from '../../storage/checks.repository.js';
+import { ScheduleRepository, type ClaimedDomain } from '../../storage/schedule.repository.js';
+import { pruneOldRuns } from '../scheduler.service.js';
+import { CHECK_QUEUE, scheduledJobId, type CheckQueueOptions, type ScheduledCheckJob } from './check-jobs.js';
+import { LeaderLock } from './leader-lock.js';
+import { redisOptionsFromUrl } from './redis-options.js';
+import { CHECK_QUEUE_OPTIONS } from './queue-tokens.js';
+
+/** Domains claimed per statement; a tick repeats while the queue has room and more is due. */
+const CLAIM_BATCH = 1000;
+/** A Redis call the scheduler waits for at most; past it the claim rolls back and stays due. */
+const REDIS_DEADLINE_MS = 10_000;
+
+/** `p`, or a rejection after `ms`: a command queued while Redis is away must not hold a database transaction open. */
+export function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms (${what})`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The scheduler of a fleet on Redis: whichever replica holds the leader lock claims due domains
+ * and enqueues one job per domain and due slot; workers anywhere run them. The claim and the
+ * enqueue commit together (the claim's transaction ends after the jobs are in Redis), so a
+ * Redis outage or a leader dying in between leaves the domains due for the next leader, and a
+ * repeated enqueue of the same slot is a no-op through the job id.
+ */
+@Injectable()
+export class QueueSchedulerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly redis: Redis;
+  readonly lock: LeaderLock;
+  private timers: NodeJS.Timeout[] = [];
+  private ticking = false;
+  private pruning = false;
+  private stopping = false;
+  private wasLeader = false;
+  private lastError = '';
+
+  constructor(
+    @InjectQueue(CHECK_QUEUE) private readonly queue: Queue<ScheduledCheckJob>,
+    private readonly schedule: ScheduleRepository,
+    private readonly checks: ChecksRepository,
+    private readonly logger: AppLogger,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CHECK_QUEUE_OPTIONS) private readonly options: CheckQueueOptions,
+  ) {
+    // Its own connection: the lock must not wait behind queue traffic, and fails fast when Redis is away.
+    this.redis = new Redis({ ...redisOptionsFromUrl(config.redisUrl!), maxRetriesPerRequest: 1, commandTimeout: 2_000 });
+    this.redis.on('error', () => undefined);
+    this.lock = new LeaderLock(this.redis, `${options.prefix}:scheduler:leader`, options.leaderTtlMs);
+  }
+
+  onApplicationBootstrap(): void {
+    const tickMs = this.config.schedulerTickSeconds * 1000;
+    this.timers.push(setInterval(() => void this.tick(), tickMs));
+    // Renewal runs on its own short timer: a long tick (a large claim) must not let the lock lapse.
+    this.timers.push(setInterval(() => void this.renew(), Math.max(200, Math.floor(this.options.leaderTtlMs / 3))));
+    this.timers.push(setInterval(() => void this.prune(), 10 * 60 * 1000));
+    setTimeout(() => void this.tick(), 300).unref();
+    this.logger.log({ msg: 'queue scheduler started', tickSeconds: this.config.schedulerTickSeconds, leaderTtlMs: this.options.leaderTtlMs }, 'Scheduler');
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    const deadline = Date.now() + 10_000;
+    while ((this.ticking || this.pruning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    // Hand the role over at once instead of making the fleet wait for the TTL.
+    await this.lock.release();
+    this.redis.disconnect();
+  }
+
+  get isLeader(): boolean {
+    return this.lock.held;
+  }
+
+  private async renew(): Promise<void> {
+    if (this.stopping || !this.lock.held) return;
+    await this.lock.tryHold();
+    this.noteLeadership();
+  }
+
+  private noteLeadership(): void {
+    const leader = this.lock.held;
+    if (leader !== this.wasLeader) {
+      this.wasLeader = leader;
+      this.logger.log({ msg: leader ? 'scheduler role taken' : 'scheduler role lost', key: this.lock.key }, 'Scheduler');
+    }
+  }
+
+  /** Enqueues what is due if this replica is the leader; returns how many jobs it added. Exposed for tests. */
+  async tick(now = new Date()): Promise<number> {
+    if (this.ticking || this.stopping) return 0;
+    this.ticking = true;
+    let added = 0;
+    try {
+      await this.lock.tryHold();
+      this.noteLeadership();
+      if (!this.lock.held) return 0;
+      for (;;) {
+        const counts = await within(REDIS_DEADLINE_MS, this.queue.getJobCounts('waiting', 'prioritized', 'delayed'), 'counting queued jobs');
+        const queued = (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts.delayed ?? 0);
+        const room = Math.min(CLAIM_BATCH, this.options.maxWaiting - queued);
+        // Stop as soon as the lock is in doubt: a new leader may be claiming already.
+        if (room <= 0 || !this.lock.held || this.stopping) break;
+        const claimed = await this.schedule.claimDueAndHand({ now, limit: room, defaultIntervalSeconds: this.config.checkIntervalSeconds }, (c) => this.enqueue(c));
+        added += claimed.length;
+        if (claimed.length < room) break;
+      }
+      if (this.lastError) {
+        this.logger.log({ msg: 'scheduler enqueues again' }, 'Scheduler');
+        this.lastError = '';
+      }
+      return added;
+    } catch (e) {
+      // One line per kind of outage, not one per tick.
+      const msg = (e as Error).message;
+      if (msg !== this.lastError) this.logger.pino.warn({ context: 'Scheduler', err: msg }, 'could not enqueue due checks; they stay due');
+      this.lastError = msg;
+      return added;
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async enqueue(claimed: ClaimedDomain[]): Promise<void> {
+    await within(
+      REDIS_DEADLINE_MS,
+      this.queue.addBulk(
+        claimed.map((d) => ({
+        name: 'check',
+        data: { trigger: 'schedule', domainId: d.id, name: d.name, dueAt: d.dueAt.toISOString() },
+        opts: {
+          jobId: scheduledJobId(d.id, d.dueAt),
+          // Kept a while so a repeated enqueue of the same slot still finds it and adds nothing.
+          removeOnComplete: { age: Math.max(3600, this.config.checkIntervalSeconds), count: 100_000 },
+          removeOnFail: { age: 24 * 3600 },
+        },
+        })),
+      ),
+      'enqueueing due checks',
+    );
+  }
+
+  async prune(now = new Date()): Promise<number> {
+    if (this.pruning || this.stopping || !this.lock.held) return 0;
+    this.pruning = true;
+    try {
+      const before = new Date(now.getTime() - this.config.retentionDays * 86400_000);
+      const total = await pruneOldRuns(this.checks, before, () => this.stopping || !this.lock.held);
+      if (total > 0) this.logger.log({ msg: 'pruned old check runs', runs: total, before: before.toISOString() }, 'Scheduler');
+      return total;
+    } catch (e) {
+      this.logger.error(e, 'Scheduler');
+      return 0;
+    } finally {
+      this.pruning = false;
+    }
+  }
+}
