@@ -1,11 +1,59 @@
 import { createSocket } from 'node:dgram';
 import { request as httpsRequest } from 'node:https';
+import { connect } from 'node:net';
 import packet from 'dns-packet';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDnsServer } from './fake-dns-server.js';
 
-function query(name: string, type: packet.RecordType, id = 0): Buffer {
-  return packet.encode({ type: 'query', id, flags: packet.RECURSION_DESIRED, questions: [{ type, name }] });
+function query(name: string, type: packet.RecordType, id = 0, edns?: { do?: boolean; cd?: boolean; size?: number }): Buffer {
+  return packet.encode({
+    type: 'query',
+    id,
+    flags: packet.RECURSION_DESIRED | (edns?.cd ? packet.CHECKING_DISABLED : 0),
+    questions: [{ type, name }],
+    additionals: edns ? [{ type: 'OPT', name: '.', udpPayloadSize: edns.size ?? 1232, flags: edns.do ? packet.DNSSEC_OK : 0, options: [] } as unknown as packet.Answer] : [],
+  });
+}
+
+/** Every message the server sends back on one UDP query within `windowMs`. */
+function udpAll(address: string, wire: Buffer, windowMs = 150): Promise<packet.DecodedPacket[]> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    const got: packet.DecodedPacket[] = [];
+    socket.on('message', (msg) => got.push(packet.decode(msg)));
+    setTimeout(() => {
+      socket.close();
+      resolve(got);
+    }, windowMs);
+    socket.send(wire, Number(port), host);
+  });
+}
+
+/** Every message the server sends back on one TCP query within `windowMs`. */
+function tcpAll(address: string, wire: Buffer, windowMs = 150): Promise<packet.DecodedPacket[]> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve) => {
+    const socket = connect({ host, port: Number(port) });
+    let buffered = Buffer.alloc(0);
+    const got: packet.DecodedPacket[] = [];
+    socket.on('data', (chunk) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+        const n = buffered.readUInt16BE(0);
+        got.push(packet.decode(buffered.subarray(2, 2 + n)));
+        buffered = buffered.subarray(2 + n);
+      }
+    });
+    const frame = Buffer.alloc(2 + wire.length);
+    frame.writeUInt16BE(wire.length, 0);
+    wire.copy(frame, 2);
+    socket.write(frame);
+    setTimeout(() => {
+      socket.destroy();
+      resolve(got);
+    }, windowMs);
+  });
 }
 
 async function doh(url: string, name: string, type: packet.RecordType, method: 'GET' | 'POST' = 'GET'): Promise<{ status: number; msg: packet.Packet | null }> {
@@ -43,6 +91,7 @@ describe(FakeDnsServer.name, () => {
     expect(dns.httpAddress).toMatch(/^127\.0\.0\.5:\d+$/);
     expect(dns.httpsAddress).toMatch(/^127\.0\.0\.5:\d+$/);
     expect(dns.udpAddress).toMatch(/^127\.0\.0\.5:\d+$/);
+    expect(dns.tcpAddress).toMatch(/^127\.0\.0\.5:\d+$/);
   });
 
   afterEach(() => {
@@ -165,6 +214,102 @@ describe(FakeDnsServer.name, () => {
     dns.setRecords('a.b.example.test', 'A', ['192.0.2.1']).removeTree('b.example.test');
     expect(await udp(dns.udpAddress!, 'b.example.test', 'A')).toMatchObject({ rcode: 'NXDOMAIN' });
     expect(await udp(dns.udpAddress!, 'example.test', 'A')).toMatchObject({ rcode: 'NOERROR' });
+  });
+
+  it('should answer over TCP with length-prefixed messages and the query id', async () => {
+    dns.setRecords('a.example.test', 'A', ['192.0.2.1']);
+    const [answer] = await tcpAll(dns.tcpAddress!, query('a.example.test', 'A', 777));
+    expect(answer).toMatchObject({ id: 777, rcode: 'NOERROR', answers: [{ data: '192.0.2.1' }] });
+    expect(dns.queries[0]).toMatchObject({ transport: 'tcp', method: 'TCP', id: 777 });
+  });
+
+  it('should serve every record type of the resolver contract', async () => {
+    dns.setZone({
+      'example.test': { NS: ['ns.example.test'], DS: [{ keyTag: 1, algorithm: 13, digestType: 2, digest: 'aabb' }], DNSKEY: [{ flags: 257, algorithm: 13, key: 'AQID' }] },
+      '_25._tcp.mx.example.test': { TLSA: [{ usage: 3, selector: 1, matchingType: 1, data: 'ccdd' }] },
+      '1.2.0.192.in-addr.arpa': { PTR: ['mx.example.test'] },
+    });
+    expect((await udp(dns.udpAddress!, 'example.test', 'DS'))!.answers![0]).toMatchObject({ data: { keyTag: 1, digest: Buffer.from('aabb', 'hex') } });
+    expect((await udp(dns.udpAddress!, 'example.test', 'DNSKEY'))!.answers![0]).toMatchObject({ data: { flags: 257, key: Buffer.from([1, 2, 3]) } });
+    expect((await udp(dns.udpAddress!, '_25._tcp.mx.example.test', 'TLSA'))!.answers![0]).toMatchObject({ data: { usage: 3, certificate: Buffer.from('ccdd', 'hex') } });
+    expect((await udp(dns.udpAddress!, '1.2.0.192.in-addr.arpa', 'PTR'))!.answers![0]).toMatchObject({ data: 'mx.example.test' });
+    expect((await udp(dns.udpAddress!, 'example.test', 'NS'))!.answers![0]).toMatchObject({ data: 'ns.example.test' });
+  });
+
+  it('should truncate UDP answers on demand or above the client buffer, never TCP ones', async () => {
+    dns.setRecords('a.example.test', 'A', ['192.0.2.1']).setFault('a.example.test', { truncate: true });
+    const [udpAnswer] = await udpAll(dns.udpAddress!, query('a.example.test', 'A', 1));
+    expect(udpAnswer).toMatchObject({ flag_tc: true, answers: [] });
+    const [tcpAnswer] = await tcpAll(dns.tcpAddress!, query('a.example.test', 'A', 1));
+    expect(tcpAnswer).toMatchObject({ flag_tc: false, answers: [{ data: '192.0.2.1' }] });
+
+    dns.clearFaults().setRecords('big.example.test', 'TXT', Array.from({ length: 6 }, () => 'x'.repeat(200)));
+    expect((await udpAll(dns.udpAddress!, query('big.example.test', 'TXT', 2)))[0]).toMatchObject({ flag_tc: true });
+    expect((await udpAll(dns.udpAddress!, query('big.example.test', 'TXT', 3, { size: 4096 })))[0]).toMatchObject({ flag_tc: false });
+    const small = await FakeDnsServer.start({ host: '127.0.0.5', http: false, tcp: false, udpMaxSize: 600 });
+    small.setRecords('big.example.test', 'TXT', Array.from({ length: 6 }, () => 'x'.repeat(200)));
+    expect((await udpAll(small.udpAddress!, query('big.example.test', 'TXT', 3, { size: 4096 })))[0]).toMatchObject({ flag_tc: true });
+    await small.close();
+    expect(dns.queries.map((q) => q.outcome)).toEqual(['TRUNCATED', 'NOERROR', 'TRUNCATED', 'NOERROR']);
+  });
+
+  it.each(['udp', 'tcp'] as const)('should forge a mismatched id or question over %s, then answer only when asked to', async (transport) => {
+    const send = transport === 'udp' ? udpAll : tcpAll;
+    const address = transport === 'udp' ? dns.udpAddress! : dns.tcpAddress!;
+    dns.setRecords('a.example.test', 'A', ['192.0.2.1']).setFault('*', { mismatch: 'id' });
+    expect((await send(address, query('a.example.test', 'A', 100))).map((m) => m.id)).toEqual([101]);
+    dns.setFault('*', { mismatch: 'id', thenAnswer: true });
+    expect((await send(address, query('a.example.test', 'A', 65535))).map((m) => m.id)).toEqual([0, 65535]);
+    dns.setFault('*', { mismatch: 'question' });
+    expect((await send(address, query('a.example.test', 'A', 5))).map((m) => m.questions![0].name)).toEqual(['forged.a.example.test']);
+    dns.setFault('*', { drop: true });
+    expect(await send(address, query('a.example.test', 'A', 6))).toEqual([]);
+  });
+
+  it('should answer only the first CNAME on demand, and hand back a CNAME loop as far as it goes', async () => {
+    dns.setZone({ 'www.example.test': { CNAME: ['host.example.test'] }, 'host.example.test': { A: ['192.0.2.7'] } }).setFault('www.example.test', { cnameOnly: true });
+    expect(await udp(dns.udpAddress!, 'www.example.test', 'A')).toMatchObject({ rcode: 'NOERROR', answers: [{ type: 'CNAME', data: 'host.example.test' }], authorities: [] });
+    dns.clearFaults().setZone({ 'a.loop.test': { CNAME: ['b.loop.test'] }, 'b.loop.test': { CNAME: ['a.loop.test'] } });
+    const loop = await udp(dns.udpAddress!, 'a.loop.test', 'A');
+    expect(loop!.answers!.map((a) => (a as packet.StringAnswer).data)).toEqual(['b.loop.test', 'a.loop.test']);
+  });
+
+  it('should set AD for secure names to DO queries, and hide bogus data behind SERVFAIL + EDE 6 unless CD', async () => {
+    dns.setRecords('a.signed.test', 'A', ['192.0.2.1']).setDnssec('signed.test', 'secure');
+    dns.setRecords('a.bogus.test', 'A', ['192.0.2.66']).setDnssec('bogus.test', 'bogus');
+    const [secure] = await udpAll(dns.udpAddress!, query('a.signed.test', 'A', 1, { do: true }));
+    expect(secure).toMatchObject({ flag_ad: true, rcode: 'NOERROR' });
+    expect((secure.additionals![0] as packet.OptAnswer).flag_do).toBe(true);
+    const [noDo] = await udpAll(dns.udpAddress!, query('a.signed.test', 'A', 1, {}));
+    expect(noDo.flag_ad).toBe(false);
+    const [bogus] = await udpAll(dns.udpAddress!, query('a.bogus.test', 'A', 2, { do: true }));
+    expect(bogus).toMatchObject({ rcode: 'SERVFAIL', answers: [] });
+    const ede = (bogus.additionals![0] as packet.OptAnswer).options[0] as { code: number; data: Buffer };
+    expect(ede.code).toBe(15);
+    expect(ede.data.readUInt16BE(0)).toBe(6);
+    const [unchecked] = await udpAll(dns.udpAddress!, query('a.bogus.test', 'A', 3, { do: true, cd: true }));
+    expect(unchecked).toMatchObject({ rcode: 'NOERROR', flag_ad: false, flag_cd: true, answers: [{ data: '192.0.2.66' }] });
+    expect(dns.queries.map((q) => [q.dnssecOk, q.checkingDisabled])).toEqual([
+      [true, false],
+      [false, false],
+      [true, false],
+      [true, true],
+    ]);
+  });
+
+  it('should stream a huge DoH body slowly and stop when the client hangs up', async () => {
+    dns.setFault('*', { hugeBody: { bytes: 4 * 1024 * 1024, chunkBytes: 1024, intervalMs: 5 } });
+    const controller = new AbortController();
+    const res = await fetch(`${dns.url()}?dns=${query('a.test', 'A').toString('base64url')}`, { signal: controller.signal });
+    const reader = res.body!.getReader();
+    let received = 0;
+    while (received < 8 * 1024) received += (await reader.read()).value!.length;
+    controller.abort();
+    await new Promise((r) => setTimeout(r, 100));
+    const sent = dns.queries[0].bodyBytesSent!;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(dns.queries[0]).toMatchObject({ outcome: 'HUGE BODY', bodyBytesSent: sent });
+    expect(sent).toBeLessThan(4 * 1024 * 1024);
   });
 
   it('should close while a dropped HTTP request is still pending', async () => {

@@ -1,26 +1,38 @@
 /**
  * The project's fake DNS: one zone map served over DoH (plain HTTP and HTTPS, RFC 8484 GET and
- * POST on `/dns-query`) and classic UDP, on loopback addresses only. It behaves like the
+ * POST on `/dns-query`) and classic DNS over UDP and TCP, on loopback addresses only. It behaves like the
  * recursive resolver mxwatch talks to in production, not like an authoritative server: it
  * chases CNAMEs for other types, tells NXDOMAIN from NODATA (empty non-terminals included),
  * puts the enclosing zone's SOA in the authority section of negative answers (negative TTL,
  * RFC 2308) and expands wildcards (DNSBLs that list everything are wildcards).
  *
  * Faults are injected per name (the name and every name below it) or globally, so a test
- * can make one DNSBL zone refuse while the rest of the world answers.
+ * can make one DNSBL zone refuse while the rest of the world answers. Besides rcodes, delays and
+ * drops, a fault can truncate UDP answers, send a forged answer (wrong id or question) before or
+ * instead of the real one, stop at the first CNAME (as unbound does for local data), or stream a
+ * huge DoH body slowly.
+ *
+ * DNSSEC, enough for resolver tests: names marked `secure` answer with AD to queries with DO;
+ * `bogus` ones answer SERVFAIL with an RFC 8914 "DNSSEC Bogus" extended error unless CD is set.
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import packet from 'dns-packet';
 import { createTestCa } from '../tls/test-ca.js';
 
-export type FakeRecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'CNAME' | 'SRV' | 'SOA';
+export type FakeRecordType = 'A' | 'AAAA' | 'MX' | 'TXT' | 'CNAME' | 'SRV' | 'SOA' | 'PTR' | 'NS' | 'TLSA' | 'DS' | 'DNSKEY';
 
 export interface FakeMx { preference: number; exchange: string }
 export interface FakeSrv { priority: number; weight: number; port: number; target: string }
 export interface FakeSoa { mname: string; rname: string; serial?: number; refresh?: number; retry?: number; expire?: number; minimum: number }
+/** `data`: the certificate association data as hex. */
+export interface FakeTlsa { usage: number; selector: number; matchingType: number; data: string }
+/** `digest`: hex. */
+export interface FakeDs { keyTag: number; algorithm: number; digestType: number; digest: string }
+/** `key`: base64. */
+export interface FakeDnskey { flags: number; algorithm: number; key: string }
 
 /** A TXT record is one string, or its character-strings as sent on the wire (each ≤255 bytes). */
 export type FakeTxt = string | string[];
@@ -33,12 +45,20 @@ export interface FakeRecordOf {
   CNAME: string;
   SRV: FakeSrv;
   SOA: FakeSoa;
+  PTR: string;
+  NS: string;
+  TLSA: FakeTlsa;
+  DS: FakeDs;
+  DNSKEY: FakeDnskey;
 }
 
 /** `{ 'example.test': { MX: [{ preference: 10, exchange: 'mx.example.test' }], SOA: {...} }, 'mx.example.test': { A: ['192.0.2.1'] } }` */
 export type FakeZone = Record<string, { [T in FakeRecordType]?: Array<FakeRecordOf[T]> }>;
 
-export type FakeTransport = 'http' | 'https' | 'udp';
+export type FakeTransport = 'http' | 'https' | 'udp' | 'tcp';
+
+/** DNSSEC state served for a name and everything below it. */
+export type FakeDnssecState = 'secure' | 'bogus' | 'insecure';
 
 export interface FakeDnsFault {
   /** Answer with this rcode instead of the data. */
@@ -50,8 +70,21 @@ export interface FakeDnsFault {
   delayMs?: number | { min: number; max: number };
   /** DoH only: answer with this HTTP status and no DNS message (e.g. 429, 500). */
   httpStatus?: number;
-  /** Never answer (the HTTP request hangs until the client gives up or the server closes). */
+  /** Never answer (the HTTP request or TCP connection hangs until the client gives up or the server closes). */
   drop?: boolean;
+  /** UDP only: answer with the TC bit and no records, so the client must ask again over TCP. */
+  truncate?: boolean;
+  /**
+   * UDP/TCP: send a forged answer first, with the query id plus one (`id`) or the question's name
+   * changed (`question`). Unless `thenAnswer`, the real answer never follows.
+   */
+  mismatch?: 'id' | 'question';
+  /** With `mismatch`: send the real answer right after the forged one. */
+  thenAnswer?: boolean;
+  /** Answer only the CNAME at the asked name, without chasing it (unbound's answer for local data). */
+  cnameOnly?: boolean;
+  /** DoH only: a 200 answer whose body is `bytes` long, sent `chunkBytes` every `intervalMs`, never a valid message. */
+  hugeBody?: { bytes: number; chunkBytes: number; intervalMs: number };
   /** Limit the fault to these transports. */
   transports?: FakeTransport[];
   /** Apply to this many matching queries only, then disappear (e.g. fail once, then answer). */
@@ -62,10 +95,19 @@ export interface FakeQueryLogEntry {
   name: string;
   type: string;
   transport: FakeTransport;
-  /** `GET`/`POST` for DoH, `UDP` otherwise. */
-  method: 'GET' | 'POST' | 'UDP';
-  /** The rcode sent, `HTTP <status>` for an HTTP fault, `DROPPED` when nothing was sent. */
+  /** `GET`/`POST` for DoH, `UDP`/`TCP` otherwise. */
+  method: 'GET' | 'POST' | 'UDP' | 'TCP';
+  /** The rcode sent, `HTTP <status>` for an HTTP fault, `DROPPED` when nothing was sent, `TRUNCATED`, `HUGE BODY`. */
   outcome: string;
+  /** The query's id, DO bit (EDNS0), CD bit and EDNS0 UDP payload size (null without EDNS0). */
+  id: number;
+  dnssecOk: boolean;
+  checkingDisabled: boolean;
+  udpPayloadSize: number | null;
+  /** UDP/TCP: the client's source port. */
+  sourcePort?: number;
+  /** `hugeBody` faults: bytes written before the client went away or the body ended. */
+  bodyBytesSent?: number;
 }
 
 export interface FakeDnsServerOptions {
@@ -75,6 +117,7 @@ export interface FakeDnsServerOptions {
   httpPort?: number;
   httpsPort?: number;
   udpPort?: number;
+  tcpPort?: number;
   /** Serve DoH over plain HTTP. Default true. */
   http?: boolean;
   /**
@@ -84,6 +127,13 @@ export interface FakeDnsServerOptions {
   https?: boolean | { key: string; cert: string; ca?: string };
   /** Serve classic DNS over UDP. Default true. */
   udp?: boolean;
+  /** Serve classic DNS over TCP. Default true. */
+  tcp?: boolean;
+  /**
+   * Largest UDP answer sent; larger ones are truncated (TC bit, no records). The client's EDNS0
+   * payload size (512 without EDNS0) applies as well. Default: no limit of our own.
+   */
+  udpMaxSize?: number;
   /** TTL of records set without one. Default 300. */
   defaultTtl?: number;
 }
@@ -94,9 +144,12 @@ const MAX_CNAME_CHAIN = 8;
 interface RRset { ttl: number; records: unknown[] }
 
 type AnswerPlan =
-  | { kind: 'dns'; response: Buffer; outcome: string; delayMs: number }
+  | { kind: 'dns'; response: Buffer; outcome: string; delayMs: number; forged: Buffer | null; thenAnswer: boolean }
   | { kind: 'http'; status: number; delayMs: number }
+  | { kind: 'huge'; body: { bytes: number; chunkBytes: number; intervalMs: number }; entry: FakeQueryLogEntry }
   | { kind: 'drop' };
+
+const EDE_DNSSEC_BOGUS = 6;
 
 export function normaliseFakeName(name: string): string {
   const lower = name.trim().toLowerCase();
@@ -108,6 +161,8 @@ export class FakeDnsServer {
   httpAddress: string | null = null;
   httpsAddress: string | null = null;
   udpAddress: string | null = null;
+  /** `host:port` of the classic DNS over TCP listener. */
+  tcpAddress: string | null = null;
   /** PEM of the CA that issued the HTTPS certificate (when the server made its own). */
   caCert: string | null = null;
   readonly host: string;
@@ -116,6 +171,9 @@ export class FakeDnsServer {
   /** For every ancestor of a name in `names`: how many names lie below it (empty non-terminals). */
   private readonly below = new Map<string, number>();
   private readonly faults = new Map<string, FakeDnsFault>();
+  private readonly dnssec = new Map<string, FakeDnssecState>();
+  private readonly tcpSockets = new Set<Socket>();
+  private tcpServer: TcpServer | null = null;
   private readonly log: FakeQueryLogEntry[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly hanging = new Set<ServerResponse>();
@@ -228,6 +286,17 @@ export class FakeDnsServer {
     return this;
   }
 
+  /** Marks a name and everything below it secure (AD to DO queries), bogus (SERVFAIL + EDE 6 unless CD) or insecure. */
+  setDnssec(name: string, state: FakeDnssecState): this {
+    this.dnssec.set(normaliseFakeName(name), state);
+    return this;
+  }
+
+  clearDnssec(): this {
+    this.dnssec.clear();
+    return this;
+  }
+
   /** Every query received, in order (faulted and dropped ones included). */
   get queries(): readonly FakeQueryLogEntry[] {
     return this.log;
@@ -246,7 +315,7 @@ export class FakeDnsServer {
 
   /** Resets zones, faults and the log, keeping the listeners (for a `beforeEach`). */
   reset(): this {
-    return this.clearZones().clearFaults().clearLog();
+    return this.clearZones().clearFaults().clearDnssec().clearLog();
   }
 
   async close(): Promise<void> {
@@ -254,6 +323,8 @@ export class FakeDnsServer {
     this.timers.clear();
     for (const res of this.hanging) res.destroy();
     this.hanging.clear();
+    for (const socket of this.tcpSockets) socket.destroy();
+    this.tcpSockets.clear();
     const closeHttp = (s: HttpServer | null) =>
       s
         ? new Promise<void>((resolve) => {
@@ -265,9 +336,11 @@ export class FakeDnsServer {
       closeHttp(this.httpServer),
       closeHttp(this.httpsServer),
       this.udpSocket ? new Promise<void>((resolve) => this.udpSocket!.close(() => resolve())) : Promise.resolve(),
+      this.tcpServer ? new Promise<void>((resolve) => this.tcpServer!.close(() => resolve())) : Promise.resolve(),
     ]);
     this.httpServer = this.httpsServer = null;
     this.udpSocket = null;
+    this.tcpServer = null;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -306,9 +379,14 @@ export class FakeDnsServer {
       });
       this.udpAddress = `${this.host}:${socket.address().port}`;
     }
+    if (o.tcp !== false) {
+      const server = createTcpServer((socket) => this.onTcp(socket));
+      this.tcpServer = server;
+      this.tcpAddress = await this.listenTcp(server, o.tcpPort ?? 0);
+    }
   }
 
-  private listenTcp(server: HttpServer, port: number): Promise<string> {
+  private listenTcp(server: HttpServer | TcpServer, port: number): Promise<string> {
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, this.host, () => {
@@ -346,10 +424,73 @@ export class FakeDnsServer {
       res.on('close', () => this.hanging.delete(res));
       return;
     }
+    if (plan.kind === 'huge') return this.streamHugeBody(res, plan);
     this.later(plan.delayMs, () => {
       if (res.destroyed) return;
       if (plan.kind === 'http') return void res.writeHead(plan.status, { 'content-type': 'text/plain' }).end(`fake DNS fault ${plan.status}`);
       res.writeHead(200, { 'content-type': 'application/dns-message', 'content-length': plan.response.length }).end(plan.response);
+    });
+  }
+
+  /** A body that never ends in time: chunks of filler until `bytes` or until the client hangs up. */
+  private streamHugeBody(res: ServerResponse, plan: Extract<AnswerPlan, { kind: 'huge' }>): void {
+    const { bytes, chunkBytes, intervalMs } = plan.body;
+    plan.entry.bodyBytesSent = 0;
+    this.hanging.add(res);
+    res.writeHead(200, { 'content-type': 'application/dns-message' });
+    const chunk = Buffer.alloc(chunkBytes, 0x41);
+    const timer = setInterval(() => {
+      if (res.destroyed || plan.entry.bodyBytesSent! >= bytes) {
+        clearInterval(timer);
+        this.timers.delete(timer);
+        if (!res.destroyed) res.end();
+        return;
+      }
+      const n = Math.min(chunkBytes, bytes - plan.entry.bodyBytesSent!);
+      res.write(n === chunkBytes ? chunk : chunk.subarray(0, n));
+      plan.entry.bodyBytesSent! += n;
+    }, intervalMs);
+    this.timers.add(timer);
+    res.on('close', () => {
+      clearInterval(timer);
+      this.timers.delete(timer);
+      this.hanging.delete(res);
+    });
+  }
+
+  private onTcp(socket: Socket): void {
+    this.tcpSockets.add(socket);
+    socket.on('close', () => this.tcpSockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    let buffered: Buffer = Buffer.alloc(0);
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      while (buffered.length >= 2 && buffered.length >= 2 + buffered.readUInt16BE(0)) {
+        const length = buffered.readUInt16BE(0);
+        const wire = buffered.subarray(2, 2 + length);
+        buffered = buffered.subarray(2 + length);
+        let query: packet.Packet;
+        try {
+          query = packet.decode(wire);
+        } catch {
+          socket.destroy();
+          return;
+        }
+        const plan = this.plan(query, 'tcp', 'TCP');
+        this.log[this.log.length - 1].sourcePort = socket.remotePort;
+        if (plan.kind !== 'dns') continue;
+        const frame = (b: Buffer) => {
+          const out = Buffer.alloc(2 + b.length);
+          out.writeUInt16BE(b.length, 0);
+          b.copy(out, 2);
+          return out;
+        };
+        this.later(plan.delayMs, () => {
+          if (socket.destroyed) return;
+          if (plan.forged) socket.write(frame(plan.forged));
+          if (!plan.forged || plan.thenAnswer) socket.write(frame(plan.response));
+        });
+      }
     });
   }
 
@@ -361,8 +502,12 @@ export class FakeDnsServer {
       return;
     }
     const plan = this.plan(query, 'udp', 'UDP');
+    this.log[this.log.length - 1].sourcePort = port;
     if (plan.kind !== 'dns') return;
-    this.later(plan.delayMs, () => this.udpSocket?.send(plan.response, port, address));
+    this.later(plan.delayMs, () => {
+      if (plan.forged) this.udpSocket?.send(plan.forged, port, address);
+      if (!plan.forged || plan.thenAnswer) this.udpSocket?.send(plan.response, port, address);
+    });
   }
 
   private later(delayMs: number, fn: () => void): void {
@@ -382,7 +527,20 @@ export class FakeDnsServer {
     const question = query.questions?.[0];
     const name = question ? normaliseFakeName(question.name) : '';
     const type = question?.type ?? 'NONE';
-    const entry: FakeQueryLogEntry = { name, type, transport, method, outcome: '' };
+    const opt = (query.additionals ?? []).find((a): a is packet.OptAnswer => a.type === 'OPT');
+    const dnssecOk = Boolean(opt && (opt.flags & packet.DNSSEC_OK));
+    const checkingDisabled = Boolean((query.flags ?? 0) & packet.CHECKING_DISABLED);
+    const entry: FakeQueryLogEntry = {
+      name,
+      type,
+      transport,
+      method,
+      outcome: '',
+      id: query.id ?? 0,
+      dnssecOk,
+      checkingDisabled,
+      udpPayloadSize: opt ? opt.udpPayloadSize : null,
+    };
     this.log.push(entry);
 
     const fault = this.takeFault(name, transport);
@@ -392,26 +550,81 @@ export class FakeDnsServer {
       entry.outcome = 'DROPPED';
       return { kind: 'drop' };
     }
-    if (fault?.httpStatus && transport !== 'udp') {
+    const doh = transport === 'http' || transport === 'https';
+    if (fault?.httpStatus && doh) {
       entry.outcome = `HTTP ${fault.httpStatus}`;
       return { kind: 'http', status: fault.httpStatus, delayMs };
     }
-    const built = fault?.rcode
-      ? { rcode: RCODE[fault.rcode], answers: [], authorities: [] }
-      : question
-        ? this.resolve(name, type)
-        : { rcode: RCODE.FORMERR, answers: [], authorities: [] };
+    if (fault?.hugeBody && doh) {
+      entry.outcome = 'HUGE BODY';
+      return { kind: 'huge', body: fault.hugeBody, entry };
+    }
+    const security = this.dnssecOf(name);
+    const ede: Array<{ code: number; text: string }> = [];
+    let built: { rcode: number; answers: packet.Answer[]; authorities: packet.Answer[] };
+    if (fault?.rcode) built = { rcode: RCODE[fault.rcode], answers: [], authorities: [] };
+    else if (!question) built = { rcode: RCODE.FORMERR, answers: [], authorities: [] };
+    else if (security === 'bogus' && !checkingDisabled) {
+      // A validating resolver hides bogus data unless the client disabled checking.
+      built = { rcode: RCODE.SERVFAIL, answers: [], authorities: [] };
+      ede.push({ code: EDE_DNSSEC_BOGUS, text: `validation failure <${name} ${type}>` });
+    } else built = this.resolve(name, type, fault?.cnameOnly === true);
     entry.outcome = (Object.keys(RCODE) as Array<keyof typeof RCODE>).find((k) => RCODE[k] === built.rcode) ?? String(built.rcode);
-    const response = packet.encode({
+    const authenticated = security === 'secure' && dnssecOk && built.rcode !== RCODE.SERVFAIL && !fault?.rcode;
+    const message: packet.Packet = {
       type: 'response',
       id: query.id ?? 0,
       // dns-packet ignores `rcode` when encoding: it only travels in the low bits of `flags`.
-      flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE | built.rcode,
+      flags:
+        packet.RECURSION_DESIRED |
+        packet.RECURSION_AVAILABLE |
+        (authenticated ? packet.AUTHENTIC_DATA : 0) |
+        (checkingDisabled ? packet.CHECKING_DISABLED : 0) |
+        built.rcode,
       questions: query.questions ?? [],
       answers: built.answers,
       authorities: built.authorities,
-    });
-    return { kind: 'dns', response, outcome: entry.outcome, delayMs };
+      additionals: opt
+        ? [
+            {
+              type: 'OPT',
+              name: '.',
+              udpPayloadSize: 1232,
+              extendedRcode: 0,
+              ednsVersion: 0,
+              flags: dnssecOk ? packet.DNSSEC_OK : 0,
+              flag_do: dnssecOk,
+              options: ede.map((e) => ({ code: 15, data: Buffer.concat([u16(e.code), Buffer.from(e.text)]) })),
+            } as unknown as packet.Answer,
+          ]
+        : [],
+    };
+    let response = packet.encode(message);
+    if (transport === 'udp') {
+      const limit = Math.min(this.options.udpMaxSize ?? Infinity, opt ? Math.max(512, opt.udpPayloadSize) : 512);
+      if (fault?.truncate || response.length > limit) {
+        entry.outcome = 'TRUNCATED';
+        response = packet.encode({ ...message, flags: (message.flags ?? 0) | packet.TRUNCATED_RESPONSE, answers: [], authorities: [] });
+      }
+    }
+    let forged: Buffer | null = null;
+    if (fault?.mismatch && !doh) {
+      forged =
+        fault.mismatch === 'id'
+          ? packet.encode({ ...message, id: ((query.id ?? 0) + 1) & 0xffff })
+          : packet.encode({ ...message, questions: (query.questions ?? []).map((q) => ({ ...q, name: `forged.${q.name}` })) });
+      if (!fault.thenAnswer) entry.outcome = `FORGED ${fault.mismatch}`;
+    }
+    return { kind: 'dns', response, outcome: entry.outcome, delayMs, forged, thenAnswer: fault?.thenAnswer === true };
+  }
+
+  private dnssecOf(name: string): FakeDnssecState {
+    const labels = name.split('.');
+    for (let i = 0; i < labels.length; i++) {
+      const state = this.dnssec.get(labels.slice(i).join('.'));
+      if (state) return state;
+    }
+    return 'insecure';
   }
 
   private takeFault(name: string, transport: FakeTransport): FakeDnsFault | undefined {
@@ -449,7 +662,7 @@ export class FakeDnsServer {
     return undefined;
   }
 
-  private resolve(qname: string, qtype: string): { rcode: number; answers: packet.Answer[]; authorities: packet.Answer[] } {
+  private resolve(qname: string, qtype: string, cnameOnly = false): { rcode: number; answers: packet.Answer[]; authorities: packet.Answer[] } {
     const answers: packet.Answer[] = [];
     let name = qname;
     for (let hop = 0; hop <= MAX_CNAME_CHAIN; hop++) {
@@ -459,11 +672,16 @@ export class FakeDnsServer {
       if (cname && qtype !== 'CNAME') {
         const target = normaliseFakeName(cname.records[0] as string);
         answers.push({ type: 'CNAME', name, ttl: cname.ttl, data: target });
+        // A loop: hand back the chain as far as it goes, as recursive resolvers do; the client must notice.
+        if (answers.some((a) => a.name === target)) return { rcode: RCODE.NOERROR, answers, authorities: [] };
+        // unbound's local data: the alias alone, nothing about the target, no SOA.
+        if (cnameOnly) return { rcode: RCODE.NOERROR, answers, authorities: [] };
         name = target;
         continue;
       }
       const rrset = node.get(qtype as FakeRecordType);
-      if (!rrset) return { rcode: RCODE.NOERROR, answers, authorities: answers.length ? [] : this.soaFor(name) };
+      // NODATA, also at the end of a CNAME chain: the SOA of the target's zone proves it (RFC 2308 §2.2).
+      if (!rrset) return { rcode: RCODE.NOERROR, answers, authorities: this.soaFor(name) };
       for (const r of rrset.records) answers.push(toWire(name, qtype as FakeRecordType, rrset.ttl, r));
       return { rcode: RCODE.NOERROR, answers, authorities: [] };
     }
@@ -504,5 +722,26 @@ function toWire(name: string, type: FakeRecordType, ttl: number, record: unknown
       return { type, name, ttl, data: record as FakeSrv };
     case 'SOA':
       return { type, name, ttl, data: record as FakeSoa };
+    case 'PTR':
+    case 'NS':
+      return { type, name, ttl, data: record as string };
+    case 'TLSA': {
+      const t = record as FakeTlsa;
+      return { type, name, ttl, data: { usage: t.usage, selector: t.selector, matchingType: t.matchingType, certificate: Buffer.from(t.data, 'hex') } };
+    }
+    case 'DS': {
+      const d = record as FakeDs;
+      return { type, name, ttl, data: { keyTag: d.keyTag, algorithm: d.algorithm, digestType: d.digestType, digest: Buffer.from(d.digest, 'hex') } };
+    }
+    case 'DNSKEY': {
+      const k = record as FakeDnskey;
+      return { type, name, ttl, data: { flags: k.flags, algorithm: k.algorithm, key: Buffer.from(k.key, 'base64') } };
+    }
   }
+}
+
+function u16(n: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(n, 0);
+  return b;
 }

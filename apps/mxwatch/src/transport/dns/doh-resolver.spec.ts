@@ -231,6 +231,100 @@ describe(DohResolver.name, () => {
     });
   });
 
+  describe('dnssec', () => {
+    it('should set DO and CD in the query tangerine builds and report AD and extended errors', async () => {
+      dns.setRecords('signed.example.test', 'A', ['192.0.2.1']).setDnssec('signed.example.test', 'secure');
+      dns.setRecords('bogus.example.test', 'A', ['192.0.2.66']).setDnssec('bogus.example.test', 'bogus');
+      const r = resolver({ attempts: 1 });
+      await expect(r.resolve('signed.example.test', 'A', { dnssec: true })).resolves.toMatchObject({
+        ok: true,
+        dnssec: { authenticated: true, checkingDisabled: false, rcode: 'NOERROR' },
+      });
+      expect(dns.queries[0]).toMatchObject({ dnssecOk: true, checkingDisabled: false, transport: 'http', method: 'GET' });
+      await expect(r.resolve('bogus.example.test', 'A', { dnssec: true })).resolves.toMatchObject({
+        ok: false,
+        error: 'servfail',
+        dnssec: { rcode: 'SERVFAIL', ede: [{ code: 6 }] },
+      });
+      await expect(r.resolve('bogus.example.test', 'A', { dnssec: true, checkingDisabled: true })).resolves.toMatchObject({
+        ok: true,
+        records: ['192.0.2.66'],
+        dnssec: { authenticated: false, checkingDisabled: true },
+      });
+      expect(dns.queries[2]).toMatchObject({ dnssecOk: true, checkingDisabled: true });
+      const plain = await r.resolve('signed.example.test', 'A');
+      expect(plain).not.toHaveProperty('dnssec');
+      expect(dns.queries[3]).toMatchObject({ dnssecOk: false, checkingDisabled: false });
+    });
+  });
+
+  describe('cname following', () => {
+    it('should follow a CNAME answered without its target and report a loop as a fact', async () => {
+      dns.setZone({ 'alias.example.test': { CNAME: ['real.example.test'] }, 'real.example.test': { A: ['192.0.2.7'] } });
+      dns.setZone({ 'a.example.test': { CNAME: ['b.example.test'] }, 'b.example.test': { CNAME: ['a.example.test'] } });
+      dns.setFault('*', { cnameOnly: true });
+      const r = resolver();
+      await expect(r.resolve('alias.example.test', 'A')).resolves.toMatchObject({ ok: true, name: 'alias.example.test', records: ['192.0.2.7'] });
+      await expect(r.resolve('a.example.test', 'TXT')).resolves.toMatchObject({ ok: false, error: 'cname_loop' });
+    });
+  });
+
+  describe('hostile bodies', () => {
+    it('should stop reading a body at 65,535 bytes while megabytes arrive slowly', async () => {
+      dns.setFault('*', { hugeBody: { bytes: 8 * 1024 * 1024, chunkBytes: 32 * 1024, intervalMs: 5 } });
+      const answer = await resolver({ attempts: 1, timeoutMs: 5000 }).resolve('a.example.test', 'A');
+      expect(answer).toMatchObject({ ok: false, error: 'badresp', cause: expect.stringContaining('exceeds 65535 bytes') });
+      const sent = () => dns.queries[0].bodyBytesSent!;
+      // The hang-up reaches the server within a chunk or two; after that nothing more is written.
+      await new Promise((r) => setTimeout(r, 50));
+      const atAnswer = sent();
+      await new Promise((r) => setTimeout(r, 100));
+      // The server noticed the hang-up: no byte was written after the answer (and far from 8 MiB).
+      expect(sent()).toBe(atAnswer);
+      expect(atAnswer).toBeLessThan(1024 * 1024);
+    });
+
+    it('should stop reading a slow body at the attempt deadline', async () => {
+      dns.setFault('*', { hugeBody: { bytes: 60_000, chunkBytes: 64, intervalMs: 20 } });
+      const answer = await resolver({ attempts: 1, timeoutMs: 300 }).resolve('a.example.test', 'A');
+      expect(answer).toMatchObject({ ok: false, error: 'timeout' });
+      await new Promise((r) => setTimeout(r, 50));
+      const atAnswer = dns.queries[0].bodyBytesSent!;
+      await new Promise((r) => setTimeout(r, 150));
+      expect(dns.queries[0].bodyBytesSent).toBe(atAnswer);
+      expect(atAnswer).toBeLessThan(60_000);
+    });
+  });
+
+  describe('protocol mismatch', () => {
+    it('should say so when https meets a plain-HTTP DoH server', async () => {
+      const answer = await resolver({ servers: [dns.httpAddress!], protocol: 'https', attempts: 1 }).resolve('a.example.test', 'A');
+      expect(answer).toMatchObject({ ok: false, error: 'transport', cause: expect.stringContaining('does not speak TLS') });
+      expect(!answer.ok && answer.cause).toContain('use protocol http');
+      expect(!answer.ok && answer.cause).toContain('wrong version number');
+    });
+
+    it('should say so when http meets a DoH server that speaks TLS', async () => {
+      const answer = await resolver({ servers: [dns.httpsAddress!], protocol: 'http', attempts: 1 }).resolve('a.example.test', 'A');
+      expect(answer).toMatchObject({ ok: false, error: 'transport', cause: expect.stringContaining('speaks TLS, not plain HTTP') });
+      expect(!answer.ok && answer.cause).toContain('use protocol https');
+    });
+
+    it('should not blame TLS when a plain-HTTP server merely hangs up', async () => {
+      const { createServer } = await import('node:net');
+      const rude = createServer((socket) => socket.once('data', () => socket.destroy()));
+      await new Promise<void>((res) => rude.listen(0, '127.0.0.6', () => res()));
+      try {
+        const port = (rude.address() as { port: number }).port;
+        const answer = await resolver({ servers: [`127.0.0.6:${port}`], attempts: 1 }).resolve('a.example.test', 'A');
+        expect(answer).toMatchObject({ ok: false, error: 'transport' });
+        expect(!answer.ok && answer.cause).not.toContain('TLS');
+      } finally {
+        rude.close();
+      }
+    });
+  });
+
   describe('process lifetime', () => {
     it('should leave no timer behind after lookups that timed out or failed', async () => {
       // A pending timer would keep the process alive after the lookup (tangerine's own per-request

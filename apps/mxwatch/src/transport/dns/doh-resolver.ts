@@ -1,78 +1,55 @@
 /**
- * mxwatch's resolver: tangerine (DNS over HTTPS) wrapped with what it lacks.
+ * mxwatch's DNS-over-HTTPS resolver: tangerine (the project's DoH client) as the transport under
+ * the shared CachingResolver (deadline, retries, failover, cache, coalescing, CNAME following,
+ * DNSSEC flags) and the shared message decoder.
  *
- * tangerine 2.0.2 is the project's fixed DoH client, but on its own it (a) shares one abort
- * signal across all tries so a timeout never fails over, (b) leaves the timers of failed
- * attempts pending so the process cannot exit, (c) caches by the text-sorted "lowest" TTL,
- * never evicts and never caches negative answers, (d) reports connection refused and TLS
- * failures as a bare ECANCELLED, and (e) gives no TTLs for most types. Hence:
+ * tangerine 2.0.2 on its own shares one abort signal across all tries (a timeout never fails
+ * over), leaves the timers of failed attempts pending, caches by the text-sorted "lowest" TTL,
+ * never evicts nor caches negative answers, reports connection refused and TLS failures as a
+ * bare ECANCELLED, gives no TTLs for most types and has no DNSSEC option. Hence:
  *
- * - one tangerine instance per server with `tries: 1` and `cache: false`; the attempts,
- *   the failover across servers and the per-attempt deadline are ours;
+ * - one tangerine instance per server with `tries: 1` and `cache: false`;
  * - tangerine is handed our own `request` function (its documented second constructor
- *   argument). undici is an optional peer of tangerine and is not installed here, and the
- *   function is where we (1) pass a per-resolver TLS CA for https, (2) keep the real cause of
- *   a transport failure, (3) see the raw DoH answer to read TTLs and the SOA of negative
- *   answers, and (4) always resolve instead of rejecting, which is what lets tangerine clear
- *   its own per-request timer. The function finds its attempt through the AbortSignal we
- *   pass to `tangerine.resolve()`, which tangerine forwards unchanged.
- * - tangerine still builds the query, checks the rcode and parses the records.
+ *   argument; undici, its default, is an optional peer that is not installed). That function
+ *   (1) sets the DO and CD bits in the query tangerine built, (2) trusts an extra CA for https on
+ *   top of the system roots, (3) keeps the real cause of a transport failure and says so when the
+ *   protocol does not match the server (https against plain HTTP and the reverse), (4) caps the
+ *   body at 65,535 bytes and stops reading at the attempt's deadline, (5) keeps the raw answer,
+ *   which the shared decoder reads instead of tangerine's lossy result, and (6) always resolves
+ *   instead of rejecting, which is what lets tangerine clear its own per-request timer. It finds
+ *   its attempt through the AbortSignal handed to `tangerine.resolve()`, which tangerine forwards.
  */
 import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { connect as tlsConnect, rootCertificates } from 'node:tls';
 import packet from 'dns-packet';
 import tangerineModule from 'tangerine';
-import type { DnsAnswer, DnsErrorKind, DnsRecordOf, DnsRecordType, MxRecord, Resolver, SrvRecord } from '../transport.types.js';
+import { CachingResolver, type CachingResolverOptions, type DnsExchange, type ExchangeResult, type ResolverStats } from './caching-resolver.js';
+import { applyQuestionFlags, MAX_DNS_MESSAGE, mismatchOf, type DnsQuestion } from './dns-message.js';
 
-export interface DohResolverOptions {
+export interface DohResolverOptions extends CachingResolverOptions {
   /** DoH servers as `host:port` (IPv6 as `[addr]:port`); the path is always `/dns-query`. */
   servers: string[];
   protocol: 'https' | 'http';
-  /** Deadline of one attempt (one HTTP request to one server). Default 3000. */
-  timeoutMs?: number;
-  /** Attempts per lookup, rotating through `servers` (failover). Default 3. */
-  attempts?: number;
-  /** Bound of the answer cache (LRU). 0 disables caching. Default 10000. */
-  cacheMaxEntries?: number;
-  /** Extra trust for https, e.g. the CA of a test server or of a private resolver. */
+  /** Extra trust for https (PEM), added to the system roots: a private resolver's CA, a test CA. */
   tls?: { ca?: string | Buffer };
-  /** Clock for cache expiry (epoch ms). */
-  now?: () => number;
-  /** Negative-cache TTL (s) when a negative answer carries no SOA. Default 60. */
-  defaultNegativeTtl?: number;
-  /** Upper bound of any cached TTL (s). Default 86400. */
-  maxTtl?: number;
+  /** Largest DoH body read (bytes). Default 65,535, the largest DNS message. */
+  maxBodyBytes?: number;
 }
 
-export interface DohResolverStats {
-  /** HTTP requests sent (attempts), i.e. what the DNS servers saw. */
-  queries: number;
-  /** Lookups answered from the cache. */
-  cacheHits: number;
-  /** Lookups that joined an identical lookup already in flight. */
-  coalesced: number;
-  cacheEntries: number;
-}
+/** Kept for callers that predate the shared engine. */
+export type DohResolverStats = ResolverStats;
 
 /** What the request function saw during one attempt; tangerine's errors lose most of it. */
 interface AttemptState {
   server: string;
-  timedOut: boolean;
+  question: DnsQuestion;
   transportError: string | null;
+  badResponse: string | null;
   httpStatus: number | null;
-  raw: packet.Packet | null;
-}
-
-interface CacheEntry {
-  answer: DnsAnswer<DnsRecordType>;
-  expiresAt: number;
-}
-
-interface Flight {
-  promise: Promise<DnsAnswer<DnsRecordType>>;
-  controller: AbortController;
-  waiters: number;
-  settled: boolean;
+  raw: Buffer | null;
+  /** Settles when a protocol diagnosis started after a failure has finished. */
+  diagnosis: Promise<void> | null;
 }
 
 // tangerine is CommonJS (`module.exports = Tangerine`) typed as `export default`: under nodenext
@@ -81,20 +58,10 @@ const Tangerine = ((tangerineModule as unknown as { default?: unknown }).default
 type Tangerine = InstanceType<typeof Tangerine>;
 
 type TangerineResponse = { statusCode: number; headers: Record<string, string>; body: { arrayBuffer: () => Promise<ArrayBuffer> } };
+type TangerineRequestOptions = { method: string; headers: Record<string, string>; signal: AbortSignal; body?: Buffer | Uint8Array };
 
-const RETRYABLE: ReadonlySet<DnsErrorKind> = new Set(['timeout', 'servfail', 'refused', 'transport', 'badresp']);
-
-/** Lower-case, without the trailing dot: the form used as cache key and in answers. */
-function canonicalName(name: string): string {
-  const lower = name.trim().toLowerCase();
-  return lower.length > 1 && lower.endsWith('.') ? lower.slice(0, -1) : lower;
-}
-
-/** The root name (null MX target) stays `.`; everything else loses its trailing dot. */
-function canonicalTarget(name: string): string {
-  if (name === '' || name === '.') return '.';
-  return canonicalName(name);
-}
+/** OpenSSL's words when the peer answered a ClientHello with something that is not TLS. */
+const NOT_TLS = /wrong version number|packet length too long|unknown protocol|http request|record layer failure/i;
 
 function describeError(err: unknown): string {
   if (err instanceof Error) {
@@ -104,43 +71,35 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
-export class DohResolver implements Resolver {
-  private readonly servers: string[];
+/** The DoH transport: one request to one server per exchange, through tangerine. */
+export class DohExchange implements DnsExchange {
+  sent = 0;
   private readonly clients: Tangerine[];
-  private readonly timeoutMs: number;
-  private readonly attempts: number;
-  private readonly cacheMax: number;
-  private readonly now: () => number;
-  private readonly negativeTtl: number;
-  private readonly maxTtl: number;
-  private readonly ca: string | Buffer | undefined;
-  private readonly cache = new Map<string, CacheEntry>();
-  private readonly inflight = new Map<string, Flight>();
   private readonly attemptStates = new WeakMap<AbortSignal, AttemptState>();
   private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 32 });
   private readonly httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 32 });
-  private readonly counters = { queries: 0, cacheHits: 0, coalesced: 0 };
+  private readonly ca: Array<string | Buffer> | undefined;
+  private readonly maxBody: number;
 
-  constructor(options: DohResolverOptions) {
-    if (!options.servers.length) throw new Error('DohResolver needs at least one DoH server (host:port)');
-    this.servers = [...options.servers];
-    this.timeoutMs = options.timeoutMs ?? 3000;
-    this.attempts = Math.max(1, options.attempts ?? 3);
-    this.cacheMax = options.cacheMaxEntries ?? 10_000;
-    this.now = options.now ?? Date.now;
-    this.negativeTtl = options.defaultNegativeTtl ?? 60;
-    this.maxTtl = options.maxTtl ?? 86_400;
-    this.ca = options.tls?.ca;
-    this.clients = this.servers.map(
+  constructor(
+    private readonly servers: string[],
+    private readonly protocol: 'https' | 'http',
+    timeoutMs: number,
+    options: { ca?: string | Buffer; maxBodyBytes?: number } = {},
+  ) {
+    // `ca` replaces Node's roots; a private resolver's CA must be trusted *in addition* to them.
+    this.ca = options.ca ? [...rootCertificates, options.ca] : undefined;
+    this.maxBody = options.maxBodyBytes ?? MAX_DNS_MESSAGE;
+    this.clients = servers.map(
       (server) =>
         new Tangerine(
           {
             servers: [server],
-            protocol: options.protocol,
+            protocol,
             tries: 1,
             // Our own deadline fires first; tangerine's timer is a backstop that our request
             // function always lets it clear.
-            timeout: this.timeoutMs + 1000,
+            timeout: timeoutMs + 1000,
             cache: false,
             smartRotate: false,
             logger: false,
@@ -150,205 +109,64 @@ export class DohResolver implements Resolver {
     );
   }
 
-  stats(): DohResolverStats {
-    return { ...this.counters, cacheEntries: this.cache.size };
+  get serverCount(): number {
+    return this.servers.length;
   }
 
-  /** Drops idle keep-alive connections (they never hold the process open, but tests like a clean slate). */
+  describe(index: number): string {
+    return `${this.protocol}://${this.servers[index]}`;
+  }
+
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
 
-  clearCache(): void {
-    this.cache.clear();
-  }
-
-  async resolve<T extends DnsRecordType>(name: string, type: T, options: { signal?: AbortSignal } = {}): Promise<DnsAnswer<T>> {
-    const signal = options.signal;
-    signal?.throwIfAborted();
-    const qname = canonicalName(name);
-    const key = `${type}:${qname}`;
-
-    const cached = this.cacheGet(key);
-    if (cached) {
-      this.counters.cacheHits++;
-      return cached as DnsAnswer<T>;
-    }
-
-    let flight = this.inflight.get(key);
-    if (flight) {
-      this.counters.coalesced++;
-    } else {
-      const controller = new AbortController();
-      const f: Flight = { controller, waiters: 0, settled: false, promise: undefined as never };
-      f.promise = this.lookup(qname, type, controller.signal).finally(() => {
-        f.settled = true;
-        if (this.inflight.get(key) === f) this.inflight.delete(key);
-      });
-      this.inflight.set(key, f);
-      flight = f;
-    }
-
-    const f = flight;
-    f.waiters++;
-    try {
-      return (await raceSignal(f.promise, signal)) as DnsAnswer<T>;
-    } finally {
-      f.waiters--;
-      // The last caller gave up: stop the network work so no socket or timer outlives it.
-      if (f.waiters === 0 && !f.settled) {
-        if (this.inflight.get(key) === f) this.inflight.delete(key);
-        f.controller.abort(signal?.reason);
-      }
-    }
-  }
-
-  // ------------------------------------------------------------------------------------------
-
-  private async lookup<T extends DnsRecordType>(name: string, type: T, signal: AbortSignal): Promise<DnsAnswer<T>> {
-    let last: DnsAnswer<T> | null = null;
-    for (let i = 0; i < this.attempts; i++) {
-      signal.throwIfAborted();
-      const index = i % this.servers.length;
-      const { answer, ttl } = await this.attempt(name, type, index, signal);
-      last = answer;
-      if (answer.ok || !RETRYABLE.has(answer.error)) {
-        if (ttl > 0) this.cacheSet(`${type}:${name}`, answer, ttl);
-        return answer;
-      }
-    }
-    return last!;
-  }
-
-  private async attempt<T extends DnsRecordType>(name: string, type: T, index: number, outer: AbortSignal): Promise<{ answer: DnsAnswer<T>; ttl: number }> {
-    const server = this.servers[index];
+  async exchange(index: number, question: DnsQuestion, signal: AbortSignal): Promise<ExchangeResult> {
     const controller = new AbortController();
-    const state: AttemptState = { server, timedOut: false, transportError: null, httpStatus: null, raw: null };
+    const onAbort = () => controller.abort(signal.reason);
+    if (signal.aborted) return { ok: false, error: 'aborted', cause: 'aborted' };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const state: AttemptState = { server: this.servers[index], question, transportError: null, badResponse: null, httpStatus: null, raw: null, diagnosis: null };
     this.attemptStates.set(controller.signal, state);
-    const timer = setTimeout(() => {
-      state.timedOut = true;
-      controller.abort(new Error(`no answer from ${server} within ${this.timeoutMs} ms`));
-    }, this.timeoutMs);
-    const onOuterAbort = () => controller.abort(outer.reason);
-    outer.addEventListener('abort', onOuterAbort, { once: true });
+    let result: unknown = undefined;
+    let error: unknown = undefined;
     try {
-      const result = (await this.clients[index].resolve(name, type, {}, controller)) as unknown;
-      outer.throwIfAborted();
-      const records = this.mapRecords(type, result);
-      if (records.length === 0) {
-        // tangerine drops answers of other types (a CNAME chain ending in nothing) and returns [].
-        return { answer: { ok: false, type, name, error: 'nodata', cause: `${name} has no ${type} record (${server})` }, ttl: this.negativeTtlOf(state) };
-      }
-      return { answer: { ok: true, type, name, records, ttl: this.positiveTtlOf(state) }, ttl: this.positiveTtlOf(state) };
+      result = await this.clients[index].resolve(question.name, question.type, {}, controller);
     } catch (err) {
-      outer.throwIfAborted();
-      const { error, cause } = this.classify(err, state, name, type);
-      const ttl = error === 'nxdomain' || error === 'nodata' ? this.negativeTtlOf(state) : 0;
-      return { answer: { ok: false, type, name, error, cause }, ttl };
+      error = err;
     } finally {
-      clearTimeout(timer);
-      outer.removeEventListener('abort', onOuterAbort);
+      signal.removeEventListener('abort', onAbort);
     }
-  }
+    if (state.diagnosis) await state.diagnosis;
 
-  private classify(err: unknown, state: AttemptState, name: string, type: string): { error: DnsErrorKind; cause: string } {
-    const at = `(${state.server})`;
-    if (state.timedOut) return { error: 'timeout', cause: `no answer within ${this.timeoutMs} ms ${at}` };
-    if (state.transportError) return { error: 'transport', cause: `${state.transportError} ${at}` };
+    if (state.raw) {
+      let message: packet.DecodedPacket;
+      try {
+        message = packet.decode(state.raw);
+      } catch (err) {
+        return { ok: false, error: 'badresp', cause: `undecodable DNS message: ${describeError(err)}` };
+      }
+      const mismatch = mismatchOf(message, null, question);
+      if (mismatch) return { ok: false, error: 'badresp', cause: `the DoH answer does not match the question (${mismatch})` };
+      return { ok: true, message };
+    }
+    if (signal.aborted) return { ok: false, error: 'aborted', cause: 'aborted', ...(state.transportError ? { note: state.transportError } : {}) };
+    if (state.badResponse) return { ok: false, error: 'badresp', cause: state.badResponse };
+    if (state.transportError) return { ok: false, error: 'transport', cause: state.transportError };
     if (state.httpStatus !== null) {
-      return { error: 'badresp', cause: `HTTP ${state.httpStatus} ${STATUS_CODES[state.httpStatus] ?? ''} from the DoH server ${at}`.replace(/\s+/g, ' ') };
+      return { ok: false, error: 'badresp', cause: `HTTP ${state.httpStatus} ${STATUS_CODES[state.httpStatus] ?? ''} from the DoH server`.replace(/\s+/g, ' ').trim() };
     }
-    const code = (err as NodeJS.ErrnoException | undefined)?.code;
-    switch (code) {
-      case 'ENOTFOUND':
-        return { error: 'nxdomain', cause: `${name} does not exist (NXDOMAIN) ${at}` };
-      case 'ENODATA':
-        return { error: 'nodata', cause: `${name} has no ${type} record ${at}` };
-      case 'EBADNAME':
-        return { error: 'nxdomain', cause: `${name} is not a valid DNS name` };
-      case 'ESERVFAIL':
-        return { error: 'servfail', cause: `the resolver failed to answer (SERVFAIL) ${at}` };
-      case 'EREFUSED':
-        return { error: 'refused', cause: `the resolver refused the query (REFUSED) ${at}` };
-      case 'ETIMEOUT':
-      case 'ETIMEDOUT':
-        return { error: 'timeout', cause: `no answer within ${this.timeoutMs} ms ${at}` };
-      case 'ECANCELLED':
-      case 'ECONNREFUSED':
-        return { error: 'transport', cause: `request to the DoH server failed ${at}` };
-      case 'EFORMERR':
-      case 'ENOTIMP':
-        return { error: 'badresp', cause: `the resolver answered ${code} ${at}` };
-      default:
-        return { error: 'badresp', cause: `unusable answer: ${describeError(err)} ${at}` };
+    if (error === undefined && Array.isArray(result)) {
+      // tangerine answers `localhost` from /etc/hosts without asking anyone: keep its answer.
+      return { ok: true, message: synthesiseAnswer(question, result) };
     }
-  }
-
-  private mapRecords<T extends DnsRecordType>(type: T, result: unknown): DnsRecordOf<T>[] {
-    if (!Array.isArray(result)) return [];
-    switch (type) {
-      case 'MX':
-        return (result as Array<{ exchange: string; priority: number }>).map(
-          (r): MxRecord => ({ exchange: canonicalTarget(r.exchange), priority: r.priority }),
-        ) as DnsRecordOf<T>[];
-      case 'SRV':
-        return (result as Array<{ name: string; port: number; priority: number; weight: number }>).map(
-          (r): SrvRecord => ({ name: canonicalTarget(r.name), port: r.port, priority: r.priority, weight: r.weight }),
-        ) as DnsRecordOf<T>[];
-      case 'TXT':
-        // A TXT record is a list of ≤255-byte character-strings; SPF/DMARC/DNSBL text means their concatenation.
-        return (result as Array<Array<string | Buffer> | string | Buffer>).map((chunks) =>
-          (Array.isArray(chunks) ? chunks : [chunks]).map((c) => c.toString()).join(''),
-        ) as DnsRecordOf<T>[];
-      case 'CNAME':
-        return (result as string[]).map(canonicalTarget) as DnsRecordOf<T>[];
-      default:
-        return (result as string[]).map(String) as DnsRecordOf<T>[];
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOTFOUND' || code === 'EBADNAME' || code === 'ENODATA') {
+      // tangerine's local shortcuts (IP literals, malformed names) that never reach a server.
+      return { ok: false, error: 'nxdomain', cause: `${question.name} is not a name a resolver can be asked about` };
     }
-  }
-
-  /** The smallest TTL of the whole answer (CNAME chain included): the answer is only as fresh as its weakest link. */
-  private positiveTtlOf(state: AttemptState): number {
-    const ttls = (state.raw?.answers ?? []).map((a) => ('ttl' in a ? a.ttl : undefined)).filter((t): t is number => Number.isFinite(t));
-    if (!ttls.length) return 0;
-    return Math.min(Math.min(...ttls), this.maxTtl);
-  }
-
-  /** RFC 2308: negative answers live min(SOA TTL, SOA minimum) seconds. */
-  private negativeTtlOf(state: AttemptState): number {
-    const soa = (state.raw?.authorities ?? []).find((a) => a.type === 'SOA') as packet.SoaAnswer | undefined;
-    if (!soa) return Math.min(this.negativeTtl, this.maxTtl);
-    const minimum = soa.data.minimum ?? this.negativeTtl;
-    return Math.min(soa.ttl ?? minimum, minimum, this.maxTtl);
-  }
-
-  // ------------------------------------------------------------------------------------------
-  // Bounded LRU keyed by `${type}:${name}`; a Map iterates in insertion order, so re-inserting
-  // on every hit keeps the least recently used entry first.
-
-  private cacheGet(key: string): DnsAnswer<DnsRecordType> | null {
-    const entry = this.cache.get(key);
-    if (!entry) return null;
-    const now = this.now();
-    if (entry.expiresAt <= now) {
-      this.cache.delete(key);
-      return null;
-    }
-    this.cache.delete(key);
-    this.cache.set(key, entry);
-    if (!entry.answer.ok) return entry.answer;
-    return { ...entry.answer, ttl: Math.max(1, Math.ceil((entry.expiresAt - now) / 1000)) };
-  }
-
-  private cacheSet(key: string, answer: DnsAnswer<DnsRecordType>, ttlSeconds: number): void {
-    if (this.cacheMax <= 0) return;
-    this.cache.delete(key);
-    this.cache.set(key, { answer, expiresAt: this.now() + ttlSeconds * 1000 });
-    while (this.cache.size > this.cacheMax) {
-      const oldest = this.cache.keys().next().value as string;
-      this.cache.delete(oldest);
-    }
+    return { ok: false, error: 'badresp', cause: `unusable answer: ${describeError(error)}` };
   }
 
   // ------------------------------------------------------------------------------------------
@@ -358,60 +176,127 @@ export class DohResolver implements Resolver {
    * tangerine's per-request timer pending (it only clears it on success), so failures come
    * back as a synthetic 599 response, and the real cause is kept in the attempt state.
    */
-  private readonly request = (url: string, options: { method: string; headers: Record<string, string>; signal: AbortSignal; body?: Buffer }): Promise<TangerineResponse> => {
+  private readonly request = (url: string, options: TangerineRequestOptions): Promise<TangerineResponse> => {
     const state = this.attemptStates.get(options.signal);
-    this.counters.queries++;
+    this.sent++;
     return new Promise<TangerineResponse>((resolve) => {
       let done = false;
+      let req: ReturnType<typeof httpRequest> | undefined;
       const finish = (response: TangerineResponse) => {
         if (done) return;
         done = true;
         options.signal.removeEventListener('abort', onAbort);
         resolve(response);
       };
-      const fail = (cause: string) => {
-        if (state && !state.timedOut && state.transportError === null) state.transportError = cause;
+      const fail = (cause: string, kind: 'transport' | 'badresp' = 'transport') => {
+        if (state && !options.signal.aborted && state.transportError === null && state.badResponse === null) {
+          if (kind === 'transport') state.transportError = cause;
+          else state.badResponse = cause;
+        }
+        req?.destroy();
         finish(synthetic(599));
       };
       const onAbort = () => {
+        // Destroying the request also stops a body still arriving: nothing is read past the deadline.
         req?.destroy();
         finish(synthetic(599));
       };
       if (options.signal.aborted) return finish(synthetic(599));
 
       const target = new URL(url);
+      let body: Buffer | undefined = options.body ? Buffer.from(options.body) : undefined;
+      if (state) {
+        // DO and CD are ours to set: tangerine 2.0.2 has no DNSSEC option.
+        try {
+          if (body) body = applyQuestionFlags(body, state.question);
+          const dns = target.searchParams.get('dns');
+          if (dns) target.searchParams.set('dns', applyQuestionFlags(Buffer.from(dns, 'base64url'), state.question).toString('base64url'));
+        } catch (err) {
+          return fail(`could not rewrite the DoH query: ${describeError(err)}`, 'badresp');
+        }
+      }
       const isHttps = target.protocol === 'https:';
       const onResponse = (res: IncomingMessage) => {
+        const status = res.statusCode ?? 0;
+        const declared = Number(res.headers['content-length']);
+        if (Number.isFinite(declared) && declared > this.maxBody) {
+          return fail(`the DoH answer is ${declared} bytes, more than the ${this.maxBody} a DNS message can be`, 'badresp');
+        }
         const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size > this.maxBody) return fail(`the DoH answer exceeds ${this.maxBody} bytes, more than a DNS message can be`, 'badresp');
+          chunks.push(c);
+        });
         res.on('error', (e) => fail(`DoH response broken: ${describeError(e)}`));
         res.on('end', () => {
-          const body = Buffer.concat(chunks);
-          const status = res.statusCode ?? 0;
-          if (state && status >= 200 && status < 300) {
-            try {
-              state.raw = packet.decode(body);
-            } catch {
-              state.raw = null;
-            }
-          } else if (state) {
-            state.httpStatus = status;
-          }
-          finish({ statusCode: status, headers: res.headers as Record<string, string>, body: bodyOf(body) });
+          if (done) return;
+          const buffer = Buffer.concat(chunks);
+          if (state && status >= 200 && status < 300) state.raw = buffer;
+          else if (state) state.httpStatus = status;
+          finish({ statusCode: status, headers: res.headers as Record<string, string>, body: bodyOf(buffer) });
         });
       };
       const requestOptions = {
         method: options.method,
-        headers: options.headers,
+        headers: body ? { ...options.headers, 'content-length': String(body.length) } : options.headers,
         agent: isHttps ? this.httpsAgent : this.httpAgent,
         ...(isHttps && this.ca ? { ca: this.ca } : {}),
       };
-      const req = isHttps ? httpsRequest(target, requestOptions, onResponse) : httpRequest(target, requestOptions, onResponse);
-      req.on('error', (e) => fail(describeError(e)));
+      req = isHttps ? httpsRequest(target, requestOptions, onResponse) : httpRequest(target, requestOptions, onResponse);
+      req.on('error', (e) => {
+        if (done) return;
+        const cause = describeError(e);
+        if (isHttps && NOT_TLS.test(cause)) {
+          return fail(`${target.host} does not speak TLS (OpenSSL: ${cause.replace(/^.*?(wrong version number|packet length too long|unknown protocol|http request|record layer failure).*$/is, '$1')}); it looks like a plain-HTTP DoH server: use protocol http, or check the port`);
+        }
+        const code = (e as NodeJS.ErrnoException).code ?? '';
+        if (!isHttps && state && (code === 'ECONNRESET' || code.startsWith('HPE_'))) {
+          // A TLS server hangs up on (or answers an alert to) a plain HTTP request: find out
+          // which before blaming the network, so the message can name the fix.
+          state.diagnosis = speaksTls(target.hostname, Number(target.port || 80), options.signal).then((tls) => {
+            fail(tls ? `${target.host} speaks TLS, not plain HTTP (${cause}): use protocol https` : cause);
+          });
+          return;
+        }
+        fail(cause);
+      });
       options.signal.addEventListener('abort', onAbort, { once: true });
-      req.end(options.body);
+      req.end(body);
     });
   };
+}
+
+/** A TLS handshake attempt (certificate not checked): true when the peer completes one. */
+function speaksTls(host: string, port: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const socket = tlsConnect({ host: host.replace(/^\[|\]$/g, ''), port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+    const done = (value: boolean) => {
+      signal.removeEventListener('abort', onAbort);
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(false), 1000);
+    signal.addEventListener('abort', onAbort, { once: true });
+    socket.once('secureConnect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** A DNS answer message built from tangerine's /etc/hosts shortcut for `localhost`. */
+function synthesiseAnswer(question: DnsQuestion, addresses: unknown[]): packet.DecodedPacket {
+  const wire = packet.encode({
+    type: 'response',
+    id: 0,
+    flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE,
+    questions: [{ name: question.name, type: question.type, class: 'IN' }],
+    answers: addresses.map((data) => ({ type: question.type, name: question.name, ttl: 0, data: String(data) }) as packet.Answer),
+  });
+  return packet.decode(wire);
 }
 
 function bodyOf(buffer: Buffer): TangerineResponse['body'] {
@@ -422,21 +307,14 @@ function synthetic(status: number): TangerineResponse {
   return { statusCode: status, headers: {}, body: bodyOf(Buffer.alloc(0)) };
 }
 
-/** Settles with `promise`, or rejects with the signal's reason as soon as it aborts. */
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
+export class DohResolver extends CachingResolver {
+  readonly protocol: 'https' | 'http';
+  readonly servers: readonly string[];
+
+  constructor(options: DohResolverOptions) {
+    if (!options.servers.length) throw new Error('DohResolver needs at least one DoH server (host:port)');
+    super(new DohExchange([...options.servers], options.protocol, options.timeoutMs ?? 3000, { ca: options.tls?.ca, maxBodyBytes: options.maxBodyBytes }), options);
+    this.protocol = options.protocol;
+    this.servers = Object.freeze([...options.servers]);
+  }
 }
