@@ -1,4 +1,4 @@
-import type { ChannelConfig } from '../notifications/notification.types.js';
+import type { ChannelConfig } from './notification-channels.js';
 
 /** A domain as declared in the YAML file (validated with the same rules as the REST API). */
 export interface DomainSpec {
@@ -72,6 +72,10 @@ export interface AppConfig {
   limits: Limits;
   /** How long a notification keeps being retried before it is given up. */
   notifyRetryHours: number;
+  /** MXWATCH_DB_DEBUG: the database engine's own trace on stderr. */
+  dbDebug: boolean;
+  /** NODE_EXTRA_CA_CERTS as Node read it at start: the TLS code counts its roots as trusted too. */
+  nodeExtraCaCerts?: string;
   dnsblZones: string[];
   smtpPorts: number[];
   /** test/dev only: probed port -> port really dialled */
