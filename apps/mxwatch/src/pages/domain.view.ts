@@ -193,7 +193,7 @@ function timelineSection(v: DomainView): Html {
 <h2 id="timeline-h">Last ${days} days</h2>
 <p class="muted">One cell per day, oldest on the left; a day shows its worst result.</p>
 ${timelineLegend()}
-<div class="timeline">${v.probes.map((p) => html`<div>${p.title}</div><div>${timelineStrip({ probe: p.name, cells: t.cells, since: t.since, bucketMs: t.bucketMs, buckets: t.buckets })}</div>`)}</div>
+<div class="timeline">${v.probes.map((p) => html`<div title="${p.title}">${p.name}</div><div>${timelineStrip({ probe: p.name, cells: t.cells, since: t.since, bucketMs: t.bucketMs, buckets: t.buckets })}</div>`)}</div>
 </section>`;
 }
 

@@ -30,6 +30,7 @@ h3 { font-size:1.05rem; margin:1.2rem 0 .4rem; overflow-wrap:anywhere; }
 table { border-collapse:collapse; width:100%; font-size:.95rem; }
 th, td { text-align:left; padding:.45rem .6rem; border-bottom:1px solid var(--line); vertical-align:top; }
 th { background:var(--panel); font-weight:600; }
+tbody th { background:none; }
 caption { caption-side:bottom; text-align:left; padding:.4rem .6rem; color:var(--muted); }
 td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
 tbody tr:last-child td { border-bottom:0; }
@@ -67,6 +68,7 @@ button[disabled] { opacity:.6; cursor:progress; }
 .card > h3 { margin-top:0; }
 pre { white-space:pre-wrap; overflow-wrap:anywhere; background:var(--panel); padding:.5rem; border-radius:4px; font-size:.85rem; margin:.3rem 0; }
 .timeline { display:grid; grid-template-columns: minmax(6rem, max-content) 1fr; gap:.3rem 1rem; align-items:center; }
+.timeline > div:nth-child(odd) { font-family: ui-monospace, monospace; font-size:.9rem; }
 .timeline svg { width:100%; max-width:36rem; height:1.5rem; display:block; }
 .legend { display:flex; flex-wrap:wrap; gap:1rem; font-size:.85rem; color:var(--muted); margin:.5rem 0; padding:0; list-style:none; }
 .legend svg { width:.9rem; height:.9rem; vertical-align:-2px; margin-right:.25rem; }
@@ -81,6 +83,8 @@ pre { white-space:pre-wrap; overflow-wrap:anywhere; background:var(--panel); pad
   main { padding:.75rem; }
   th, td { padding:.35rem .4rem; }
   .hide-narrow { display:none; }
+  .timeline { grid-template-columns: 1fr; gap:.1rem; }
+  .timeline > div:nth-child(even) { margin-bottom:.4rem; }
 }
 `;
 
