@@ -64,6 +64,11 @@ describe(probeDmarc.name, () => {
       expect(r.status).toBe('warn');
     });
 
+    it('should raise nothing for a domain that does not exist (the MX probe reports that)', async () => {
+      const r = await probe({ 'other.test': { A: ['192.0.2.1'] } }, {}, 'gone.test');
+      expect(r).toMatchObject({ status: 'pass', reason: 'domain_nxdomain', observations: [] });
+    });
+
     it('should report DMARC_MULTIPLE and not fall back to the organisational domain', async () => {
       const r = await probe({ '_dmarc.sub.example.test': { TXT: [GOOD, 'v=DMARC1; p=none'] }, [`_dmarc.${D}`]: { TXT: [GOOD] } }, {}, 'sub.example.test');
       expect(codes(r)).toEqual(['DMARC_MULTIPLE']);

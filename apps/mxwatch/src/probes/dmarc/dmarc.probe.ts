@@ -100,6 +100,12 @@ export async function probeDmarc(ctx: ProbeContext, domainInput: string): Promis
     }
 
     if (details.record === null) {
+      const self = await resolve(domain, 'TXT');
+      if (!self.ok && self.error === 'nxdomain' && syntax.length === 0) {
+        // The MX probe reports a domain that does not exist; "no DMARC" on top of that would be noise.
+        details.error = `${domain} does not exist (NXDOMAIN)`;
+        return finish('pass', 'domain_nxdomain');
+      }
       if (syntax.length) observe('DMARC_SYNTAX', { recordName: syntaxAt[0]!, problems: syntax.join('; ') });
       observe('DMARC_MISSING', { names: names.join(', ') });
       return finish(statusFromObservations(observations, DMARC_FINDINGS), 'dmarc_missing');
