@@ -38,9 +38,10 @@ describe(FastSmtpFleet.name, () => {
       deadline: Date.now() + 10_000,
       signal: ac.signal,
       resolver: { resolve: () => Promise.reject(new Error('no DNS in this test')) },
+      dnsblResolver: { resolve: () => Promise.reject(new Error('no DNS in this test')) },
       dialer: new NetDialer({ policy, portMap: new Map(Object.entries(ports).map(([k, v]) => [Number(k), v])) }),
       addressPolicy: policy,
-      settings: { smtpPorts: [25, 587, 465], certWarnDays: 14, slowBannerMs: 5000, dnsblZones: [], ehloName: 'probe.test', smtpConnectTimeoutMs: 2000, smtpReplyTimeoutMs: 2000 },
+      settings: { smtpPorts: [25, 587, 465], certWarnDays: 14, slowBannerMs: 5000, dnsblZones: [], ehloName: 'probe.test', smtpConnectTimeoutMs: 2000, smtpReplyTimeoutMs: 2000, maxMxHosts: 10, maxAddresses: 32 },
       now: () => new Date(),
     };
   }

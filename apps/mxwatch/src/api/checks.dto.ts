@@ -1,7 +1,8 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, Min } from 'class-validator';
-import { PROBE_NAMES, PROBE_STATUSES } from '../probes/probe.types.js';
+import { PROBE_STATUSES } from '../probes/probe.types.js';
+import { PROBE_NAMES } from '../probes/registry.js';
 import { SEVERITIES } from '../findings/finding-catalog.js';
 
 export class HistoryQueryDto {

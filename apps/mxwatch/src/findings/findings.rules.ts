@@ -1,75 +1,84 @@
-import type { ProbeName, ProbeObservation, ProbeResult } from '../probes/probe.types.js';
-import { FINDING_CATALOG, isFindingCode, renderTemplate, type FindingCode, type Severity } from './finding-catalog.js';
+import type { ProbeDefinition, Severity } from '../probes/probe-definition.js';
+import type { ProbeResult } from '../probes/probe.types.js';
+import { PROBES } from '../probes/registry.js';
+import { buildCatalog, renderTemplate, type CatalogEntry, type FindingCode } from './finding-catalog.js';
 
 /** A finding as one run sees it, before the lifecycle decides whether it opens. */
 export interface FindingDraft {
   code: FindingCode;
   severity: Severity;
-  probe: ProbeName;
+  probe: string;
   target: string;
   message: string;
   remediation: string;
   evidence: Record<string, unknown>;
 }
 
-/**
- * Observations about our own path to a DNSBL (the list refuses our resolver, the zone fails its
- * test points) are reported although the result itself is untestable: the operator must learn
- * that the list cannot be used, while the domain's listing status stays unknown.
- */
-const RESOLVER_PATH_CODES = new Set<string>(['DNSBL_QUERY_REFUSED', 'DNSBL_ZONE_UNHEALTHY']);
+/** The findings rules over a set of probe definitions (the registry by default). */
+export class FindingRules {
+  private readonly catalog: Readonly<Record<string, CatalogEntry>>;
+  private readonly byName: Map<string, ProbeDefinition>;
 
-/** Only a submission host must answer on 587/465; an MX port closed there is normal. */
-function severityFor(code: FindingCode, obs: ProbeObservation): Severity {
-  if (code === 'SMTP_PORT_UNREACHABLE' && obs.params.role === 'submission') return 'warning';
-  return FINDING_CATALOG[code].severity;
-}
+  constructor(probes: readonly ProbeDefinition[] = PROBES) {
+    this.catalog = buildCatalog(probes);
+    this.byName = new Map(probes.map((p) => [p.name, p]));
+  }
 
-/** Pure rules: the probe results of one run -> the findings that run shows, one per (code, target). */
-export function deriveFindings(results: ProbeResult[]): FindingDraft[] {
-  const out = new Map<string, FindingDraft>();
-  for (const r of results) {
-    for (const obs of r.observations) {
-      if (r.status === 'untestable' && !RESOLVER_PATH_CODES.has(obs.code)) continue;
-      if (!isFindingCode(obs.code)) throw new Error(`bug: probe ${r.probe} observed unknown finding code ${obs.code}`);
-      const entry = FINDING_CATALOG[obs.code];
-      const key = `${obs.code}\u0000${obs.target}`;
-      if (out.has(key)) continue;
-      out.set(key, {
-        code: obs.code,
-        severity: severityFor(obs.code, obs),
-        probe: entry.probe,
-        target: obs.target,
-        message: renderTemplate(entry.message, obs.params),
-        remediation: renderTemplate(entry.remediation, obs.params),
-        evidence: { ...obs.params, resultTarget: r.target },
-      });
+  /** Pure: the probe results of one run -> the findings that run shows, one per (code, target). */
+  derive(results: readonly ProbeResult[]): FindingDraft[] {
+    const out = new Map<string, FindingDraft>();
+    for (const r of results) {
+      for (const obs of r.observations) {
+        const entry = this.catalog[obs.code];
+        if (!entry) throw new Error(`bug: probe ${r.probe} observed unknown finding code ${obs.code}`);
+        // An untestable result raises nothing against the domain; only facts about our own path
+        // (the list refuses our resolver) are reported, so the operator learns the list is dark.
+        if (r.status === 'untestable' && !entry.reportWhenUntestable) continue;
+        const key = `${obs.code}\u0000${obs.target}`;
+        if (out.has(key)) continue;
+        out.set(key, {
+          code: obs.code,
+          severity: obs.severity ?? entry.severity,
+          probe: entry.probe,
+          target: obs.target,
+          message: renderTemplate(entry.message, obs.params),
+          remediation: renderTemplate(entry.remediation, obs.params),
+          evidence: { ...obs.params, resultTarget: r.target },
+        });
+      }
     }
+    return [...out.values()];
   }
-  return [...out.values()];
+
+  /**
+   * Whether this run could have seen the finding: only then may its absence count towards
+   * resolving it. An untestable run neither opens nor resolves. A target that left the domain
+   * (its MX set, its sending IPs) while the probes it is derived from worked counts as covered:
+   * it is gone. A probe may decide for its own codes (`covers`).
+   */
+  isCovered(finding: { probe: string; code: string; target: string; evidence: unknown }, results: readonly ProbeResult[]): boolean {
+    const def = this.byName.get(finding.probe);
+    // A probe that is no longer registered will never see its findings again: let them resolve.
+    if (!def) return true;
+    const custom = def.covers?.(finding, results);
+    if (custom !== undefined) return custom;
+    const resultTarget = (finding.evidence as Record<string, unknown> | null)?.resultTarget ?? finding.target;
+    const same = results.filter((r) => r.probe === finding.probe && r.target === resultTarget);
+    if (same.length > 0) return same.some((r) => r.status !== 'untestable');
+    if (results.some((r) => r.target === resultTarget)) return false;
+    return def.needs.every((need) => {
+      const of = results.filter((r) => r.probe === need);
+      return of.length > 0 && of.every((r) => r.status !== 'untestable');
+    });
+  }
 }
 
-export interface CoverageInput {
-  results: ProbeResult[];
-  /** Whether the MX probe itself could test the domain in this run. */
-  mxTestable: boolean;
+const defaultRules = new FindingRules();
+
+export function deriveFindings(results: readonly ProbeResult[]): FindingDraft[] {
+  return defaultRules.derive(results);
 }
 
-/**
- * Whether this run could have seen the finding: only then may its absence count towards
- * resolving it. An untestable run neither opens nor resolves. A target that left the
- * domain's MX set (or sending IPs) while the MX probe worked counts as covered: it is gone.
- */
-export function isCovered(finding: { probe: string; code: string; target: string; evidence: unknown }, input: CoverageInput): boolean {
-  const { results, mxTestable } = input;
-  const testable = (r: ProbeResult) => r.status !== 'untestable';
-  if (finding.probe === 'mx') return mxTestable;
-  if (finding.code === 'DNSBL_ZONE_UNHEALTHY') {
-    const ofZone = results.filter((r) => r.probe === 'dnsbl' && r.target.endsWith(`@${finding.target}`));
-    return ofZone.some(testable) || (mxTestable && ofZone.length === 0);
-  }
-  const resultTarget = (finding.evidence as Record<string, unknown> | null)?.resultTarget ?? finding.target;
-  const same = results.filter((r) => r.probe === finding.probe && r.target === resultTarget);
-  if (same.length === 0) return mxTestable && !results.some((r) => r.target === resultTarget);
-  return same.some(testable);
+export function isCovered(finding: { probe: string; code: string; target: string; evidence: unknown }, results: readonly ProbeResult[]): boolean {
+  return defaultRules.isCovered(finding, results);
 }

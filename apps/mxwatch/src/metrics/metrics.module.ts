@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
-import { ChecksModule } from '../runtime/checks.module.js';
+import { MetricsRepository } from '../storage/metrics.repository.js';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
 
-@Module({ imports: [ChecksModule], controllers: [MetricsController], providers: [MetricsService], exports: [MetricsService] })
+@Module({ controllers: [MetricsController], providers: [MetricsService, MetricsRepository], exports: [MetricsService] })
 export class MetricsModule {}

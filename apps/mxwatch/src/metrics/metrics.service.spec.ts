@@ -78,7 +78,9 @@ function completed(name: string, spec: CheckSpec): CompletedCheck {
   return {
     domain: { id: `id-${name}`, name, enabled: spec.enabled ?? true } as DomainRow,
     trigger: spec.trigger ?? 'schedule',
-    outcome: { results, mx, endpoints: [], smtpSkipped: null } as unknown as CompletedCheck['outcome'],
+    results,
+    opened: [],
+    resolved: [],
     startedAt: at,
     finishedAt: new Date(at.getTime() + 1500),
     status: worst,
@@ -88,7 +90,7 @@ function completed(name: string, spec: CheckSpec): CompletedCheck {
 /** recordCheck and forgetDomain use none of the collaborators (they serve the Nest wiring and scrape). */
 function service(): MetricsService {
   const Ctor = MetricsService as unknown as new (...args: unknown[]) => MetricsService;
-  return new Ctor({}, {}, {}, {}, {});
+  return new Ctor({ on: () => () => {} }, {}, {});
 }
 
 type Series = Record<string, string> & { value: string };

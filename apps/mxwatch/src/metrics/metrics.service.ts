@@ -1,60 +1,82 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { CheckRunner, type CompletedCheck } from '../runtime/check-runner.service.js';
-import { ProbeRuntime } from '../runtime/probe-runtime.service.js';
+import type { Counter, Gauge } from 'prom-client';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
-import { DatabaseService } from '../database/database.service.js';
-import { DomainEvents } from '../runtime/domain-events.js';
-import type { ProbeName, ProbeResult } from '../probes/probe.types.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import type { ProbeDefinition, SeriesSample } from '../probes/probe-definition.js';
+import type { ProbeResult } from '../probes/probe.types.js';
+import { PROBES } from '../probes/registry.js';
+import { EventBus, type CheckCompletedEvent } from '../runtime/events.js';
+import { MetricsRepository } from '../storage/metrics.repository.js';
 import { renderPrometheusText } from './exposition.js';
+import { createMetrics, registerProbeMetrics, type Metrics, type ProbeMetric } from './metrics.js';
+
+/** `metric \0 JSON(labels)`: one series. */
+type SeriesKey = string;
 
 interface DomainSeries {
-  mxInfo: Array<{ mx: string; preference: string }>;
-  endpoints: Set<string>;
-  dnsbl: Set<string>;
-  probes: Set<ProbeName>;
+  probes: Set<string>;
+  /** The domain's own series, by probe (`keep` reuses a probe's entry). */
+  own: Map<string, Set<SeriesKey>>;
+  /** The host entities (probe + result target) the domain's latest check mentioned. */
+  entities: Set<string>;
 }
 
-type EndpointLabels = { host: string; ip: string; port: string };
+interface HostEntity {
+  refs: number;
+  keys: Set<SeriesKey>;
+}
+
+const seriesKey = (s: { metric: string; labels: Record<string, string> }): SeriesKey => `${s.metric}\u0000${JSON.stringify(s.labels)}`;
+const parseKey = (key: SeriesKey): { metric: string; labels: Record<string, string> } => {
+  const i = key.indexOf('\u0000');
+  return { metric: key.slice(0, i), labels: JSON.parse(key.slice(i + 1)) as Record<string, string> };
+};
 
 /**
- * Keeps the metrics in step with checks. Per-host and per-listing series are shared by every
- * domain that points at them and are reference-counted: they disappear when no domain's latest
- * check mentions them any more (host left every MX set, domain deleted).
+ * Keeps /metrics in step with checks, generically: each registered probe says which series a result
+ * sets. A domain's own series are replaced by its next check. Host series (keyed by host/ip/port
+ * or address/zone) belong to the entity a result is about (probe + target): the latest result
+ * about it, from whichever domain, replaces its series, and they disappear when no domain's latest
+ * check mentions the entity any more (host left every MX set, domain deleted).
  */
 @Injectable()
 export class MetricsService implements OnModuleInit {
   readonly m: Metrics = createMetrics();
+  private readonly probeMetrics: Map<string, ProbeMetric>;
+  private readonly defs: Map<string, ProbeDefinition>;
   private readonly domains = new Map<string, DomainSeries>();
-  private readonly endpointRefs = new Map<string, number>();
-  private readonly dnsblRefs = new Map<string, number>();
-  private readonly tlsVersions = new Map<string, string>();
+  private readonly entities = new Map<string, HostEntity>();
   /** When a domain was last deleted or disabled: a check that started before then must not bring its series back. */
   private readonly forgottenAt = new Map<string, number>();
 
   constructor(
-    private readonly runner: CheckRunner,
-    private readonly events: DomainEvents,
-    private readonly db: DatabaseService,
-    private readonly runtime: ProbeRuntime,
+    private readonly events: EventBus,
+    private readonly repo: MetricsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
-
-  onModuleInit(): void {
-    this.runner.onCompleted((c) => this.recordCheck(c));
-    this.events.onDeleted((name) => this.forgetDomain(name));
+  ) {
+    this.probeMetrics = registerProbeMetrics(this.m.registry, PROBES);
+    this.defs = new Map(PROBES.map((p) => [p.name, p]));
   }
 
-  recordCheck(c: CompletedCheck): void {
+  onModuleInit(): void {
+    this.events.on('check.completed', (c) => this.recordCheck(c));
+    this.events.on('domain.retired', (e) => this.forgetDomain(e.name));
+  }
+
+  private get perDomain(): boolean {
+    return this.config?.metricsPerDomain !== false;
+  }
+
+  recordCheck(c: Pick<CheckCompletedEvent, 'domain' | 'trigger' | 'results' | 'startedAt' | 'finishedAt' | 'status'>): void {
     const { m } = this;
     const domain = c.domain.name;
-    const results = c.outcome.results;
+    const results = c.results;
     m.checkRuns.inc({ trigger: c.trigger, status: c.status });
     m.checkDuration.observe((c.finishedAt.getTime() - c.startedAt.getTime()) / 1000);
     for (const r of results) {
       m.probeRuns.inc({ probe: r.probe, status: r.status });
       m.probeDuration.observe({ probe: r.probe }, r.durationMs / 1000);
+      for (const inc of this.defs.get(r.probe)?.metrics?.counters?.(r) ?? []) (this.probeMetrics.get(inc.metric) as Counter<string>).inc(inc.labels, inc.by ?? 1);
     }
     // A disabled domain is not monitored (a manual check of it included): its series would go stale.
     if (!c.domain.enabled) return;
@@ -63,130 +85,95 @@ export class MetricsService implements OnModuleInit {
       if (c.startedAt.getTime() <= forgotten) return;
       this.forgottenAt.delete(domain);
     }
-    m.lastCheck.set({ domain }, c.finishedAt.getTime() / 1000);
+    if (this.perDomain) m.lastCheck.set({ domain }, c.finishedAt.getTime() / 1000);
 
     const previous = this.domains.get(domain);
-    const next: DomainSeries = { mxInfo: [], endpoints: new Set(), dnsbl: new Set(), probes: new Set() };
+    const next: DomainSeries = { probes: new Set(), own: new Map(), entities: new Set() };
 
-    const byProbe = new Map<ProbeName, ProbeResult[]>();
-    for (const r of results) byProbe.set(r.probe, [...(byProbe.get(r.probe) ?? []), r]);
+    const byProbe = new Map<string, ProbeResult[]>();
+    for (const r of results) {
+      let list = byProbe.get(r.probe);
+      if (!list) byProbe.set(r.probe, (list = []));
+      list.push(r);
+    }
     for (const [probe, rs] of byProbe) {
       const testable = rs.filter((r) => r.status !== 'untestable');
-      if (testable.length === 0) continue;
-      m.probeSuccess.set({ domain, probe }, testable.some((r) => r.status === 'fail') ? 0 : 1);
-      next.probes.add(probe);
-    }
-
-    const mx = c.outcome.mx;
-    if (mx.status !== 'untestable') {
-      m.mxRecords.set({ domain }, mx.details.implicit || mx.details.nullMx ? 0 : mx.details.hosts.length);
-      for (const h of mx.details.implicit ? [] : mx.details.hosts) {
-        const labels = { mx: h.host, preference: String(h.preference) };
-        next.mxInfo.push(labels);
-        m.domainMxInfo.set({ domain, ...labels }, 1);
+      if (testable.length > 0 && this.perDomain) {
+        m.probeSuccess.set({ domain, probe }, testable.some((r) => r.status === 'fail') ? 0 : 1);
+        next.probes.add(probe);
       }
-    } else if (previous) {
-      next.mxInfo = previous.mxInfo;
+      const series = this.defs.get(probe)?.metrics?.series;
+      if (!series) continue;
+      const own = new Set<SeriesKey>();
+      let keep = false;
+      for (const r of rs) {
+        const samples = series(r, domain);
+        if (samples === 'keep') {
+          keep = true;
+          continue;
+        }
+        const host: SeriesSample[] = [];
+        for (const s of samples) {
+          if (s.owner === 'host') host.push(s);
+          else if (this.perDomain) {
+            this.set(s);
+            own.add(seriesKey(s));
+          }
+        }
+        this.updateEntity(`${probe}\u0000${r.target}`, host);
+        next.entities.add(`${probe}\u0000${r.target}`);
+      }
+      const kept = keep ? previous?.own.get(probe) : undefined;
+      next.own.set(probe, kept ? new Set([...kept, ...own]) : own);
     }
-
-    const tlsTested = new Set<string>();
-    for (const r of results) {
-      if (r.probe === 'smtp') this.recordSmtp(r, next);
-      else if (r.probe === 'starttls') tlsTested.add(this.recordStarttls(r, next));
-      else if (r.probe === 'dnsbl') this.recordDnsbl(r, next);
-    }
-    // A session that never reached TLS (port closed, tarpit) says nothing about it: earlier TLS
-    // facts would go stale and keep certificate and protocol alerts firing.
-    for (const key of next.endpoints) if (!tlsTested.has(key)) this.clearTls(key);
     this.replace(domain, previous, next);
   }
 
-  private recordSmtp(r: ProbeResult, next: DomainSeries): void {
-    const d = r.details as { host: string; ip: string; port: number; open: boolean };
-    const labels = endpointLabels(d);
-    const key = JSON.stringify(labels);
-    next.endpoints.add(key);
-    if (r.status === 'untestable' && !d.open) this.m.smtpPortOpen.remove(labels);
-    else this.m.smtpPortOpen.set(labels, d.open ? 1 : 0);
+  private set(s: SeriesSample): void {
+    (this.probeMetrics.get(s.metric) as Gauge<string>).set(s.labels, s.value);
   }
 
-  private recordStarttls(r: ProbeResult, next: DomainSeries): string {
-    const d = r.details as { host: string; ip: string; port: number; offered: boolean; handshakeOk: boolean; tlsVersion: string | null; cert: { notAfter: string } | null };
-    const labels = endpointLabels(d);
-    const key = JSON.stringify(labels);
-    next.endpoints.add(key);
-    if (r.status === 'untestable') {
-      this.m.starttlsSupported.remove(labels);
-    } else {
-      this.m.starttlsSupported.set(labels, d.offered && d.handshakeOk ? 1 : 0);
-    }
-    if (d.cert?.notAfter) this.m.certNotAfter.set(labels, Date.parse(d.cert.notAfter) / 1000);
-    else this.m.certNotAfter.remove(labels);
-    const oldVersion = this.tlsVersions.get(key);
-    if (oldVersion && oldVersion !== d.tlsVersion) this.m.tlsVersionInfo.remove({ ...labels, version: oldVersion });
-    if (d.tlsVersion) {
-      this.m.tlsVersionInfo.set({ ...labels, version: d.tlsVersion }, 1);
-      this.tlsVersions.set(key, d.tlsVersion);
-    } else {
-      this.tlsVersions.delete(key);
-    }
-    return key;
+  private remove(key: SeriesKey): void {
+    const { metric, labels } = parseKey(key);
+    this.probeMetrics.get(metric)?.remove(labels);
   }
 
-  private recordDnsbl(r: ProbeResult, next: DomainSeries): void {
-    const d = r.details as { subject: string; zone: string; state: 'listed' | 'clean' | 'error'; errorReason?: string | null };
-    const labels = { ip: d.subject, zone: d.zone };
-    next.dnsbl.add(JSON.stringify(labels));
-    if (d.state === 'listed') this.m.dnsblListed.set(labels, 1);
-    else if (d.state === 'clean') this.m.dnsblListed.set(labels, 0);
-    else {
-      this.m.dnsblListed.remove(labels);
-      // The list's own machine reason (query_refused_by_list, timeout, ...): what the README and alert rules select on.
-      this.m.dnsblErrors.inc({ zone: d.zone, reason: d.errorReason ?? r.reason ?? 'error' });
-    }
+  /** The latest result about a host entity replaces its series, whichever domain it came from. */
+  private updateEntity(id: string, samples: SeriesSample[]): void {
+    let entity = this.entities.get(id);
+    if (!entity) this.entities.set(id, (entity = { refs: 0, keys: new Set() }));
+    const keys = new Set(samples.map(seriesKey));
+    for (const old of entity.keys) if (!keys.has(old)) this.remove(old);
+    for (const s of samples) this.set(s);
+    entity.keys = keys;
   }
 
-  /** Swaps a domain's old series for its new ones, dropping shared series nobody references any more. */
+  /** Swaps a domain's old series for its new ones, dropping host series nobody mentions any more. */
   private replace(domain: string, previous: DomainSeries | undefined, next: DomainSeries): void {
-    for (const key of next.endpoints) this.endpointRefs.set(key, (this.endpointRefs.get(key) ?? 0) + 1);
-    for (const key of next.dnsbl) this.dnsblRefs.set(key, (this.dnsblRefs.get(key) ?? 0) + 1);
+    for (const id of next.entities) this.entities.get(id)!.refs++;
     if (previous) this.release(domain, previous, next);
     this.domains.set(domain, next);
   }
 
   private release(domain: string, previous: DomainSeries, next: DomainSeries | null): void {
-    for (const labels of previous.mxInfo) {
-      if (!next?.mxInfo.some((l) => l.mx === labels.mx && l.preference === labels.preference)) this.m.domainMxInfo.remove({ domain, ...labels });
-    }
     for (const probe of previous.probes) if (!next?.probes.has(probe)) this.m.probeSuccess.remove({ domain, probe });
-    for (const key of previous.endpoints) {
-      const n = (this.endpointRefs.get(key) ?? 1) - 1;
-      if (n > 0) {
-        this.endpointRefs.set(key, n);
-        continue;
-      }
-      this.endpointRefs.delete(key);
-      this.m.smtpPortOpen.remove(JSON.parse(key) as EndpointLabels);
-      this.clearTls(key);
+    for (const [probe, keys] of previous.own) {
+      const now = next?.own.get(probe);
+      for (const key of keys) if (!now?.has(key)) this.remove(key);
     }
-    for (const key of previous.dnsbl) {
-      const n = (this.dnsblRefs.get(key) ?? 1) - 1;
-      if (n > 0) {
-        this.dnsblRefs.set(key, n);
-        continue;
-      }
-      this.dnsblRefs.delete(key);
-      this.m.dnsblListed.remove(JSON.parse(key) as { ip: string; zone: string });
+    for (const id of previous.entities) {
+      const entity = this.entities.get(id);
+      if (!entity) continue;
+      entity.refs--;
+      if (entity.refs <= 0) this.dropEntity(id);
     }
   }
 
-  private clearTls(key: string): void {
-    const labels = JSON.parse(key) as EndpointLabels;
-    this.m.starttlsSupported.remove(labels);
-    this.m.certNotAfter.remove(labels);
-    const v = this.tlsVersions.get(key);
-    if (v) this.m.tlsVersionInfo.remove({ ...labels, version: v });
-    this.tlsVersions.delete(key);
+  private dropEntity(id: string): void {
+    const entity = this.entities.get(id);
+    if (!entity) return;
+    for (const key of entity.keys) this.remove(key);
+    this.entities.delete(id);
   }
 
   forgetDomain(domain: string): void {
@@ -198,36 +185,22 @@ export class MetricsService implements OnModuleInit {
     if (previous) this.release(domain, previous, null);
     this.domains.delete(domain);
     this.m.lastCheck.remove({ domain });
-    this.m.mxRecords.remove({ domain });
   }
 
   /** Facts that live in the database are read at scrape time, so they are right after a restart too. */
   async scrape(): Promise<{ contentType: string; body: Buffer }> {
-    const prisma = this.db.prisma;
-    const [findings, byDomain, domainStates, overdue] = await Promise.all([
-      prisma.finding.groupBy({ by: ['severity', 'code'], where: { status: 'open' }, _count: { _all: true } }),
-      prisma.finding.groupBy({ by: ['domainId', 'severity'], where: { status: 'open' }, _count: { _all: true } }),
-      prisma.domain.groupBy({ by: ['enabled'], _count: { _all: true } }),
-      prisma.domain.findFirst({ where: { enabled: true, nextCheckAt: { lt: new Date() } }, orderBy: { nextCheckAt: 'asc' }, select: { nextCheckAt: true } }),
-    ]);
-    const names = new Map((await prisma.domain.findMany({ where: { id: { in: [...new Set(byDomain.map((f) => f.domainId))] } }, select: { id: true, name: true } })).map((d) => [d.id, d.name]));
+    const now = new Date();
+    const facts = await this.repo.scrapeFacts(now);
     const { m } = this;
     m.findingsOpen.reset();
-    for (const f of findings) m.findingsOpen.set({ severity: f.severity, code: f.code }, f._count._all);
+    for (const f of facts.findingsBySeverityCode) m.findingsOpen.set({ severity: f.severity, code: f.code }, f.count);
     m.domainFindingsOpen.reset();
-    for (const f of byDomain) {
-      const name = names.get(f.domainId);
-      if (name) m.domainFindingsOpen.set({ domain: name, severity: f.severity }, f._count._all);
-    }
-    m.domains.set({ state: 'enabled' }, domainStates.find((d) => d.enabled)?._count._all ?? 0);
-    m.domains.set({ state: 'disabled' }, domainStates.find((d) => !d.enabled)?._count._all ?? 0);
-    const lag = overdue?.nextCheckAt ? Math.max(0, (Date.now() - overdue.nextCheckAt.getTime()) / 1000) : 0;
+    if (this.perDomain) for (const f of facts.findingsByDomainSeverity) m.domainFindingsOpen.set({ domain: f.domain, severity: f.severity }, f.count);
+    m.domains.set({ state: 'enabled' }, facts.domains.enabled);
+    m.domains.set({ state: 'disabled' }, facts.domains.disabled);
+    const lag = facts.mostOverdue ? Math.max(0, (now.getTime() - facts.mostOverdue.getTime()) / 1000) : 0;
     m.schedulerLag.set(this.config.scheduler ? lag : 0);
-    m.outboundBlocked.set(this.runtime.outbound.blocked ? 1 : 0);
+    for (const def of this.defs.values()) for (const s of def.metrics?.global?.() ?? []) this.set(s);
     return { contentType: m.registry.contentType, body: await renderPrometheusText(m.registry) };
   }
-}
-
-function endpointLabels(d: { host: string; ip: string; port: number }): EndpointLabels {
-  return { host: d.host, ip: d.ip, port: String(d.port) };
 }

@@ -93,6 +93,8 @@ export interface MetricContribution<D> {
   series?(result: ProbeResult<D>, domain: string): SeriesSample[] | 'keep';
   /** Counters this result increments (once per result recorded). */
   counters?(result: ProbeResult<D>): CounterIncrement[];
+  /** Facts about the monitor itself, read at scrape time (e.g. our own outbound port 25 is blocked). */
+  global?(): SeriesSample[];
 }
 
 /** A finding as stored, for coverage decisions. */
@@ -117,6 +119,11 @@ export interface ProbeDefinition<D = any, S = any> {
   run(ctx: ProbeContext, subject: S, env: ProbeEnv): Promise<ProbeResult<D> | null>;
   findings: FindingSpecs;
   metrics?: MetricContribution<D>;
+  /**
+   * Sees all of this probe's results of one run, with memory across runs, and may reclassify
+   * them: when every recent port-25 attempt timed out, the fault is our own network, not the MX.
+   */
+  reviewRun?(results: ProbeResult<D>[]): ProbeResult<D>[];
   /**
    * Whether this run could have seen `finding` (only then may its absence resolve it). Default:
    * a result of this probe with the finding's result target was testable; or there is none and

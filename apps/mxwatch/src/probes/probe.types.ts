@@ -8,8 +8,8 @@ import type { Severity } from './probe-definition.js';
 
 export type * from '../transport/transport.types.js';
 
-export const PROBE_NAMES = ['mx', 'smtp', 'starttls', 'dnsbl'] as const;
-export type ProbeName = (typeof PROBE_NAMES)[number];
+/** A registered probe's name (`mx`, `spf`, `mta-sts`, ...): the registry (probes/registry.ts) lists them. */
+export type ProbeName = string;
 
 export const PROBE_STATUSES = ['pass', 'warn', 'fail', 'untestable'] as const;
 /** `untestable`: we could not test (resolver down, port 25 blocked, tarpit); never a finding against the domain. */
@@ -60,6 +60,16 @@ export interface ProbeSettings {
   smtpConnectTimeoutMs: number;
   /** Longest wait for one reply, the banner included. */
   smtpReplyTimeoutMs: number;
+  /** MXWATCH_MAX_MX_HOSTS: MX hosts looked up and probed per domain, most preferred first. */
+  maxMxHosts: number;
+  /** MXWATCH_MAX_ADDRESSES: distinct MX addresses probed per domain. */
+  maxAddresses: number;
+  /** MXWATCH_SPAMHAUS_DQS_KEY: never logged, stored or shown. */
+  spamhausDqsKey?: string;
+  /** The public resolver DNSBL queries go through (e.g. "Cloudflare"), or null for an own resolver. */
+  dnsblResolverPublic?: string | null;
+  /** MXWATCH_DNSSEC_CANARY: a name that must validate, and one that must fail validation. */
+  dnssecCanary?: { signed: string; broken: string };
 }
 
 export interface ProbeContext {
@@ -67,7 +77,10 @@ export interface ProbeContext {
   deadline: number;
   /** Aborted when the deadline passes or the check is cancelled. */
   signal: AbortSignal;
+  /** The resolver for the domains' own records (MXWATCH_DNS_SERVERS). */
   resolver: Resolver;
+  /** The resolver for DNSBL queries (MXWATCH_DNSBL_DNS_SERVERS; may be the same object). */
+  dnsblResolver: Resolver;
   dialer: Dialer;
   /** Decides whether an address may be probed (private ranges, MXWATCH_ALLOW_PRIVATE_TARGETS). */
   addressPolicy: AddressPolicyLike;

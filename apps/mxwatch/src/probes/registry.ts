@@ -3,7 +3,22 @@
  * its folder under probes/ plus one import and one line here; nothing else in the runner,
  * findings rules, metrics or config names a probe.
  */
+import { dnsblProbe } from './dnsbl/dnsbl.definition.js';
+import { mxProbe } from './mx/mx.definition.js';
 import type { ProbeDefinition } from './probe-definition.js';
+import { smtpProbe } from './smtp/smtp.definition.js';
+import { starttlsProbe } from './starttls/starttls.definition.js';
 
 export const PROBES: readonly ProbeDefinition[] = [
+  mxProbe,
+  smtpProbe,
+  starttlsProbe,
+  dnsblProbe,
 ];
+
+/** The registered probe names, in registry order (REST filters, metric labels). */
+export const PROBE_NAMES: readonly string[] = PROBES.map((p) => p.name);
+
+export function probeByName(name: string): ProbeDefinition | undefined {
+  return PROBES.find((p) => p.name === name);
+}

@@ -2,13 +2,14 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import { AppLogger } from '../common/app-logger.js';
-import type { DomainRow } from '../storage/domains.repository.js';
-import { FindingsService } from './findings.service.js';
 import type { ProbeResult, ProbeStatus } from '../probes/probe.types.js';
+import { PROBES } from '../probes/registry.js';
 import { ChecksRepository } from '../storage/checks.repository.js';
+import type { DomainRow } from '../storage/domains.repository.js';
 import { runDomainCheck, type DomainCheckOutcome } from './domain-check.js';
+import { EventBus, type CheckCompletedEvent } from './events.js';
+import { FindingsService } from './findings.service.js';
 import { ProbeRuntime } from './probe-runtime.service.js';
-import { EventEmitter } from 'node:events';
 
 const ORDER: ProbeStatus[] = ['pass', 'untestable', 'warn', 'fail'];
 
@@ -19,33 +20,49 @@ export function worstStatus(results: ReadonlyArray<Pick<ProbeResult, 'status'>>)
   return ORDER[worst]!;
 }
 
-export interface CompletedCheck {
-  domain: DomainRow;
-  trigger: 'manual' | 'schedule';
-  outcome: DomainCheckOutcome;
-  startedAt: Date;
-  finishedAt: Date;
-  status: ProbeStatus;
+/** Too many manual checks are already waiting: the API answers 429 with Retry-After. */
+export class ManualQueueFullError extends Error {
+  constructor(readonly waiting: number, readonly retryAfterSeconds: number) {
+    super(`${waiting} manual checks are already waiting; try again in ${retryAfterSeconds} s`);
+  }
 }
 
-/** probe -> store -> findings -> observers (metrics). One domain's failure never escapes. */
+export type CompletedCheck = CheckCompletedEvent;
+
+/** probe -> store -> findings -> `check.completed`. One domain's failure never escapes a cycle. */
 @Injectable()
 export class CheckRunner {
-  private readonly emitter = new EventEmitter();
+  private manualWaiting = 0;
 
   constructor(
     private readonly runtime: ProbeRuntime,
     private readonly checks: ChecksRepository,
     private readonly findings: FindingsService,
+    private readonly events: EventBus,
     private readonly logger: AppLogger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  onCompleted(listener: (c: CompletedCheck) => void): void {
-    this.emitter.on('completed', listener);
+  /**
+   * Manual and scheduled checks share one limit of checks at once (MXWATCH_CHECK_CONCURRENCY) and
+   * one of connections at once (MXWATCH_MAX_CONNECTIONS); at most MXWATCH_MANUAL_QUEUE manual
+   * checks wait, beyond that the caller is told to come back (ManualQueueFullError).
+   */
+  async run(domain: DomainRow, trigger: 'manual' | 'schedule') {
+    if (trigger !== 'manual') return this.runtime.checks(() => this.runNow(domain, trigger));
+    if (this.manualWaiting >= this.config.limits.manualQueue) throw new ManualQueueFullError(this.manualWaiting, Math.max(1, Math.ceil(this.config.checkTimeoutSeconds / 4)));
+    this.manualWaiting++;
+    let started = false;
+    return this.runtime.checks(() => {
+      started = true;
+      this.manualWaiting--;
+      return this.runNow(domain, trigger);
+    }).finally(() => {
+      if (!started) this.manualWaiting--;
+    });
   }
 
-  async run(domain: DomainRow, trigger: 'manual' | 'schedule') {
+  private async runNow(domain: DomainRow, trigger: 'manual' | 'schedule') {
     const startedAt = new Date();
     const interval = (domain.intervalSeconds ?? this.config.checkIntervalSeconds) * 1000;
     const { ctx, dispose } = this.runtime.context();
@@ -53,30 +70,41 @@ export class CheckRunner {
     try {
       outcome = await runDomainCheck(
         ctx,
-        { name: domain.name, submissionHosts: domain.submissionHosts, sendingIps: domain.sendingIps },
-        // A scheduled check may reuse what another domain's check learnt within 90% of this
-        // domain's interval; an operator's manual check always probes afresh.
-        { shared: this.runtime.shared, perAddress: this.runtime.perAddress, maxAgeMs: trigger === 'manual' ? 0 : interval * 0.9 },
+        { name: domain.name, submissionHosts: domain.submissionHosts, sendingIps: domain.sendingIps, dkimSelectors: dkimSelectorsOf(domain) },
+        {
+          probes: PROBES,
+          shared: this.runtime.shared,
+          perAddress: this.runtime.perAddress,
+          connections: this.runtime.connections,
+          // A scheduled check may reuse what another domain's check learnt within 90% of this
+          // domain's interval; an operator's manual check always probes afresh.
+          maxAgeMs: trigger === 'manual' ? 0 : interval * 0.9,
+        },
       );
     } finally {
       dispose();
     }
-    this.runtime.outbound.observe(outcome.results);
-    outcome = { ...outcome, results: this.runtime.outbound.reclassify(outcome.results) };
+    const results = outcome.results;
     const finishedAt = new Date();
-    const status = worstStatus(outcome.results);
+    const status = worstStatus(results);
     const stored = await this.checks.storeRun({
       domainId: domain.id,
       trigger,
       status,
       startedAt,
       finishedAt,
-      results: outcome.results,
+      results,
       nextCheckAt: trigger === 'schedule' ? new Date(startedAt.getTime() + interval) : null,
     });
-    const findings = await this.findings.applyRun({ id: domain.id, name: domain.name, labels: domain.labels as Record<string, string> }, outcome.results, finishedAt);
-    this.logger.pino.info({ context: 'Check', domain: domain.name, trigger, status, ms: finishedAt.getTime() - startedAt.getTime(), results: outcome.results.length, opened: findings.opened.length, resolved: findings.resolved.length }, 'check finished');
-    this.emitter.emit('completed', { domain, trigger, outcome, startedAt, finishedAt, status } satisfies CompletedCheck);
+    const findings = await this.findings.applyRun({ id: domain.id, name: domain.name, labels: domain.labels as Record<string, string> }, results, finishedAt);
+    this.logger.pino.info({ context: 'Check', domain: domain.name, trigger, status, ms: finishedAt.getTime() - startedAt.getTime(), results: results.length, opened: findings.opened.length, resolved: findings.resolved.length }, 'check finished');
+    await this.events.emit('check.completed', { domain, trigger, results, startedAt, finishedAt, status, opened: findings.opened, resolved: findings.resolved });
     return { run: stored, findings };
   }
+}
+
+/** DKIM selectors live on the domain once the column exists; older rows have none. */
+function dkimSelectorsOf(domain: DomainRow): string[] {
+  const value = (domain as { dkimSelectors?: unknown }).dkimSelectors;
+  return Array.isArray(value) ? value.filter((s): s is string => typeof s === 'string') : [];
 }

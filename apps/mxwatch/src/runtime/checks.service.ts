@@ -23,11 +23,13 @@ export interface HistoryQuery {
 
 /** What the findings route accepts (validated by the API layer before it gets here). */
 export interface FindingsQuery {
-  status?: string;
+  status?: 'open' | 'resolved';
   domain?: string;
   severity?: string;
   code?: string;
   limit?: number;
+  /** Labels the finding's domain must carry, all of them. */
+  labels?: Record<string, string>;
 }
 
 export function resultToDto(r: ProbeResultRow) {
@@ -144,7 +146,7 @@ export class ChecksService {
     if (q.code !== undefined && !isFindingCode(q.code)) {
       throw new BadRequestException([`code must be one of ${Object.keys(FINDING_CATALOG).join(', ')}`]);
     }
-    const rows = await this.findings.list({ status: q.status, domainId, severity: q.severity, code: q.code, limit: q.limit ?? 200 });
+    const rows = await this.findings.list({ status: q.status, domainId, severity: q.severity, code: q.code, labels: q.labels, limit: q.limit ?? 200 });
     return rows.map((f) => findingToDto(f, f.domain.name));
   }
 }

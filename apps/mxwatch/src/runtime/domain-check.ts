@@ -1,126 +1,88 @@
-import { probeDnsbl, probeDnsblZoneHealth } from '../probes/dnsbl/dnsbl.probe.js';
-import { resolveZoneConfig } from '../probes/dnsbl/dnsbl-zones.js';
-import { probeMx, type MxDetails } from '../probes/mx/mx.probe.js';
+import type { DomainInput, PlanView, ProbeDefinition, ProbeEnv } from '../probes/probe-definition.js';
 import type { ProbeContext, ProbeResult } from '../probes/probe.types.js';
-import { probeSmtpEndpoint } from '../probes/smtp/smtp.probe.js';
-import { discoverSubmissionHosts } from '../probes/smtp/submission-hosts.js';
 import type { KeyedLimiter, SharedWork } from './shared-work.js';
 
-export interface DomainCheckInput {
-  name: string;
-  submissionHosts: string[];
-  sendingIps: string[];
-}
+export type { DomainInput };
 
 export interface DomainCheckOptions {
+  /** The registered probes to run (the registry, or a subset in tests and the CLI). */
+  probes: readonly ProbeDefinition[];
   shared: SharedWork;
   /** One connection at a time per address. */
   perAddress: KeyedLimiter;
+  /** The global limit of connections at once, whatever check they belong to. */
+  connections?: <T>(fn: () => Promise<T>) => Promise<T>;
   /** How old a shared result may be for this domain (0: fresh, for manual checks). */
   maxAgeMs: number;
 }
 
-export interface Endpoint {
-  host: string;
-  ip: string;
-  port: number;
-  role: 'mx' | 'submission';
-}
-
 export interface DomainCheckOutcome {
+  /** Every probe's results, in registry order. */
   results: ProbeResult[];
-  mx: ProbeResult<MxDetails>;
-  endpoints: Endpoint[];
-  /** why SMTP/STARTTLS were not run, when they were not */
-  smtpSkipped: string | null;
 }
 
-const SUBMISSION_PORTS = new Set([587, 465]);
+/** Orders definitions so that every probe comes after the probes it needs (registry order otherwise). */
+export function planOrder(probes: readonly ProbeDefinition[]): ProbeDefinition[] {
+  const byName = new Map(probes.map((p) => [p.name, p]));
+  const done = new Set<string>();
+  const visiting = new Set<string>();
+  const out: ProbeDefinition[] = [];
+  const visit = (p: ProbeDefinition) => {
+    if (done.has(p.name)) return;
+    if (visiting.has(p.name)) throw new Error(`bug: probes ${[...visiting].join(' -> ')} -> ${p.name} need each other`);
+    visiting.add(p.name);
+    for (const need of p.needs) {
+      const dep = byName.get(need);
+      if (dep) visit(dep);
+    }
+    visiting.delete(p.name);
+    done.add(p.name);
+    out.push(p);
+  };
+  for (const p of probes) visit(p);
+  return out;
+}
 
 /**
- * One domain, every probe, under the context's one deadline. Pure orchestration: which targets
- * follow from the MX answer and the domain's settings, and which work is shared.
+ * The planner: one domain, every registered probe, under the context's one deadline. It knows no
+ * probe by name: each probe starts as soon as the probes it needs have finished, derives its
+ * subjects from their results, and runs on each subject; work shared with other domains goes
+ * through `shared`, connections through the per-address and global limits.
  */
-export async function runDomainCheck(ctx: ProbeContext, domain: DomainCheckInput, opts: DomainCheckOptions): Promise<DomainCheckOutcome> {
-  const mx = await probeMx(ctx, domain.name);
-  const results: ProbeResult[] = [mx];
-
-  let smtpSkipped: string | null = null;
-  const endpoints: Endpoint[] = [];
-  if (mx.status === 'untestable') smtpSkipped = 'mx_untestable';
-  else if (mx.details.nullMx && mx.details.hosts.length === 0) smtpSkipped = 'null_mx';
-
-  const allowed = (ip: string) => ctx.addressPolicy.forbiddenRange(ip) === null;
-  const mxAddresses = new Map<string, string>();
-  if (!smtpSkipped) {
-    for (const h of mx.details.hosts) {
-      if (h.ipLiteral) continue;
-      for (const ip of h.addresses) {
-        if (!allowed(ip)) continue;
-        if (!mxAddresses.has(ip)) mxAddresses.set(ip, h.host);
-        for (const port of ctx.settings.smtpPorts) endpoints.push({ host: h.host, ip, port, role: 'mx' });
-      }
+export async function runDomainCheck(ctx: ProbeContext, domain: DomainInput, opts: DomainCheckOptions): Promise<DomainCheckOutcome> {
+  const ordered = planOrder(opts.probes);
+  const registered = new Set(ordered.map((p) => p.name));
+  const finished = new Map<string, ProbeResult[]>();
+  const running = new Map<string, Promise<ProbeResult[]>>();
+  const memo = new Map<string, Promise<unknown>>();
+  const once = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    let p = memo.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = fn();
+      memo.set(key, p);
     }
-    const submission = await discoverSubmissionHosts(ctx, domain.name, domain.submissionHosts);
-    for (const s of submission.hosts) {
-      const addresses = await resolveAddresses(ctx, s.host);
-      for (const ip of addresses) {
-        if (!allowed(ip)) continue;
-        for (const port of s.ports) {
-          if (!SUBMISSION_PORTS.has(port) && !ctx.settings.smtpPorts.includes(port)) continue;
-          const existing = endpoints.find((e) => e.ip === ip && e.port === port);
-          if (existing) existing.role = 'submission';
-          else endpoints.push({ host: s.host, ip, port, role: 'submission' });
-        }
-      }
-    }
-  }
+    return p;
+  };
+  const connections = opts.connections ?? (<T>(fn: () => Promise<T>) => fn());
+  const env: ProbeEnv = {
+    shared: (key, fn, options) => once(`shared|${key}`, () => opts.shared.run(key, Math.max(opts.maxAgeMs, options?.minAgeMs ?? 0), fn)),
+    exclusive: (key, fn) => opts.perAddress.run(key, () => connections(fn)),
+  };
 
-  const smtpWork = endpoints.map((ep) =>
-    opts.shared.run(`smtp|${ep.host}|${ep.ip}|${ep.port}|${ep.role}`, opts.maxAgeMs, () =>
-      opts.perAddress.run(ep.ip, () => probeSmtpEndpoint(ctx, ep)),
-    ),
-  );
-
-  const dnsblWork = runDnsbl(ctx, domain, [...mxAddresses.keys()], opts);
-  for (const r of await Promise.all(smtpWork)) {
-    results.push(r.smtp);
-    if (r.starttls) results.push(r.starttls);
-  }
-  // A resolver that refused the domain's own MX lookup refuses us, not the lists: its REFUSED
-  // answers to DNSBL queries must not read as "this list refuses public resolvers".
-  const resolverRefuses = mx.status === 'untestable' && mx.reason === 'dns_refused';
-  results.push(...(await dnsblWork).map((r) => (resolverRefuses ? asResolverRefusal(r) : r)));
-  return { results, mx, endpoints, smtpSkipped };
-}
-
-/** A copy (shared results are never mutated) without the DNSBL_QUERY_REFUSED a DNS REFUSED rcode raised. */
-function asResolverRefusal(r: ProbeResult): ProbeResult {
-  if ((r.details as { errorReason?: string | null }).errorReason !== 'refused') return r;
-  return { ...r, reason: 'dns_refused', observations: [] };
-}
-
-async function resolveAddresses(ctx: ProbeContext, host: string): Promise<string[]> {
-  const [a, aaaa] = await Promise.all([ctx.resolver.resolve(host, 'A', { signal: ctx.signal }), ctx.resolver.resolve(host, 'AAAA', { signal: ctx.signal })]);
-  return [...(a.ok ? a.records : []), ...(aaaa.ok ? aaaa.records : [])];
-}
-
-async function runDnsbl(ctx: ProbeContext, domain: DomainCheckInput, mxIps: string[], opts: DomainCheckOptions): Promise<ProbeResult[]> {
-  const zones = resolveZoneConfig(ctx.settings.dnsblZones);
-  // Lists only know public addresses; asking about a private one would only leak it.
-  const ips = [...new Set([...mxIps, ...domain.sendingIps])].filter((ip) => ctx.addressPolicy.forbiddenRange(ip) === null);
-  const jobs: Promise<ProbeResult>[] = [];
-  for (const zone of zones) {
-    const health = () => opts.shared.run(`dnsbl-health|${zone.zone}`, Math.max(opts.maxAgeMs, 60_000), () => probeDnsblZoneHealth(ctx, zone));
-    if (zone.kind === 'ip') {
-      for (const ip of ips) {
-        jobs.push(opts.shared.run(`dnsbl|${ip}|${zone.zone}`, opts.maxAgeMs, async () => probeDnsbl(ctx, { kind: 'ip', ip }, zone, await health())));
-      }
-    } else {
-      // Not shared: no other domain asks about this one, and its own next scheduled check comes
-      // after the max age, so keeping the result would only hold memory (one per domain).
-      jobs.push(health().then((h) => probeDnsbl(ctx, { kind: 'domain', domain: domain.name }, zone, h)));
-    }
-  }
-  return Promise.all(jobs);
+  const runProbe = async (def: ProbeDefinition): Promise<ProbeResult[]> => {
+    await Promise.all(def.needs.filter((n) => registered.has(n)).map((n) => running.get(n)));
+    const view: PlanView = {
+      domain,
+      results: (probe) => (def.needs.includes(probe) ? finished.get(probe) ?? [] : []),
+      once,
+    };
+    const subjects = await def.subjects(view, ctx);
+    const results = (await Promise.all(subjects.map((s) => def.run(ctx, s, env)))).filter((r): r is ProbeResult => r !== null);
+    const reviewed = def.reviewRun ? def.reviewRun(results) : results;
+    finished.set(def.name, reviewed);
+    return reviewed;
+  };
+  for (const def of ordered) running.set(def.name, runProbe(def));
+  const all = await Promise.all(opts.probes.map((def) => running.get(def.name)!));
+  return { results: all.flat() };
 }

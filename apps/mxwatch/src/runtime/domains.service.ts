@@ -5,7 +5,7 @@ import { AppLogger } from '../common/app-logger.js';
 import { normaliseDomainName } from '../transport/dns/dns-names.js';
 import type { CreateDomainDto, DomainDto, UpdateDomainDto } from '../api/domain.dto.js';
 import { DomainExistsError, DomainsRepository, type DomainRow } from '../storage/domains.repository.js';
-import { DomainEvents } from './domain-events.js';
+import { EventBus } from './events.js';
 
 @Injectable()
 export class DomainsService implements OnApplicationBootstrap {
@@ -13,7 +13,7 @@ export class DomainsService implements OnApplicationBootstrap {
     private readonly repo: DomainsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly logger: AppLogger,
-    private readonly events: DomainEvents,
+    private readonly events: EventBus,
   ) {}
 
   /** The YAML file's domains are synced before the API and scheduler start. */
@@ -27,8 +27,8 @@ export class DomainsService implements OnApplicationBootstrap {
       { msg: 'domains synced from config file', file: this.config.configFile, added: r.added.length, updated: r.updated.length, removed: r.removed.length, addedNames: names(r.added), updatedNames: names(r.updated), removedNames: names(r.removed) },
       'Domains',
     );
-    for (const name of r.removed) this.events.emitDeleted(name);
-    for (const spec of specs) if (!spec.enabled) this.events.emitDeleted(spec.name);
+    for (const name of r.removed) await this.events.emit('domain.retired', { name, reason: 'deleted' });
+    for (const spec of specs) if (!spec.enabled) await this.events.emit('domain.retired', { name: spec.name, reason: 'disabled' });
   }
 
   async create(dto: CreateDomainDto): Promise<DomainDto> {
@@ -41,8 +41,12 @@ export class DomainsService implements OnApplicationBootstrap {
     }
   }
 
-  async list(): Promise<DomainDto[]> {
-    return (await this.repo.list()).map((d) => this.toDto(d));
+  /** Every domain, or those carrying all of `labels`. */
+  async list(labels: Record<string, string> = {}): Promise<DomainDto[]> {
+    const wanted = Object.entries(labels);
+    const rows = await this.repo.list();
+    const matching = wanted.length === 0 ? rows : rows.filter((d) => wanted.every(([k, v]) => (d.labels as Record<string, unknown>)?.[k] === v));
+    return matching.map((d) => this.toDto(d));
   }
 
   async get(name: string): Promise<DomainDto> {
@@ -67,7 +71,7 @@ export class DomainsService implements OnApplicationBootstrap {
     const row = key ? await this.repo.update(key, data) : null;
     if (!row) throw new NotFoundException(`domain ${name} is not monitored`);
     // A disabled domain is not checked: its series would go stale and trip "checks stalled".
-    if (dto.enabled === false) this.events.emitDeleted(row.name);
+    if (dto.enabled === false) await this.events.emit('domain.retired', { name: row.name, reason: 'disabled' });
     return this.toDto(row);
   }
 
@@ -75,7 +79,7 @@ export class DomainsService implements OnApplicationBootstrap {
     const key = lookupName(name);
     const row = key ? await this.repo.delete(key) : null;
     if (!row) throw new NotFoundException(`domain ${name} is not monitored`);
-    this.events.emitDeleted(row.name);
+    await this.events.emit('domain.retired', { name: row.name, reason: 'deleted' });
   }
 
   effectiveInterval(row: Pick<DomainRow, 'intervalSeconds'>): number {

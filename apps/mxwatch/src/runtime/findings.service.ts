@@ -5,19 +5,22 @@ import type { ProbeResult } from '../probes/probe.types.js';
 import { planLifecycle } from '../findings/finding-lifecycle.js';
 import { deriveFindings, isCovered, type FindingDraft } from '../findings/findings.rules.js';
 import { FindingsRepository, type Finding } from '../storage/findings.repository.js';
+import { EventBus, type FindingTransition } from './events.js';
 
-export interface FindingTransition {
-  kind: 'opened' | 'resolved';
-  finding: Finding;
+export type { FindingTransition };
+
+/** Everything one run of one domain opened and resolved (notifications group on it). */
+export interface RunTransitions {
   domain: { id: string; name: string; labels: Record<string, string> };
+  opened: Finding[];
+  resolved: Finding[];
 }
 
 @Injectable()
 export class FindingsService {
-  private readonly listeners: Array<(t: FindingTransition) => void | Promise<void>> = [];
-
   constructor(
     private readonly repo: FindingsRepository,
+    private readonly events: EventBus,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -27,19 +30,27 @@ export class FindingsService {
    * check returns; a listener must catch its own errors and leave slow work (delivery) in the background.
    */
   onTransition(listener: (t: FindingTransition) => void | Promise<void>): void {
-    this.listeners.push(listener);
+    this.events.on('finding.opened', listener);
+    this.events.on('finding.resolved', listener);
+  }
+
+  /** Like `onTransition`, once per run that opened or resolved anything, with all of it together. */
+  onRunTransitions(listener: (r: RunTransitions) => void | Promise<void>): void {
+    this.events.on('check.completed', async (c) => {
+      if (c.opened.length === 0 && c.resolved.length === 0) return;
+      await listener({ domain: { id: c.domain.id, name: c.domain.name, labels: c.domain.labels as Record<string, string> }, opened: c.opened, resolved: c.resolved });
+    });
   }
 
   /** Turns one run's results into findings and moves their lifecycle; returns what the run showed. */
   async applyRun(domain: { id: string; name: string; labels: Record<string, string> }, results: ProbeResult[], now: Date): Promise<{ drafts: FindingDraft[]; opened: Finding[]; resolved: Finding[] }> {
     const drafts = deriveFindings(results);
     const active = await this.repo.active(domain.id);
-    const mxTestable = results.some((r) => r.probe === 'mx' && r.status !== 'untestable');
     const byId = new Map(active.map((f) => [f.id, f]));
     const changes = planLifecycle(
       active.map((f) => ({ id: f.id, code: f.code, target: f.target, status: f.status as 'pending' | 'open', seenCount: f.seenCount, missCount: f.missCount })),
       drafts,
-      (f) => isCovered(byId.get(f.id)!, { results, mxTestable }),
+      (f) => isCovered(byId.get(f.id)!, results),
       this.config.alertAfter,
     );
     const { opened, resolved } = changes.length > 0 ? await this.repo.apply(domain.id, changes, now) : { opened: [], resolved: [] };
@@ -47,7 +58,7 @@ export class FindingsService {
       ...opened.map((finding) => ({ kind: 'opened' as const, finding, domain })),
       ...resolved.map((finding) => ({ kind: 'resolved' as const, finding, domain })),
     ];
-    for (const t of transitions) for (const listener of this.listeners) await listener(t);
+    for (const t of transitions) await this.events.emit(t.kind === 'opened' ? 'finding.opened' : 'finding.resolved', t);
     return { drafts, opened, resolved };
   }
 }

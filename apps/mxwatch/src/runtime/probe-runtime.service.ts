@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module.js';
-import type { AppConfig } from '../config/config.types.js';
+import type { AppConfig, DnsResolverConfig } from '../config/config.types.js';
 import { DohResolver } from '../transport/dns/doh-resolver.js';
 import { AddressPolicy } from '../transport/net/address-policy.js';
 import { NetDialer } from '../transport/net/net-dialer.js';
-import type { AddressPolicyLike, ProbeContext, ProbeSettings } from '../probes/probe.types.js';
-import { OutboundMonitor } from './outbound-monitor.js';
+import type { AddressPolicyLike, ProbeContext, ProbeSettings, Resolver } from '../probes/probe.types.js';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { KeyedLimiter, SharedWork } from './shared-work.js';
 
 /**
@@ -31,26 +31,44 @@ export class MemoizedAddressPolicy implements AddressPolicyLike {
   }
 }
 
-/** The long-lived pieces every check uses: one resolver (and its cache), one dialer, shared work. */
+/** Builds the resolver of one purpose from its settings. */
+export function resolverFor(cfg: DnsResolverConfig): Resolver {
+  if (cfg.protocol === 'https' || cfg.protocol === 'http') {
+    return new DohResolver({ servers: cfg.servers, protocol: cfg.protocol, timeoutMs: cfg.timeoutMs, attempts: cfg.attempts });
+  }
+  throw new Error(`DNS protocol ${cfg.protocol} is not available yet`);
+}
+
+function sameResolverConfig(a: DnsResolverConfig, b: DnsResolverConfig): boolean {
+  return a.protocol === b.protocol && a.timeoutMs === b.timeoutMs && a.attempts === b.attempts && a.caFile === b.caFile && a.servers.join() === b.servers.join();
+}
+
+/**
+ * The long-lived pieces every check uses: one resolver per purpose (and its cache), one dialer,
+ * shared work, and the global limits: connections at once, and checks at once (manual and
+ * scheduled alike).
+ */
 @Injectable()
 export class ProbeRuntime {
-  readonly resolver: DohResolver;
+  readonly resolver: Resolver;
+  readonly dnsblResolver: Resolver;
   readonly policy: AddressPolicyLike;
   readonly dialer: NetDialer;
   readonly settings: ProbeSettings;
   readonly shared = new SharedWork();
   readonly perAddress = new KeyedLimiter(1);
-  readonly outbound = new OutboundMonitor();
+  /** Every SMTP connection of every check, manual or scheduled, waits here. */
+  readonly connections: LimitFunction;
+  /** Every check, manual or scheduled, waits here. */
+  readonly checks: LimitFunction;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.resolver = new DohResolver({
-      servers: config.dns.servers,
-      protocol: config.dns.protocol,
-      timeoutMs: config.dns.timeoutMs,
-      attempts: config.dns.attempts,
-    });
+    this.resolver = resolverFor(config.dns);
+    this.dnsblResolver = sameResolverConfig(config.dns, config.dnsblDns) ? this.resolver : resolverFor(config.dnsblDns);
     this.policy = new MemoizedAddressPolicy(AddressPolicy.fromList(config.allowPrivateTargets));
     this.dialer = new NetDialer({ policy: this.policy, portMap: config.portMap });
+    this.connections = pLimit(config.limits.maxConnections);
+    this.checks = pLimit(config.checkConcurrency);
     this.settings = {
       smtpPorts: config.smtpPorts,
       certWarnDays: config.certWarnDays,
@@ -59,6 +77,10 @@ export class ProbeRuntime {
       ehloName: config.ehloName,
       smtpConnectTimeoutMs: config.smtpConnectTimeoutMs,
       smtpReplyTimeoutMs: config.smtpReplyTimeoutMs,
+      maxMxHosts: config.limits.maxMxHosts,
+      maxAddresses: config.limits.maxAddresses,
+      ...(config.spamhausDqsKey ? { spamhausDqsKey: config.spamhausDqsKey } : {}),
+      dnssecCanary: config.dnssecCanary,
     };
   }
 
@@ -72,6 +94,7 @@ export class ProbeRuntime {
       deadline: Date.now() + timeoutMs,
       signal: controller.signal,
       resolver: this.resolver,
+      dnsblResolver: this.dnsblResolver,
       dialer: this.dialer,
       addressPolicy: this.policy,
       settings: this.settings,

@@ -27,9 +27,10 @@ describe(probeDnsbl.name, () => {
       deadline: Date.now() + 10_000,
       signal: new AbortController().signal,
       resolver,
+      dnsblResolver: resolver,
       dialer: { dial: async () => ({ ok: false, error: 'forbidden', cause: 'unit test' }) },
       addressPolicy: new AddressPolicy(),
-      settings: { smtpPorts: [25], certWarnDays: 14, slowBannerMs: 5000, dnsblZones: [], ehloName: 'probe.test', smtpConnectTimeoutMs: 1000, smtpReplyTimeoutMs: 1000 },
+      settings: { smtpPorts: [25], certWarnDays: 14, slowBannerMs: 5000, dnsblZones: [], ehloName: 'probe.test', smtpConnectTimeoutMs: 1000, smtpReplyTimeoutMs: 1000, maxMxHosts: 10, maxAddresses: 32 },
       now: () => new Date(),
       ...overrides,
     };
@@ -156,9 +157,10 @@ describe(probeDnsblZoneHealth.name, () => {
     deadline: Date.now() + 10_000,
     signal: new AbortController().signal,
     resolver,
+    dnsblResolver: resolver,
     dialer: { dial: async () => ({ ok: false, error: 'forbidden', cause: 'unit test' }) },
     addressPolicy: new AddressPolicy(),
-    settings: { smtpPorts: [25], certWarnDays: 14, slowBannerMs: 5000, dnsblZones: [], ehloName: 'probe.test', smtpConnectTimeoutMs: 1000, smtpReplyTimeoutMs: 1000 },
+    settings: { smtpPorts: [25], certWarnDays: 14, slowBannerMs: 5000, dnsblZones: [], ehloName: 'probe.test', smtpConnectTimeoutMs: 1000, smtpReplyTimeoutMs: 1000, maxMxHosts: 10, maxAddresses: 32 },
     now: () => new Date(),
   });
 

@@ -59,7 +59,7 @@ export async function probeDnsblZoneHealth(ctx: ProbeContext, zone: string | Dns
   let answers: [DnsblClassification, DnsblClassification];
   try {
     answers = await Promise.all(
-      [positive, negative].map(async (p) => classifyDnsblAnswer(config, await ctx.resolver.resolve(p.name, 'A', { signal: ctx.signal }))),
+      [positive, negative].map(async (p) => classifyDnsblAnswer(config, await ctx.dnsblResolver.resolve(p.name, 'A', { signal: ctx.signal }))),
     ) as [DnsblClassification, DnsblClassification];
   } catch (err) {
     if (ctx.signal.aborted) return { zone: config.zone, healthy: true, verified: false, reason: 'the check deadline passed before the test points answered' };
@@ -121,7 +121,7 @@ export async function probeDnsbl(
   const name = dnsblQueryName(subject, config.zone);
   let verdict: DnsblClassification;
   try {
-    verdict = classifyDnsblAnswer(config, await ctx.resolver.resolve(name, 'A', { signal: ctx.signal }));
+    verdict = classifyDnsblAnswer(config, await ctx.dnsblResolver.resolve(name, 'A', { signal: ctx.signal }));
   } catch (err) {
     if (!ctx.signal.aborted) throw err;
     details.error = 'the check deadline passed before the list answered';
@@ -170,7 +170,7 @@ export async function probeDnsbl(
 /** The reason text is a courtesy: its absence or failure never changes the verdict. */
 async function fetchTxt(ctx: ProbeContext, name: string): Promise<string | null> {
   try {
-    const txt = await ctx.resolver.resolve(name, 'TXT', { signal: ctx.signal });
+    const txt = await ctx.dnsblResolver.resolve(name, 'TXT', { signal: ctx.signal });
     return txt.ok && txt.records.length ? txt.records.join(' | ') : null;
   } catch {
     return null;

@@ -4,7 +4,7 @@
  * makes the result `untestable`, never a finding against the domain.
  */
 import { normaliseDomainName } from '../../transport/dns/dns-names.js';
-import { FINDING_CATALOG, type FindingCode } from '../../findings/finding-catalog.js';
+import { MX_FINDINGS } from './mx.findings.js';
 import { isIpLiteral } from '../../transport/net/address-policy.js';
 import type { DnsAnswer, DnsErrorKind, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
 
@@ -29,7 +29,11 @@ export type MxDetails = {
   /** Sorted by preference, then name. Empty for a pure null MX (nothing to connect to). */
   hosts: MxHost[];
   error?: string;
+  /** Set when MXWATCH_MAX_MX_HOSTS / MXWATCH_MAX_ADDRESSES cut what follows from this answer. */
+  truncated?: { hosts: number; addresses: number; maxHosts: number; maxAddresses: number };
 };
+
+type FindingCode = keyof typeof MX_FINDINGS & string;
 
 const PATH_ERRORS: ReadonlySet<DnsErrorKind> = new Set(['timeout', 'servfail', 'refused', 'transport', 'badresp']);
 
@@ -68,7 +72,8 @@ export async function probeMx(ctx: ProbeContext, domainInput: string): Promise<P
         details.error = mx.cause;
         return finish('untestable', `dns_${mx.error}`);
       }
-      return await implicitMx(domain, details, observe, resolve, finish);
+      await implicitMx(ctx, domain, details, observe, resolve);
+      return finish(...verdict(observations, [], details.hosts.length));
     }
 
     const nulls = mx.records.filter((r) => r.exchange === '.');
@@ -94,7 +99,11 @@ export async function probeMx(ctx: ProbeContext, domainInput: string): Promise<P
     }
     for (const [host, { count }] of byHost) if (count > 1) observe('MX_DUPLICATE', host, { mx: host, count });
 
-    const hosts = await Promise.all([...byHost].map(([host, { preference }]) => inspectHost(host, preference, resolve)));
+    // A hostile or broken zone can name thousands of hosts: only the most preferred ones are
+    // looked up and probed, and the cut is reported.
+    const maxHosts = ctx.settings.maxMxHosts;
+    const ranked = [...byHost].sort(([a, x], [b, y]) => x.preference - y.preference || a.localeCompare(b));
+    const hosts = await Promise.all(ranked.slice(0, maxHosts).map(([host, { preference }]) => inspectHost(host, preference, resolve)));
     hosts.sort((a, b) => a.host.preference - b.host.preference || a.host.host.localeCompare(b.host.host));
     details.hosts = hosts.map((h) => h.host);
     const pathErrors: DnsErrorKind[] = [];
@@ -102,6 +111,7 @@ export async function probeMx(ctx: ProbeContext, domainInput: string): Promise<P
       for (const o of h.observations) observe(o.code, h.host.host, o.params);
       if (h.pathError) pathErrors.push(h.pathError);
     }
+    capAddresses(ctx, details, ranked.length, observe);
     for (const h of details.hosts) checkAddresses(ctx, h, observe);
     return finish(...verdict(observations, pathErrors, details.hosts.length));
   } catch (err) {
@@ -117,12 +127,12 @@ type Observe = (code: FindingCode, target: string, params: ProbeObservation['par
 type Resolve = <T extends 'MX' | 'A' | 'AAAA' | 'CNAME'>(name: string, type: T) => Promise<DnsAnswer<T>>;
 
 async function implicitMx(
+  ctx: ProbeContext,
   domain: string,
   details: MxDetails,
   observe: Observe,
   resolve: Resolve,
-  finish: (status: ProbeStatus, reason?: string) => ProbeResult<MxDetails>,
-): Promise<ProbeResult<MxDetails>> {
+): Promise<void> {
   const [a, aaaa] = await Promise.all([resolve(domain, 'A'), resolve(domain, 'AAAA')]);
   const addresses = [...(a.ok ? a.records : []), ...(aaaa.ok ? aaaa.records : [])];
   const failed = [a, aaaa].find((x): x is Extract<typeof x, { ok: false }> => !x.ok && PATH_ERRORS.has(x.error));
@@ -137,7 +147,10 @@ async function implicitMx(
     fallback = 'it has no A/AAAA record either, so it cannot receive mail';
   }
   observe('MX_MISSING', domain, { fallback });
-  return finish('warn', 'mx_missing');
+  capAddresses(ctx, details, details.hosts.length, observe);
+  // The implicit MX is where senders deliver: a private address there is as broken as on a named MX.
+  for (const h of details.hosts) checkAddresses(ctx, h, observe);
+
 }
 
 async function inspectHost(
@@ -171,6 +184,28 @@ async function inspectHost(
   return { host: entry, observations, pathError: null };
 }
 
+/** Keeps at most MXWATCH_MAX_ADDRESSES distinct addresses (in preference order) and says when it cut. */
+function capAddresses(ctx: ProbeContext, details: MxDetails, hostCount: number, observe: Observe): void {
+  const { maxMxHosts, maxAddresses } = ctx.settings;
+  const kept = new Set<string>();
+  let total = 0;
+  const all = new Set<string>();
+  for (const h of details.hosts) {
+    for (const ip of h.addresses) all.add(ip);
+    h.addresses = h.addresses.filter((ip) => {
+      if (kept.has(ip)) return true;
+      if (kept.size >= maxAddresses) return false;
+      kept.add(ip);
+      return true;
+    });
+    total += h.addresses.length;
+  }
+  if (hostCount > maxMxHosts || all.size > maxAddresses) {
+    details.truncated = { hosts: hostCount, addresses: all.size, maxHosts: maxMxHosts, maxAddresses };
+    observe('MX_TOO_MANY_TARGETS', details.domain, { hosts: hostCount, addresses: all.size, maxHosts: maxMxHosts, maxAddresses, checked: total });
+  }
+}
+
 function checkAddresses(ctx: ProbeContext, host: MxHost, observe: Observe): void {
   for (const ip of host.addresses) {
     const range = ctx.addressPolicy.forbiddenRange(ip);
@@ -185,7 +220,7 @@ function checkAddresses(ctx: ProbeContext, host: MxHost, observe: Observe): void
  * observation, so no finding is raised against the domain).
  */
 function verdict(observations: ProbeObservation[], pathErrors: DnsErrorKind[], hostCount: number): [ProbeStatus, string?] {
-  const severity = (o: ProbeObservation) => FINDING_CATALOG[o.code as FindingCode].severity;
+  const severity = (o: ProbeObservation) => o.severity ?? MX_FINDINGS[o.code as FindingCode].severity;
   const critical = observations.find((o) => severity(o) === 'critical');
   if (critical) return ['fail', critical.code.toLowerCase()];
   const warning = observations.find((o) => severity(o) === 'warning');

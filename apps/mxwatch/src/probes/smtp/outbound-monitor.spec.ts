@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ProbeResult } from '../probes/probe.types.js';
+import type { ProbeResult } from '../probe.types.js';
 import { OutboundMonitor } from './outbound-monitor.js';
 
 const smtp = (ip: string, reason: string | undefined, open: boolean, port = 25, role = 'mx'): ProbeResult => ({

@@ -1,4 +1,4 @@
-import type { ProbeResult } from '../probes/probe.types.js';
+import type { ProbeResult } from '../probe.types.js';
 
 interface Attempt {
   ip: string;

@@ -31,6 +31,8 @@ const settings: ProbeSettings = {
   ehloName: 'probe.mxwatch.test',
   smtpConnectTimeoutMs: 2_000,
   smtpReplyTimeoutMs: 2_000,
+  maxMxHosts: 10,
+  maxAddresses: 32,
 };
 
 function context(overrides: Partial<ProbeSettings> = {}, portMap = new Map<number, number>(), budgetMs = 10_000): ProbeContext {
@@ -41,6 +43,7 @@ function context(overrides: Partial<ProbeSettings> = {}, portMap = new Map<numbe
     deadline,
     signal: ac.signal,
     resolver: { resolve: () => Promise.reject(new Error('no DNS in this test')) },
+    dnsblResolver: { resolve: () => Promise.reject(new Error('no DNS in this test')) },
     dialer: new NetDialer({ policy: AddressPolicy.fromList('127.0.0.0/8'), portMap }),
     addressPolicy: AddressPolicy.fromList('127.0.0.0/8'),
     settings: { ...settings, ...overrides },

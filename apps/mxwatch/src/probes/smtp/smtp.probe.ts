@@ -1,7 +1,7 @@
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import tls, { type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
-import { FINDING_CATALOG, type FindingCode } from '../../findings/finding-catalog.js';
+import { statusFromObservations } from '../probe-definition.js';
 import { NodeTlsUpgrader, TIME_VERIFY_ERRORS, TlsUpgradeError, chainTrustErrorIgnoringTime, isLegacyCapable, isTrustAnchorSource } from '../../transport/net/tls-upgrader.js';
 import type { DialResult, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus, TlsUpgrader } from '../probe.types.js';
 import {
@@ -15,6 +15,8 @@ import {
   hasCapability,
 } from './smtp-client.js';
 import type { SmtpReply } from './smtp-reply-parser.js';
+import { SMTP_FINDINGS } from './smtp.findings.js';
+import { STARTTLS_FINDINGS } from '../starttls/starttls.findings.js';
 
 export interface SmtpTarget {
   host: string;
@@ -65,6 +67,17 @@ export interface CertificateFacts {
   daysLeft: number;
 }
 
+export interface ChainCertificate {
+  subject: string;
+  issuer: string;
+  notBefore: string;
+  notAfter: string;
+  certSha256: string;
+  certSha512: string;
+  spkiSha256: string;
+  spkiSha512: string;
+}
+
 export interface StarttlsDetails {
   host: string;
   ip: string;
@@ -75,6 +88,11 @@ export interface StarttlsDetails {
   tlsVersion: string | null;
   cipher: string | null;
   cert: CertificateFacts | null;
+  /**
+   * Every certificate the server presented, leaf first, as DANE (RFC 7672) matches them: digests of
+   * the whole certificate and of its public key (hex). Matching type 0 is compared through sha256.
+   */
+  chain?: ChainCertificate[];
   /** Whether the chain leads to a trusted root, validity dates set aside (expiry is its own fact). */
   trusted: boolean | null;
   /** Node's verification result as is. */
@@ -263,15 +281,15 @@ async function converse(ctx: ProbeContext, target: SmtpTarget, upgrader: TlsUpgr
   }
 }
 
+type FindingCode = (keyof typeof SMTP_FINDINGS | keyof typeof STARTTLS_FINDINGS) & string;
+const SESSION_FINDINGS = { ...SMTP_FINDINGS, ...STARTTLS_FINDINGS };
+
 function observation(code: FindingCode, target: string, params: ProbeObservation['params']): ProbeObservation {
   return { code, target, params };
 }
 
 function statusFrom(observations: ProbeObservation[]): ProbeStatus {
-  const severities = observations.map((o) => FINDING_CATALOG[o.code as FindingCode]?.severity);
-  if (severities.includes('critical')) return 'fail';
-  if (severities.includes('warning')) return 'warn';
-  return 'pass';
+  return statusFromObservations(observations, SESSION_FINDINGS);
 }
 
 function certificateFacts(peer: DetailedPeerCertificate, now: Date): CertificateFacts | null {
@@ -294,6 +312,34 @@ function certificateFacts(peer: DetailedPeerCertificate, now: Date): Certificate
   } catch {
     return null;
   }
+}
+
+function chainFacts(peer: DetailedPeerCertificate): ChainCertificate[] {
+  const out: ChainCertificate[] = [];
+  const seen = new Set<string>();
+  for (let c: DetailedPeerCertificate | undefined = peer; c?.raw && out.length < 10; c = c.issuerCertificate) {
+    const fp = c.fingerprint256;
+    if (seen.has(fp)) break;
+    seen.add(fp);
+    try {
+      const x = new X509Certificate(c.raw);
+      const spki = x.publicKey.export({ type: 'spki', format: 'der' });
+      out.push({
+        subject: x.subject.split('\n').join(', '),
+        issuer: x.issuer.split('\n').join(', '),
+        notBefore: new Date(x.validFrom).toISOString(),
+        notAfter: new Date(x.validTo).toISOString(),
+        certSha256: createHash('sha256').update(c.raw).digest('hex'),
+        certSha512: createHash('sha512').update(c.raw).digest('hex'),
+        spkiSha256: createHash('sha256').update(spki).digest('hex'),
+        spkiSha512: createHash('sha512').update(spki).digest('hex'),
+      });
+    } catch {
+      break;
+    }
+    if (c.issuerCertificate === c) break;
+  }
+  return out;
 }
 
 function certNames(peer: DetailedPeerCertificate): string {
@@ -395,7 +441,9 @@ export async function probeSmtpEndpoint(ctx: ProbeContext, target: SmtpTarget, o
     else {
       smtpStatus = 'fail';
       smtpReason = d.error === 'refused' ? 'connect_refused' : d.error === 'timeout' ? 'connect_timeout' : 'host_unreachable';
-      smtpObs.push(observation('SMTP_PORT_UNREACHABLE', id, { ...base, error: d.cause, role }));
+      // Only a submission host must answer on 587/465 (MX ports closed there were passed above);
+      // a closed submission port is a warning, a closed MX port 25 critical.
+      smtpObs.push({ ...observation('SMTP_PORT_UNREACHABLE', id, { ...base, error: d.cause, role }), ...(role === 'submission' ? { severity: 'warning' as const } : {}) });
     }
   } else if (first.tlsError && implicitTls) {
     const kind = first.tlsError.kind;
@@ -603,6 +651,7 @@ function buildStarttlsResult(
   if (t.peer) {
     const cert = certificateFacts(t.peer, now);
     d.cert = cert;
+    d.chain = chainFacts(t.peer);
     if (cert) {
       const notAfterMs = Date.parse(cert.notAfter);
       const notBeforeMs = Date.parse(cert.notBefore);

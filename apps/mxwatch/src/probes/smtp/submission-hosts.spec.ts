@@ -24,9 +24,10 @@ function context(resolver: Resolver, smtpPorts = [25, 587, 465]): ProbeContext {
     deadline: Date.now() + 5000,
     signal: new AbortController().signal,
     resolver,
+    dnsblResolver: resolver,
     dialer: { dial: () => Promise.reject(new Error('no dialling here')) },
     addressPolicy: { forbiddenRange: () => null },
-    settings: { smtpPorts, certWarnDays: 14, slowBannerMs: 5000, dnsblZones: [], ehloName: 'probe.test', smtpConnectTimeoutMs: 1000, smtpReplyTimeoutMs: 1000 },
+    settings: { smtpPorts, certWarnDays: 14, slowBannerMs: 5000, dnsblZones: [], ehloName: 'probe.test', smtpConnectTimeoutMs: 1000, smtpReplyTimeoutMs: 1000, maxMxHosts: 10, maxAddresses: 32 },
     now: () => new Date(),
   };
 }

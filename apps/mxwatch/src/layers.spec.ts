@@ -1,0 +1,74 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const SRC = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * Which folders each folder may import from: layers point down only (docs/architecture.md,
+ * "Layers"). Transport knows nothing of probes; probes know nothing of findings, the runner or
+ * metrics (their codes and metrics live in their own definitions); config knows no feature.
+ */
+const ALLOWED: Record<string, readonly string[]> = {
+  common: ['common'],
+  generated: ['generated'],
+  transport: ['transport', 'common'],
+  config: ['config', 'transport', 'common'],
+  database: ['database', 'config', 'common', 'generated'],
+  probes: ['probes', 'transport', 'common'],
+  findings: ['findings', 'probes', 'transport', 'common'],
+  storage: ['storage', 'database', 'findings', 'probes', 'transport', 'config', 'common', 'generated'],
+  runtime: ['runtime', 'storage', 'database', 'findings', 'probes', 'transport', 'config', 'common', 'generated'],
+};
+/** The top: may use everything below, and each other. */
+const TOP = ['api', 'metrics', 'notifications', 'pages', 'cli', '.'];
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) return name === 'generated' ? [] : sources(full);
+    return /\.ts$/.test(name) && !/\.(spec|e2e-spec|fixture)\.ts$/.test(name) ? [full] : [];
+  });
+}
+
+const layerOf = (file: string) => {
+  const rel = path.relative(SRC, file);
+  return rel.includes(path.sep) ? rel.split(path.sep)[0]! : '.';
+};
+
+/** Every relative import of the built code (type-only imports included: they couple the layers too). */
+function violations(): string[] {
+  const out: string[] = [];
+  for (const file of sources(SRC)) {
+    const from = layerOf(file);
+    if (TOP.includes(from)) continue;
+    const allowed = ALLOWED[from];
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/(?:from|import)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)) {
+      const target = path.resolve(path.dirname(file), m[1]!);
+      const to = layerOf(target);
+      if (!allowed) out.push(`${path.relative(SRC, file)}: folder ${from} has no layer (add it to ALLOWED)`);
+      else if (!allowed.includes(to)) out.push(`${path.relative(SRC, file)} -> ${path.relative(SRC, target)} (${from} may not import ${to})`);
+    }
+  }
+  return out;
+}
+
+describe('layers', () => {
+  it('should only import downwards: transport < probes < findings < storage < runtime < api/metrics/notifications/pages/cli', () => {
+    expect(violations()).toEqual([]);
+  });
+
+  it('should name no probe in the runner, the findings rules, the metrics service or the config loader', () => {
+    const generic = ['runtime/domain-check.ts', 'runtime/check-runner.service.ts', 'findings/findings.rules.ts', 'findings/finding-catalog.ts', 'metrics/metrics.service.ts', 'metrics/metrics.ts'];
+    const named: string[] = [];
+    for (const rel of generic) {
+      const text = readFileSync(path.join(SRC, rel), 'utf8').replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+      for (const probe of ['mx', 'smtp', 'starttls', 'dnsbl', 'spf', 'dmarc', 'dkim', 'ptr', 'bimi', 'mta-sts', 'tls-rpt', 'dnssec', 'dane']) {
+        if (new RegExp(`['"\`]${probe}['"\`]`).test(text) || text.includes(`probes/${probe}/`)) named.push(`${rel} names ${probe}`);
+      }
+    }
+    expect(named).toEqual([]);
+  });
+});

@@ -1,0 +1,76 @@
+import { mxAddresses, mxAnswer, mxRefusedByResolver } from '../mx/mx.definition.js';
+import { defineProbe } from '../probe-definition.js';
+import type { ProbeResult } from '../probe.types.js';
+import { DNSBL_FINDINGS } from './dnsbl.findings.js';
+import { probeDnsbl, probeDnsblZoneHealth, type DnsblDetails, type DnsblSubject } from './dnsbl.probe.js';
+import { resolveZoneConfig, type DnsblZoneConfig } from './dnsbl-zones.js';
+
+export interface DnsblWork {
+  subject: DnsblSubject;
+  zone: DnsblZoneConfig;
+  /**
+   * The domain resolver refused the domain's own MX lookup: it refuses us, not the lists, so its
+   * REFUSED answers to list queries must not read as "this list refuses public resolvers".
+   */
+  resolverRefuses: boolean;
+}
+
+/** A copy (shared results are never mutated) without the DNSBL_QUERY_REFUSED a DNS REFUSED rcode raised. */
+function asResolverRefusal(r: ProbeResult<DnsblDetails>): ProbeResult<DnsblDetails> {
+  if (r.details.errorReason !== 'refused') return r;
+  return { ...r, reason: 'dns_refused', observations: [] };
+}
+
+export const dnsblProbe = defineProbe<DnsblDetails, DnsblWork>({
+  name: 'dnsbl',
+  scope: 'address',
+  title: 'DNS blacklists: MX addresses, sending IPs and the domain, listed / clean / the list did not answer',
+  needs: ['mx'],
+  subjects(plan, ctx) {
+    const zones = resolveZoneConfig(ctx.settings.dnsblZones);
+    const mxResults = plan.results('mx');
+    const resolverRefuses = mxRefusedByResolver(mxResults);
+    // Lists only know public addresses; asking about a private one would only leak it.
+    const ips = [...new Set([...mxAddresses(mxAnswer(mxResults)).map((a) => a.ip), ...plan.domain.sendingIps])].filter((ip) => ctx.addressPolicy.forbiddenRange(ip) === null);
+    const work: DnsblWork[] = [];
+    for (const zone of zones) {
+      if (zone.kind === 'ip') for (const ip of ips) work.push({ subject: { kind: 'ip', ip }, zone, resolverRefuses });
+      else work.push({ subject: { kind: 'domain', domain: plan.domain.name }, zone, resolverRefuses });
+    }
+    return work;
+  },
+  async run(ctx, { subject, zone, resolverRefuses }, env) {
+    // A zone's RFC 5782 test points are asked once a minute at most, whoever asks.
+    const health = () => env.shared(`dnsbl-health|${zone.zone}`, () => probeDnsblZoneHealth(ctx, zone), { minAgeMs: 60_000 });
+    const result =
+      subject.kind === 'ip'
+        ? await env.shared(`dnsbl|${subject.ip}|${zone.zone}`, async () => probeDnsbl(ctx, subject, zone, await health()))
+        : // Not shared: no other domain asks about this one, and keeping it would only hold memory.
+          await probeDnsbl(ctx, subject, zone, await health());
+    return resolverRefuses ? asResolverRefusal(result) : result;
+  },
+  findings: DNSBL_FINDINGS,
+  covers(finding, results) {
+    // A zone's health finding is seen by any testable answer of that zone; with no query to the
+    // zone in this run (no addresses), it is gone only if the MX answer was conclusive.
+    if (finding.code !== 'DNSBL_ZONE_UNHEALTHY') return undefined;
+    const ofZone = results.filter((r) => r.probe === 'dnsbl' && r.target.endsWith(`@${finding.target}`));
+    return ofZone.some((r) => r.status !== 'untestable') || (ofZone.length === 0 && mxAnswer(results) !== null);
+  },
+  metrics: {
+    specs: [
+      { name: 'mxwatch_dnsbl_listed', help: 'Whether the address or domain is listed on the zone (1 listed, 0 clean; absent when the list did not answer)', type: 'gauge', labelNames: ['ip', 'zone'] },
+      { name: 'mxwatch_dnsbl_errors_total', help: 'DNSBL queries that gave no usable answer, by zone and reason', type: 'counter', labelNames: ['zone', 'reason'] },
+    ],
+    series(r) {
+      const d = r.details;
+      if (d.state === 'error') return [];
+      return [{ metric: 'mxwatch_dnsbl_listed', labels: { ip: d.subject, zone: d.zone }, value: d.state === 'listed' ? 1 : 0, owner: 'host' }];
+    },
+    counters(r) {
+      const d = r.details;
+      // The list's own machine reason (query_refused_by_list, timeout, ...): what the README and alert rules select on.
+      return d.state === 'error' ? [{ metric: 'mxwatch_dnsbl_errors_total', labels: { zone: d.zone, reason: d.errorReason ?? r.reason ?? 'error' } }] : [];
+    },
+  },
+});

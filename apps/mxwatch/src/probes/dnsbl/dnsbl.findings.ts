@@ -1,0 +1,23 @@
+import type { FindingSpecs } from '../probe-definition.js';
+
+/** Finding codes of the `dnsbl` probe. */
+export const DNSBL_FINDINGS = {
+  DNSBL_LISTED: {
+    severity: 'critical',
+    message: '{subject} is listed on {zone}: {meaning} ({code}){txt}',
+    remediation: 'Find and stop the cause (compromised account, open relay, bad list hygiene), then request delisting on the list\'s own website; the TXT record usually links to it.',
+  },
+  DNSBL_QUERY_REFUSED: {
+    severity: 'warning',
+    // A fact about our path to the list: reported although the listing status is unknown.
+    reportWhenUntestable: true,
+    message: '{zone} refused to answer our query for {subject} ({answer}); listing status unknown',
+    remediation: 'The list does not answer queries from public or shared resolvers (Cloudflare, Google, Quad9, DoH providers). Point MXWATCH_DNS_SERVERS at a recursive resolver of your own (e.g. unbound) or use the list\'s paid data feed (Spamhaus DQS key).',
+  },
+  DNSBL_ZONE_UNHEALTHY: {
+    severity: 'warning',
+    reportWhenUntestable: true,
+    message: 'DNSBL zone {zone} failed its RFC 5782 test points ({reason}); its answers are not trusted',
+    remediation: 'The list may be defunct, returning wildcard answers, or blocking us. Check the list\'s status page and remove it from MXWATCH_DNSBL_ZONES if it is gone.',
+  },
+} as const satisfies FindingSpecs;

@@ -1,0 +1,79 @@
+import { Injectable } from '@nestjs/common';
+import type { ProbeResult, ProbeStatus } from '../probes/probe.types.js';
+import type { DomainRow } from '../storage/domains.repository.js';
+import type { Finding } from '../storage/findings.repository.js';
+
+export interface DomainRef {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+}
+
+export interface CheckCompletedEvent {
+  domain: DomainRow;
+  trigger: 'manual' | 'schedule';
+  results: ProbeResult[];
+  startedAt: Date;
+  finishedAt: Date;
+  status: ProbeStatus;
+  opened: Finding[];
+  resolved: Finding[];
+}
+
+export interface FindingTransition {
+  kind: 'opened' | 'resolved';
+  finding: Finding;
+  domain: DomainRef;
+}
+
+export interface DomainRetiredEvent {
+  name: string;
+  reason: 'deleted' | 'disabled';
+}
+
+/** Every event of the service, by name. Metrics, notifications and the status pages subscribe. */
+export interface MxwatchEvents {
+  'check.completed': CheckCompletedEvent;
+  'finding.opened': FindingTransition;
+  'finding.resolved': FindingTransition;
+  'domain.retired': DomainRetiredEvent;
+}
+
+type Listener<T> = (payload: T) => void | Promise<void>;
+
+/**
+ * One small typed bus instead of one hand-made emitter per feature. `emit` awaits every listener
+ * in subscription order, so a listener that stores something (a notification row) has stored it
+ * when the emitting check returns; a listener that throws is logged by the emitter's caller and
+ * never stops the others.
+ */
+@Injectable()
+export class EventBus {
+  private readonly listeners = new Map<keyof MxwatchEvents, Array<Listener<never>>>();
+  private onError: (event: string, err: unknown) => void = () => {};
+
+  on<K extends keyof MxwatchEvents>(event: K, listener: Listener<MxwatchEvents[K]>): () => void {
+    const list = this.listeners.get(event) ?? [];
+    list.push(listener as Listener<never>);
+    this.listeners.set(event, list);
+    return () => {
+      const i = list.indexOf(listener as Listener<never>);
+      if (i >= 0) list.splice(i, 1);
+    };
+  }
+
+  /** Where listener failures go (the app logger); they never reach the emitter. */
+  reportErrorsTo(handler: (event: string, err: unknown) => void): void {
+    this.onError = handler;
+  }
+
+  async emit<K extends keyof MxwatchEvents>(event: K, payload: MxwatchEvents[K]): Promise<void> {
+    for (const listener of this.listeners.get(event) ?? []) {
+      try {
+        await (listener as Listener<MxwatchEvents[K]>)(payload);
+      } catch (err) {
+        this.onError(event, err);
+      }
+    }
+  }
+}
