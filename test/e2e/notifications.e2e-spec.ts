@@ -23,6 +23,10 @@ const DOMAIN = 'notify.test';
 const MX = 'mx.notify.test';
 const MX_IP = '127.21.0.1';
 const WARN_DOMAIN = 'warn.test';
+/** Two MX hosts broken at once: one run opens several findings. */
+const GROUP_DOMAIN = 'group.test';
+/** Opened while the webhook is down, delivered by the next process. */
+const RESTART_DOMAIN = 'restart.test';
 const TARGET = `${MX}[${MX_IP}]:25`;
 
 // ---------------------------------------------------------------------------------------------
@@ -165,6 +169,7 @@ describe('finding notifications (built service, PostgreSQL)', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let dir: string;
   let app: RunningApp;
+  let appEnv: Record<string, string | undefined>;
 
   /** Replaces the MX's server by one with another behaviour on the same address and port. */
   async function mxBecomes(behaviour: PortBehaviour): Promise<void> {
@@ -205,6 +210,8 @@ describe('finding notifications (built service, PostgreSQL)', () => {
     fake = await createFakeInternet({ dnsblZones: [{ zone: 'zen.spamhaus.org', kind: 'ip' }] });
     await fake.addMailDomain(DOMAIN, { mx: [{ host: MX, ip: MX_IP }] });
     await fake.addMailDomain(WARN_DOMAIN, { mx: [{ host: 'mx.warn.test', behaviour25: 'expiring-cert' }] });
+    await fake.addMailDomain(GROUP_DOMAIN, { mx: [{ host: 'mx1.group.test', behaviour25: 'no-starttls' }, { host: 'mx2.group.test', behaviour25: 'no-starttls' }] });
+    await fake.addMailDomain(RESTART_DOMAIN, { mx: [{ host: 'mx.restart.test', behaviour25: 'no-starttls' }] });
 
     webhook = await Receiver.start();
     slack = await Receiver.start();
@@ -232,7 +239,7 @@ describe('finding notifications (built service, PostgreSQL)', () => {
       ].join('\n'),
     );
 
-    app = await startApp({
+    appEnv = {
       ...fake.env,
       DATABASE_URL: db.url,
       MXWATCH_CONFIG: configFile,
@@ -241,8 +248,9 @@ describe('finding notifications (built service, PostgreSQL)', () => {
       MXWATCH_ALERT_AFTER: '2',
       MXWATCH_WEBHOOK_URL: `${webhook.url}/hooks/mxwatch`,
       MXWATCH_WEBHOOK_SECRET: SECRET,
-    });
-    for (const name of [DOMAIN, WARN_DOMAIN]) {
+    };
+    app = await startApp(appEnv);
+    for (const name of [DOMAIN, WARN_DOMAIN, GROUP_DOMAIN, RESTART_DOMAIN]) {
       const r = await app.api('POST', '/api/v1/domains', { name, labels: { team: 'mail' } }, auth);
       expect(r.status, r.text).toBe(201);
     }
@@ -496,4 +504,108 @@ describe('finding notifications (built service, PostgreSQL)', () => {
     expect(text).toMatch(/^mxwatch_notifications_total\{channel="chat",status="failed"\} 1$/m);
     expect(text).toMatch(/^mxwatch_notifications_total\{channel="env-webhook",status="sent"\} [1-9]\d*$/m);
   });
+
+  it('should store only the status and a short reason of a failing receiver, never its answer', async () => {
+    // The Receiver answers failures with a body ("scripted 500"); stored and served rows never carry it.
+    const all = await notifications('?limit=1000');
+    const failures = all.flatMap((n) => [n.lastError, ...n.attemptLog.map((a: { error?: string }) => a.error)]).filter(Boolean);
+    expect(failures.length).toBeGreaterThan(0);
+    for (const reason of failures) {
+      expect(reason).toMatch(/answered HTTP \d{3} \([A-Za-z ]+\)$/);
+      expect(reason).not.toContain('scripted');
+    }
+  });
+
+  it('should group what one run opens for one domain into one message per channel', async () => {
+    const before = { hook: webhook.requests.length, chat: slack.requests.length, mails: relay.mails.length };
+    await check(GROUP_DOMAIN);
+    const run = await check(GROUP_DOMAIN);
+    const opened = run.findings.opened.map((f: { code: string; target: string }) => `${f.code} ${f.target}`).sort();
+    expect(opened.length).toBeGreaterThan(1);
+    await settled();
+    const rows = (await notifications()).filter((n) => n.payload?.domain === GROUP_DOMAIN);
+    expect(rows.map((n) => n.channel).sort()).toEqual(['chat', 'env-webhook', 'mail']);
+
+    expect(webhook.requests.length).toBe(before.hook + 1);
+    const body = JSON.parse(webhook.requests.at(-1)!.body);
+    expect(body.version).toBe(1);
+    expect(body.event).toBe('opened');
+    expect(body.findings.map((f: { code: string; target: string }) => `${f.code} ${f.target}`).sort()).toEqual(opened);
+    expect(body.findings.every((f: { event: string }) => f.event === 'opened')).toBe(true);
+    expect(body.finding).toMatchObject({ code: body.findings[0].code, target: body.findings[0].target });
+
+    // The chat channel takes critical findings only: one post with just those.
+    const critical = run.findings.opened.filter((f: { severity: string }) => f.severity === 'critical');
+    expect(slack.requests.length).toBe(before.chat + (critical.length > 0 ? 1 : 0));
+    expect(relay.mails.length).toBe(before.mails + 1);
+    expect(mailHeader(relay.mails.at(-1)!.raw, 'Subject')).toMatch(new RegExp(`^\\[mxwatch\\] OPENED \\w+ [A-Z_]+ and ${opened.length - 1} more on ${GROUP_DOMAIN.replace('.', '\\.')}$`));
+  });
+
+  it('should resend a failed notification on POST /notifications/{id}/retry, and answer 404/409 otherwise', async () => {
+    slack.script(500);
+    const test = await app.api('POST', '/api/v1/notifications/test', { channel: 'chat' }, auth);
+    expect(test.status, test.text).toBe(200);
+    const failed = test.body[0];
+    expect(failed).toMatchObject({ status: 'failed', attempts: 1 });
+
+    expect((await app.api('POST', `/api/v1/notifications/${failed.id}/retry`)).status).toBe(401);
+    const unknown = await app.api('POST', '/api/v1/notifications/00000000-0000-4000-8000-000000000000/retry', undefined, auth);
+    expect(unknown.status).toBe(404);
+    expect((await app.api('POST', '/api/v1/notifications/not-a-uuid/retry', undefined, auth)).status).toBe(404);
+
+    const before = slack.requests.length;
+    const retried = await app.api('POST', `/api/v1/notifications/${failed.id}/retry`, undefined, auth);
+    expect(retried.status, retried.text).toBe(200);
+    expect(retried.body).toMatchObject({ id: failed.id, status: 'pending', retryUntil: expect.any(String) });
+    const sent = await waitFor('the retried notification to be delivered', async () => (await notifications('?channel=chat')).find((n) => n.id === failed.id && n.status === 'sent'));
+    expect(sent.attempts).toBe(2);
+    expect(sent.attemptLog.map((a: { n: number; ok: boolean }) => [a.n, a.ok])).toEqual([
+      [1, false],
+      [2, true],
+    ]);
+    expect(slack.requests.length).toBe(before + 1);
+
+    const again = await app.api('POST', `/api/v1/notifications/${failed.id}/retry`, undefined, auth);
+    expect(again.status).toBe(409);
+    expect(again.body.message).toContain('already delivered');
+  });
+
+  it('should keep retrying a notification across a restart, at its persisted next-attempt time', async () => {
+    await settled();
+    // Down for the first attempts: the notification stays pending with a next-attempt time.
+    webhook.script(503, 503);
+    await check(RESTART_DOMAIN);
+    await check(RESTART_DOMAIN);
+    const pending = await waitFor('a failed first attempt at the webhook', async () =>
+      (await notifications('?channel=env-webhook')).find((n) => n.payload?.domain === RESTART_DOMAIN && n.status === 'pending' && n.attempts >= 1),
+    );
+    expect(pending.nextAttemptAt).toEqual(expect.any(String));
+    expect(pending.attemptLog[0]).toMatchObject({ ok: false, status: 503, retryable: true, nextDelayMs: expect.any(Number) });
+
+    await app.stop();
+    const attemptsBefore = (await readRow(db.url, pending.id)).attempts;
+    app = await startApp(appEnv);
+    const delivered = await waitFor(
+      'the notification to be delivered by the new process',
+      async () => (await notifications('?channel=env-webhook')).find((n) => n.id === pending.id && n.status === 'sent'),
+      30_000,
+    );
+    expect(delivered.attempts).toBeGreaterThan(attemptsBefore);
+    expect(delivered.attemptLog.at(-1)).toMatchObject({ ok: true });
+    // Counted from where the first process left off, not started over.
+    expect(delivered.attemptLog.map((a: { n: number }) => a.n)).toEqual(Array.from({ length: delivered.attempts }, (_, i) => i + 1));
+  });
 });
+
+/** A notification row read straight from the database (the app is stopped). */
+async function readRow(url: string, id: string): Promise<{ attempts: number; status: string }> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = await c.query('SELECT attempts, status FROM "Notification" WHERE id = $1', [id]);
+    return r.rows[0];
+  } finally {
+    await c.end();
+  }
+}

@@ -1,8 +1,10 @@
-import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Max, Min } from 'class-validator';
-import { IsDomainName } from './domain-validators.js';
+import { IsIn, IsOptional, IsString } from 'class-validator';
+import { ApiResponse } from '@nestjs/swagger';
+import { IsDomainName, IsQueryWholeNumber } from './domain-validators.js';
+import { NotificationDto } from './responses.dto.js';
 import { notificationToDto, NotificationsService } from '../notifications/notifications.service.js';
 
 export class NotificationsQueryDto {
@@ -24,9 +26,7 @@ export class NotificationsQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })
   @IsOptional()
   @Type(() => Number)
-  @IsInt({ message: 'limit must be a whole number' })
-  @Min(1)
-  @Max(1000)
+  @IsQueryWholeNumber(1, 1000)
   limit?: number;
 }
 
@@ -49,14 +49,27 @@ export class NotificationsController {
 
   @Get()
   @ApiOperation({ summary: 'Notifications with every delivery attempt, newest first' })
+  @ApiResponse({ status: 200, type: [NotificationDto] })
   async list(@Query() q: NotificationsQueryDto) {
     return (await this.notifications.list(q)).map(notificationToDto);
+  }
+
+  @Post(':id/retry')
+  @HttpCode(200)
+  @ApiBearerAuth()
+  @ApiOperation({ summary: 'Send a failed notification again, with a fresh retry window; delivery runs in the background' })
+  @ApiOkResponse({ description: 'the notification, pending again' })
+  @ApiNotFoundResponse({ description: 'no such notification' })
+  @ApiConflictResponse({ description: 'the notification is not failed (already delivered, or still being retried), or its channel is gone' })
+  async retry(@Param('id') id: string) {
+    return notificationToDto(await this.notifications.retry(id));
   }
 
   @Post('test')
   @HttpCode(200)
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Send a test notification to every channel (or one) and report the outcome' })
+  @ApiResponse({ status: 200, type: [NotificationDto] })
   async test(@Body() body: TestNotificationDto) {
     return (await this.notifications.sendTest(body)).map(notificationToDto);
   }

@@ -26,11 +26,23 @@ export interface NotificationFinding {
   resolvedAt: Date | null;
 }
 
+/** One finding of a grouped message, with what happened to it in the run. */
+export interface NotificationItem extends NotificationFinding {
+  event: 'opened' | 'resolved';
+}
+
+/**
+ * One message: everything one run opened and resolved for one domain (a test carries one item).
+ * `kind` is `opened` when anything opened, else `resolved`.
+ */
 export interface NotificationEvent {
   kind: NotificationKind;
   domain: string;
   domainLabels: Record<string, string>;
+  /** The headline item (the most severe opened one, else the most severe resolved one). */
   finding: NotificationFinding;
+  /** Every item of the message, headline first: opened before resolved, then by severity, code, target. */
+  findings: NotificationItem[];
   /** Absolute link to `GET /api/v1/domains/{name}/status`. */
   statusUrl: string;
   /** When the alerting service decided to notify; identical for every channel and retry. */

@@ -1,31 +1,28 @@
-import { BadRequestException, Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import pLimit from 'p-limit';
+import { BadRequestException, ConflictException, Inject, Injectable, NotFoundException, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AppLogger } from '../common/app-logger.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
-import { FindingsService, type FindingTransition } from '../runtime/findings.service.js';
+import { FindingsService, type RunTransitions } from '../runtime/findings.service.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import type { ChannelConfig, NotificationEvent, Notifier } from './notification.types.js';
-import { createNotifier, createTestEvent, matchesFilter } from './notifiers/notifier-factory.js';
-import { deliverWithRetry } from './notifiers/retry.js';
+import type { Finding } from '../storage/findings.repository.js';
 import { NotificationsRepository, type Notification } from '../storage/notifications.repository.js';
-
-interface Channel {
-  config: ChannelConfig;
-  notifier: Notifier;
-}
+import type { ChannelConfig, NotificationEvent, NotificationFinding, NotificationItem, Notifier } from './notification.types.js';
+import { NotificationDispatcher, type NotificationRecord } from './notification-dispatcher.js';
+import { eventForChannel, groupEvent } from './notification-group.js';
+import { createNotifier, createTestEvent } from './notifiers/notifier-factory.js';
+import { messageItems } from './notifiers/notification-format.js';
+import { redactReason, type DeliveryAttempt } from './notifiers/retry.js';
 
 /**
- * Finding transitions -> one stored notification per matching channel -> delivery with retries
- * in the background. Delivery never blocks or fails a check; undelivered notifications survive
- * a restart (they are resumed at boot).
+ * Finding transitions -> one message per run, domain and matching channel, stored -> delivered
+ * by the dispatcher, retried with backoff for MXWATCH_NOTIFY_RETRY_HOURS. Delivery never blocks
+ * or fails a check; the stored row is the queue, so deliveries survive a restart.
  */
 @Injectable()
 export class NotificationsService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private readonly channels: Channel[];
-  private readonly limit = pLimit(4);
-  private readonly shutdown = new AbortController();
-  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly channels: ChannelConfig[];
+  private readonly notifiers = new Map<string, Notifier>();
+  readonly dispatcher: NotificationDispatcher;
 
   constructor(
     private readonly repo: NotificationsRepository,
@@ -34,98 +31,99 @@ export class NotificationsService implements OnApplicationBootstrap, OnApplicati
     private readonly logger: AppLogger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    this.channels = config.notifications.map((c) => ({ config: c, notifier: createNotifier(c) }));
+    this.channels = config.notifications;
+    for (const c of config.notifications) this.notifiers.set(c.name, createNotifier(c));
+    this.dispatcher = new NotificationDispatcher({
+      store: repo,
+      notifiers: this.notifiers,
+      retryHours: config.notifyRetryHours,
+      revive: reviveEvent,
+      onDelivered: (row, status, attempt) => this.onDelivered(row, status, attempt),
+      onError: (e) => this.logger.error(e, 'Notifications'),
+    });
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    this.findings.onTransition((t) => this.onTransition(t));
-    const pending = await this.repo.pending();
-    for (const n of pending) {
-      const channel = this.channels.find((c) => c.config.name === n.channel);
-      if (!channel) {
-        await this.repo.finish(n.id, false);
-        continue;
-      }
-      this.enqueue(channel, n, reviveEvent(n.payload));
-    }
-    if (pending.length > 0) this.logger.log({ msg: 'resuming undelivered notifications', count: pending.length }, 'Notifications');
+  onApplicationBootstrap(): void {
+    this.findings.onRunTransitions((r) => this.onRun(r));
+    // Resumes what a previous process left pending, each at its stored next-attempt time.
+    this.dispatcher.kick();
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.shutdown.abort();
-    this.limit.clearQueue();
-    await Promise.allSettled([...this.inFlight]);
-    await Promise.allSettled(this.channels.map((c) => c.notifier.close?.()));
+    await this.dispatcher.stop();
+    await Promise.allSettled([...this.notifiers.values()].map((n) => n.close?.()));
   }
 
-  private async onTransition(t: FindingTransition): Promise<void> {
+  private async onRun(r: RunTransitions): Promise<void> {
     try {
-      const event: NotificationEvent = {
-        kind: t.kind,
-        domain: t.domain.name,
-        domainLabels: t.domain.labels,
-        finding: {
-          id: t.finding.id,
-          code: t.finding.code,
-          severity: t.finding.severity as NotificationEvent['finding']['severity'],
-          probe: t.finding.probe,
-          target: t.finding.target,
-          message: t.finding.message,
-          remediation: t.finding.remediation,
-          evidence: (t.finding.evidence ?? {}) as Record<string, unknown>,
-          firstSeenAt: t.finding.firstSeenAt,
-          lastSeenAt: t.finding.lastSeenAt,
-          resolvedAt: t.finding.resolvedAt,
-        },
-        statusUrl: this.statusUrl(t.domain.name),
-        sentAt: new Date(),
-      };
-      for (const channel of this.channels) {
-        if (!matchesFilter(channel.config, event)) continue;
-        const row = await this.repo.create({ findingId: t.finding.id, channel: channel.config.name, event: t.kind, payload: event });
-        this.enqueue(channel, row, event);
-      }
+      const sentAt = new Date();
+      const items: NotificationItem[] = [
+        ...r.opened.map((f) => ({ event: 'opened' as const, ...toNotificationFinding(f) })),
+        ...r.resolved.map((f) => ({ event: 'resolved' as const, ...toNotificationFinding(f) })),
+      ];
+      const event = groupEvent({ domain: r.domain.name, domainLabels: r.domain.labels, items, statusUrl: this.statusUrl(r.domain.name), sentAt });
+      if (event) await this.store(event, sentAt);
     } catch (e) {
       this.logger.error(e, 'Notifications');
     }
   }
 
-  private enqueue(channel: Channel, row: Notification, event: NotificationEvent, attempts?: number): Promise<boolean> {
-    const p = this.limit(async () => {
-      const result = await deliverWithRetry(channel.notifier, event, {
-        ...(attempts ? { attempts } : {}),
-        signal: this.shutdown.signal,
-        onAttempt: (a) => this.repo.recordAttempt(row.id, a),
-      });
-      // Shutting down mid-retry leaves the row pending, to be resumed at the next start.
-      if (!result.ok && this.shutdown.signal.aborted) return false;
-      await this.repo.finish(row.id, result.ok);
-      this.metrics.m.notifications.inc({ channel: channel.config.name, status: result.ok ? 'sent' : 'failed' });
-      const log = { context: 'Notifications', channel: channel.config.name, event: event.kind, domain: event.domain, code: event.finding.code, attempts: result.attempts };
-      if (result.ok) this.logger.pino.info(log, 'notification sent');
-      else this.logger.pino.warn({ ...log, error: result.lastError?.message }, 'notification failed');
-      return result.ok;
-    });
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
-    return p;
+  /** One row per channel that wants (part of) the message; delivery starts at once in the background. */
+  private async store(event: NotificationEvent, now: Date): Promise<void> {
+    let stored = 0;
+    for (const channel of this.channels) {
+      const own = eventForChannel(channel, event);
+      if (!own) continue;
+      await this.repo.create({ findingId: findingIdOf(own), channel: channel.name, event: own.kind, payload: own, nextAttemptAt: now, retryUntil: this.dispatcher.retryUntil(now) });
+      stored++;
+    }
+    if (stored > 0) this.dispatcher.kick();
   }
 
-  /** Sends a test notification to every channel (or the one named) and waits for the outcome. */
+  private onDelivered(row: NotificationRecord, status: 'sent' | 'failed', attempt: DeliveryAttempt | null): void {
+    this.metrics.m.notifications.inc({ channel: row.channel, status });
+    const event = reviveEvent(row.payload);
+    const log = { context: 'Notifications', id: row.id, channel: row.channel, event: row.event, domain: event.domain, code: event.finding.code, items: messageItems(event).length, attempts: attempt?.n ?? row.attempts };
+    if (status === 'sent') this.logger.pino.info(log, 'notification sent');
+    else this.logger.pino.warn({ ...log, error: attempt?.error }, 'notification failed');
+  }
+
+  /** Sends a test notification to every channel (or the one named): one attempt each, awaited. */
   async sendTest(input: { channel?: string; domain?: string }): Promise<Notification[]> {
-    const targets = input.channel ? this.channels.filter((c) => c.config.name === input.channel) : this.channels;
+    const targets = input.channel ? this.channels.filter((c) => c.name === input.channel) : this.channels;
     if (this.channels.length === 0) throw new BadRequestException(['no notification channel is configured (MXWATCH_WEBHOOK_URL or notifications: in the YAML file)']);
-    if (targets.length === 0) throw new BadRequestException([`channel must be one of ${this.channels.map((c) => c.config.name).join(', ')}`]);
+    if (targets.length === 0) throw new BadRequestException([`channel must be one of ${this.channels.map((c) => c.name).join(', ')}`]);
     const domain = input.domain ?? 'example.com';
-    const event = createTestEvent({ domain, statusUrl: this.statusUrl(domain), now: new Date() });
-    const rows = await Promise.all(
+    const now = new Date();
+    const event = createTestEvent({ domain, statusUrl: this.statusUrl(domain), now });
+    const ids = await Promise.all(
       targets.map(async (c) => {
-        const row = await this.repo.create({ findingId: null, channel: c.config.name, event: 'test', payload: event });
-        await this.enqueue(c, row, event, 1);
+        // Not due (the dispatcher must not take it) and already past its retry window: one attempt.
+        const row = await this.repo.create({ findingId: null, channel: c.name, event: 'test', payload: event, nextAttemptAt: new Date(now.getTime() + 3600_000), retryUntil: now });
+        await this.dispatcher.deliverNow(row.id);
         return row.id;
       }),
     );
-    return this.repo.byIds(rows);
+    return this.repo.byIds(ids);
+  }
+
+  /**
+   * Sends a failed notification again, with a fresh retry window. 404 when there is no such
+   * notification, 409 when it is not failed (pending: already being retried; sent: delivered) or
+   * its channel is no longer configured.
+   */
+  async retry(id: string): Promise<Notification> {
+    const row = UUID.test(id) ? await this.repo.findById(id) : null;
+    if (!row) throw new NotFoundException(`notification ${id} does not exist`);
+    if (row.status !== 'failed') {
+      throw new ConflictException(row.status === 'sent' ? `notification ${id} was already delivered` : `notification ${id} is already being retried (next attempt ${row.nextAttemptAt?.toISOString() ?? 'now'})`);
+    }
+    if (!this.notifiers.has(row.channel)) throw new ConflictException(`channel ${row.channel} of notification ${id} is no longer configured`);
+    const now = new Date();
+    const requeued = await this.repo.requeue(id, now, this.dispatcher.retryUntil(now));
+    if (!requeued) throw new ConflictException(`notification ${id} changed while it was being retried; read it again`);
+    this.dispatcher.kick();
+    return requeued;
   }
 
   list(q: { status?: string; channel?: string; event?: string; limit?: number }): Promise<Notification[]> {
@@ -137,19 +135,41 @@ export class NotificationsService implements OnApplicationBootstrap, OnApplicati
   }
 }
 
-/** Stored payloads are JSON: bring the dates back. */
-function reviveEvent(payload: unknown): NotificationEvent {
-  const e = payload as NotificationEvent & { sentAt: string; finding: Record<string, unknown> };
-  const date = (v: unknown) => (typeof v === 'string' ? new Date(v) : null);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function toNotificationFinding(f: Finding): NotificationFinding {
+  return {
+    id: f.id,
+    code: f.code,
+    severity: f.severity as NotificationFinding['severity'],
+    probe: f.probe,
+    target: f.target,
+    message: f.message,
+    remediation: f.remediation,
+    evidence: (f.evidence ?? {}) as Record<string, unknown>,
+    firstSeenAt: f.firstSeenAt,
+    lastSeenAt: f.lastSeenAt,
+    resolvedAt: f.resolvedAt,
+  };
+}
+
+/** The headline finding, when the message is about one stored finding. */
+function findingIdOf(event: NotificationEvent): string | null {
+  return event.kind === 'opened' || event.kind === 'resolved' ? event.finding.id : null;
+}
+
+/** Stored payloads are JSON: bring the dates back. Payloads stored before grouping have no `findings`. */
+export function reviveEvent(payload: unknown): NotificationEvent {
+  const e = payload as NotificationEvent & { sentAt: string };
+  const date = (v: unknown) => (typeof v === 'string' ? new Date(v) : v instanceof Date ? v : null);
+  const finding = <T extends object>(f: T): T =>
+    ({ ...f, firstSeenAt: date((f as Record<string, unknown>).firstSeenAt)!, lastSeenAt: date((f as Record<string, unknown>).lastSeenAt)!, resolvedAt: date((f as Record<string, unknown>).resolvedAt) }) as T;
+  const head = finding(e.finding);
   return {
     ...e,
-    sentAt: new Date(e.sentAt),
-    finding: {
-      ...(e.finding as unknown as NotificationEvent['finding']),
-      firstSeenAt: date(e.finding.firstSeenAt)!,
-      lastSeenAt: date(e.finding.lastSeenAt)!,
-      resolvedAt: date(e.finding.resolvedAt),
-    },
+    sentAt: date(e.sentAt)!,
+    finding: head,
+    findings: Array.isArray(e.findings) && e.findings.length > 0 ? e.findings.map(finding) : [{ ...head, event: e.kind === 'resolved' ? 'resolved' : 'opened' }],
   };
 }
 
@@ -161,11 +181,25 @@ export function notificationToDto(n: Notification) {
     event: n.event,
     status: n.status,
     attempts: n.attempts,
-    lastError: n.lastError,
-    attemptLog: n.attemptLog,
+    // Redacted again on the way out: rows stored by older versions kept receivers' answers.
+    lastError: n.lastError === null ? null : redactReason(n.lastError),
+    attemptLog: Array.isArray(n.attemptLog) ? n.attemptLog.map(attemptToDto) : [],
     createdAt: n.createdAt.toISOString(),
     sentAt: n.sentAt?.toISOString() ?? null,
-    nextAttemptAt: n.nextAttemptAt?.toISOString() ?? null,
+    nextAttemptAt: n.status === 'pending' ? (n.nextAttemptAt?.toISOString() ?? null) : null,
+    retryUntil: n.status === 'pending' ? (n.retryUntil?.toISOString() ?? null) : null,
     payload: n.payload,
   };
+}
+
+/** Only the fields an attempt has, each of the expected type: whatever else a row holds stays in. */
+function attemptToDto(raw: unknown): Record<string, unknown> {
+  const a = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const key of ['n', 'durationMs', 'status', 'nextDelayMs'] as const) if (typeof a[key] === 'number') out[key] = a[key];
+  for (const key of ['ok', 'retryable'] as const) if (typeof a[key] === 'boolean') out[key] = a[key];
+  if (typeof a.startedAt === 'string') out.startedAt = a.startedAt;
+  if (typeof a.code === 'string') out.code = a.code;
+  if (typeof a.error === 'string') out.error = redactReason(a.error);
+  return out;
 }

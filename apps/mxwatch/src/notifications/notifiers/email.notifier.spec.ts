@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { EmailChannelConfig } from '../notification.types.js';
 import { NotifierError } from '../notification.types.js';
 import { EmailNotifier, openedMessageId } from './email.notifier.js';
-import { closedPort, sampleEvent } from './notification.fixture.js';
+import { closedPort, sampleEvent, sampleGroupedEvent } from './notification.fixture.js';
 
 interface CapturedMail {
   from: string;
@@ -168,6 +168,24 @@ describe(EmailNotifier.name, () => {
     );
   });
 
+  it('should send one mail for a grouped message, listing every finding and referring to each finding\'s thread', async () => {
+    const event = sampleGroupedEvent();
+    await make(config()).send(event, never);
+    expect(mails).toHaveLength(1);
+    const mail = mails[0]!;
+    expect(mail.headers.get('subject')).toBe('[mxwatch] OPENED critical STARTTLS_NOT_OFFERED and 1 more on example.com; 1 resolved');
+    const from = 'mxwatch <mxwatch@alerts.example.org>';
+    const ids = event.findings.map((f) => openedMessageId({ ...event, finding: f }, from));
+    expect(mail.headers.get('message-id')).toBe(ids[0]);
+    expect(String(mail.headers.get('references')).split(/\s+/)).toEqual(ids.slice(1));
+    expect(mail.body).toContain('2 findings opened, 1 resolved on example.com in one check.');
+    expect(mail.body).toContain('1. OPENED critical STARTTLS_NOT_OFFERED');
+    expect(mail.body).toContain('2. OPENED warning TLS_CERT_EXPIRING');
+    expect(mail.body).toContain('3. RESOLVED critical DNSBL_LISTED');
+    expect(mail.body).toContain('   Resolved:    2026-03-01T10:05:00.000Z');
+    expect(mail.body).toContain('Status: http://mxwatch.test/api/v1/domains/example.com/status');
+  });
+
   it('should thread the resolution under the mail that opened the finding', async () => {
     const n = make(config());
     const opened = sampleEvent();
@@ -192,10 +210,11 @@ describe(EmailNotifier.name, () => {
   });
 
   it('should report a permanent 5xx refusal as final', async () => {
-    rcptRule = () => ({ code: 550, message: 'No such user here' });
+    rcptRule = () => ({ code: 550, message: '5.1.1 <ceo@internal.example> No such user here' });
     const err = await failure(make(config()));
     expect(err).toMatchObject({ retryable: false, code: 'rejected', status: 550 });
-    expect(err.message).toBe(`127.0.0.1:${port} refused: 550 No such user here`);
+    // The relay's reply text may name internal mailboxes; the stored reason keeps the codes only.
+    expect(err.message).toBe(`127.0.0.1:${port} refused: 550 5.1.1`);
   });
 
   it('should report a transient 4xx refusal as retryable', async () => {

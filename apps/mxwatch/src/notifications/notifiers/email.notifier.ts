@@ -10,7 +10,7 @@ import { createTransport, type Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import type Mail from 'nodemailer/lib/mailer';
 import { NotifierError, type EmailChannelConfig, type NotificationEvent, type Notifier } from '../notification.types.js';
-import { headline, plainTextBody } from './notification-format.js';
+import { headline, messageItems, plainTextBody } from './notification-format.js';
 import { deliveryId, EVENT_HEADER } from './webhook.notifier.js';
 
 export interface EmailNotifierOptions {
@@ -59,6 +59,18 @@ export function buildEmailMessage(event: NotificationEvent, config: Pick<EmailCh
       'Auto-Submitted': 'auto-generated',
     },
   };
+  const items = messageItems(event);
+  if (items.length > 1) {
+    // A grouped mail takes the Message-ID of its headline finding and refers to the thread of
+    // every other finding in it, so each finding's later mails thread with this one.
+    const ids = items.map((i) => openedMessageId({ ...event, finding: i }, config.from));
+    const [head, ...others] = ids;
+    if (event.kind === 'opened') message.messageId = head!;
+    else message.inReplyTo = head!;
+    const references = event.kind === 'opened' ? others : ids;
+    if (references.length > 0) message.references = references;
+    return message;
+  }
   const threadId = openedMessageId(event, config.from);
   if (event.kind === 'opened') message.messageId = threadId;
   if (event.kind === 'resolved') {
@@ -139,7 +151,9 @@ export class EmailNotifier implements Notifier {
     if (typeof e.responseCode === 'number') {
       // RFC 5321: 5yz is permanent; 503 is a session-state error a fresh connection can clear.
       const permanent = e.responseCode >= 500 && e.responseCode < 600 && e.responseCode !== 503;
-      return new NotifierError(`${host} refused: ${(e.response ?? e.message ?? '').trim()}`, {
+      // Only the reply code and enhanced status code: the reply text is the relay's to choose and
+      // may name internal hosts or mailboxes, and this message is stored and served.
+      return new NotifierError(`${host} refused: ${replyCodes(e.responseCode, e.response)}`, {
         retryable: !permanent,
         code: 'rejected',
         status: e.responseCode,
@@ -155,4 +169,10 @@ export class EmailNotifier implements Notifier {
     }
     return new NotifierError(`could not deliver through ${host}: ${detail}`, { retryable: true, code: 'network', cause: err });
   }
+}
+
+/** `550 5.1.1` from `550 5.1.1 <x@internal.example>: Recipient address rejected`. */
+function replyCodes(code: number, response: string | undefined): string {
+  const enhanced = /^\d{3}[ -]([245]\.\d{1,3}\.\d{1,3})\b/.exec((response ?? '').trim());
+  return enhanced ? `${code} ${enhanced[1]}` : String(code);
 }

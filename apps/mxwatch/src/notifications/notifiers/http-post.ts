@@ -1,7 +1,7 @@
+import { STATUS_CODES } from 'node:http';
 import { NotifierError, isRetryableHttpStatus } from '../notification.types.js';
 
 export const DEFAULT_HTTP_TIMEOUT_MS = 10_000;
-const MAX_ERROR_BODY_CHARS = 300;
 
 export interface HttpPostRequest {
   url: string;
@@ -42,13 +42,10 @@ export async function httpPost(req: HttpPostRequest): Promise<void> {
     return;
   }
 
-  let detail = '';
-  try {
-    detail = (await res.text()).trim().replace(/\s+/g, ' ');
-  } catch (err) {
-    if (req.signal.aborted || deadline.aborted) throw fetchFailure(err, host, req, deadline);
-  }
-  if (detail.length > MAX_ERROR_BODY_CHARS) detail = `${detail.slice(0, MAX_ERROR_BODY_CHARS - 1)}…`;
+  // The receiver's error body is never read into the message: it is stored and served by
+  // GET /notifications, and a failing receiver's body may carry its internals (stack traces,
+  // hostnames, tokens). The status code and its standard reason phrase say enough.
+  await res.body?.cancel().catch(() => undefined);
 
   if (res.status >= 300 && res.status < 400) {
     throw new NotifierError(`${host} answered HTTP ${res.status} (redirect); configure the final URL`, {
@@ -58,7 +55,8 @@ export async function httpPost(req: HttpPostRequest): Promise<void> {
     });
   }
   const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
-  throw new NotifierError(`${host} answered HTTP ${res.status}${detail ? `: ${detail}` : ''}`, {
+  const phrase = STATUS_CODES[res.status];
+  throw new NotifierError(`${host} answered HTTP ${res.status}${phrase ? ` (${phrase})` : ''}`, {
     retryable: isRetryableHttpStatus(res.status),
     code: 'rejected',
     status: res.status,

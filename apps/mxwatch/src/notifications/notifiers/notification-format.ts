@@ -1,9 +1,28 @@
-import type { NotificationEvent } from '../notification.types.js';
+import type { NotificationEvent, NotificationItem } from '../notification.types.js';
 
-/** `OPENED critical STARTTLS_NOT_OFFERED on example.com`: subject line, chat headline, log line. */
+/**
+ * The items of a message. A one-item message is its `finding` (with the message's kind), so a
+ * message built before grouping existed (a stored payload being retried) still reads right.
+ */
+export function messageItems(event: NotificationEvent): NotificationItem[] {
+  if (event.findings !== undefined && event.findings.length > 1) return event.findings;
+  return [{ ...event.finding, event: event.kind === 'resolved' ? 'resolved' : 'opened' }];
+}
+
+/**
+ * `OPENED critical STARTTLS_NOT_OFFERED on example.com`: subject line, chat headline, log line.
+ * A grouped message names its headline finding and counts the rest:
+ * `OPENED critical STARTTLS_NOT_OFFERED and 2 more on example.com; 1 resolved`.
+ */
 export function headline(event: NotificationEvent): string {
   const { finding } = event;
-  return `${event.kind.toUpperCase()} ${finding.severity} ${finding.code} on ${event.domain}`;
+  const items = messageItems(event);
+  const kind = event.kind.toUpperCase();
+  if (items.length <= 1) return `${kind} ${finding.severity} ${finding.code} on ${event.domain}`;
+  const same = items.filter((i) => i.event === event.kind).length;
+  const other = items.length - same;
+  const more = same > 1 ? ` and ${same - 1} more` : '';
+  return `${kind} ${finding.severity} ${finding.code}${more} on ${event.domain}${other > 0 ? `; ${other} resolved` : ''}`;
 }
 
 /** Evidence values can be anything the probe stored; operators need a readable, bounded line each. */
@@ -51,13 +70,19 @@ export function formatDate(date: Date | null): string {
   return date === null ? '-' : date.toISOString();
 }
 
-/** Every field of the event as plain text, the body of an email and the fallback of a chat post. */
-export function plainTextBody(event: NotificationEvent): string {
-  const { finding } = event;
-  const labels = Object.entries(event.domainLabels)
+function labelText(event: NotificationEvent): string {
+  return Object.entries(event.domainLabels)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([k, v]) => `${k}=${v}`)
     .join(', ');
+}
+
+/** Every field of the event as plain text, the body of an email and the fallback of a chat post. */
+export function plainTextBody(event: NotificationEvent): string {
+  const items = messageItems(event);
+  if (items.length > 1) return groupedPlainTextBody(event, items);
+  const { finding } = event;
+  const labels = labelText(event);
   const evidence = evidenceLines(finding.evidence);
   return [
     `${headline(event)}`,
@@ -86,4 +111,36 @@ export function plainTextBody(event: NotificationEvent): string {
     `Status: ${event.statusUrl}`,
     '',
   ].join('\n');
+}
+
+/** A grouped message: the domain once, then each finding with what happened to it. */
+function groupedPlainTextBody(event: NotificationEvent, items: NotificationItem[]): string {
+  const opened = items.filter((i) => i.event === 'opened').length;
+  const lines = [
+    headline(event),
+    '',
+    `${opened} finding${opened === 1 ? '' : 's'} opened, ${items.length - opened} resolved on ${event.domain} in one check.`,
+    '',
+    `Domain:      ${event.domain}`,
+    `Labels:      ${labelText(event) || '-'}`,
+    `Sent:        ${formatDate(event.sentAt)}`,
+  ];
+  items.forEach((item, i) => {
+    const evidence = evidenceLines(item.evidence, { maxLines: 10 });
+    lines.push(
+      '',
+      `${i + 1}. ${item.event.toUpperCase()} ${item.severity} ${item.code}`,
+      `   ${item.message}`,
+      `   Probe:       ${item.probe}`,
+      `   Target:      ${item.target}`,
+      `   Finding id:  ${item.id}`,
+      `   First seen:  ${formatDate(item.firstSeenAt)}`,
+      ...(item.event === 'resolved' ? [`   Resolved:    ${formatDate(item.resolvedAt)}`] : []),
+      `   Remediation: ${item.remediation}`,
+      '   Evidence:',
+      ...(evidence.length ? evidence.map((l) => `     ${l}`) : ['     -']),
+    );
+  });
+  lines.push('', `Status: ${event.statusUrl}`, '');
+  return lines.join('\n');
 }

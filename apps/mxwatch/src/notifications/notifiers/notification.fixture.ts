@@ -1,30 +1,81 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { NotificationEvent } from '../notification.types.js';
+import type { NotificationEvent, NotificationFinding } from '../notification.types.js';
 
-export function sampleEvent(overrides: Partial<NotificationEvent> = {}): NotificationEvent {
+export function sampleFinding(overrides: Partial<NotificationFinding> = {}): NotificationFinding {
   return {
-    kind: 'opened',
+    id: 'f-0001',
+    code: 'STARTTLS_NOT_OFFERED',
+    severity: 'critical',
+    probe: 'starttls',
+    target: 'mx1.example.com[192.0.2.10]:25',
+    message: 'mx1.example.com (192.0.2.10) port 25 does not offer STARTTLS',
+    remediation:
+      'Enable STARTTLS with a valid certificate (Postfix: smtpd_tls_security_level = may, smtpd_tls_chain_files; Exim: tls_advertise_hosts = *). Without it mail travels in clear text.',
+    evidence: { host: 'mx1.example.com', ip: '192.0.2.10', port: 25, ehlo: ['PIPELINING', 'SIZE 10240000'] },
+    firstSeenAt: new Date('2026-03-01T10:00:00.000Z'),
+    lastSeenAt: new Date('2026-03-01T10:05:00.000Z'),
+    resolvedAt: null,
+    ...overrides,
+  };
+}
+
+/** A one-finding message; its `findings` follow `finding` (tests edit `finding` in place). */
+export function sampleEvent(overrides: Partial<NotificationEvent> = {}): NotificationEvent {
+  const finding = overrides.finding ?? sampleFinding();
+  const kind = overrides.kind ?? 'opened';
+  const event: NotificationEvent = {
+    kind,
     domain: 'example.com',
     domainLabels: { env: 'prod', team: 'mail' },
-    finding: {
-      id: 'f-0001',
-      code: 'STARTTLS_NOT_OFFERED',
-      severity: 'critical',
-      probe: 'starttls',
-      target: 'mx1.example.com[192.0.2.10]:25',
-      message: 'mx1.example.com (192.0.2.10) port 25 does not offer STARTTLS',
-      remediation:
-        'Enable STARTTLS with a valid certificate (Postfix: smtpd_tls_security_level = may, smtpd_tls_chain_files; Exim: tls_advertise_hosts = *). Without it mail travels in clear text.',
-      evidence: { host: 'mx1.example.com', ip: '192.0.2.10', port: 25, ehlo: ['PIPELINING', 'SIZE 10240000'] },
-      firstSeenAt: new Date('2026-03-01T10:00:00.000Z'),
-      lastSeenAt: new Date('2026-03-01T10:05:00.000Z'),
-      resolvedAt: null,
-    },
+    finding,
+    findings: [],
     statusUrl: 'http://mxwatch.test/api/v1/domains/example.com/status',
     sentAt: new Date('2026-03-01T10:05:01.000Z'),
     ...overrides,
   };
+  if (overrides.findings === undefined) {
+    Object.defineProperty(event, 'findings', {
+      enumerable: true,
+      get: () => [{ ...event.finding, event: event.kind === 'resolved' ? 'resolved' : 'opened' }],
+    });
+  }
+  return event;
+}
+
+/** Three findings one run opened and resolved on example.com (as the grouping orders them). */
+export function sampleGroupedEvent(): NotificationEvent {
+  const starttls = sampleFinding();
+  const cert = sampleFinding({
+    id: 'f-0002',
+    code: 'TLS_CERT_EXPIRING',
+    severity: 'warning',
+    probe: 'starttls',
+    target: 'mx2.example.com[192.0.2.11]:25',
+    message: 'The certificate of mx2.example.com expires in 9 days',
+    remediation: 'Renew the certificate.',
+    evidence: { host: 'mx2.example.com', daysLeft: 9 },
+  });
+  const listed = sampleFinding({
+    id: 'f-0003',
+    code: 'DNSBL_LISTED',
+    severity: 'critical',
+    probe: 'dnsbl',
+    target: '192.0.2.10@zen.spamhaus.org',
+    message: '192.0.2.10 is listed on zen.spamhaus.org',
+    remediation: 'Ask for delisting.',
+    evidence: { ip: '192.0.2.10' },
+    resolvedAt: new Date('2026-03-01T10:05:00.000Z'),
+  });
+  return sampleEvent({
+    kind: 'opened',
+    finding: starttls,
+    findings: [
+      { ...starttls, event: 'opened' },
+      { ...cert, event: 'opened' },
+      { ...listed, event: 'resolved' },
+    ],
+  });
 }
 
 export interface ReceivedRequest {
@@ -94,8 +145,3 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
-/** Retry tests must not wait for real backoff; this records the delays asked for instead. */
-export function recordingSleep(): { delays: number[]; sleep: (ms: number) => Promise<void> } {
-  const delays: number[] = [];
-  return { delays, sleep: async (ms) => void delays.push(ms) };
-}

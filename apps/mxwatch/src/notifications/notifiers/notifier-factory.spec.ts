@@ -1,12 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { ChannelConfig, Severity } from '../notification.types.js';
+import type { ChannelConfig } from '../notification.types.js';
 import { EmailNotifier } from './email.notifier.js';
-import { sampleEvent } from './notification.fixture.js';
 import {
   ChannelConfigError,
   createNotifier,
-  createTestEvent,
-  matchesFilter,
   validateChannelConfig,
   validateChannelConfigs,
 } from './notifier-factory.js';
@@ -24,12 +21,6 @@ function thrownMessage(fn: () => unknown): string {
     return (e as Error).message;
   }
   throw new Error('expected a ChannelConfigError');
-}
-
-function eventWith(severity: Severity, labels: Record<string, string> = { env: 'prod', team: 'mail' }) {
-  const event = sampleEvent({ domainLabels: labels });
-  event.finding.severity = severity;
-  return event;
 }
 
 describe(createNotifier.name, () => {
@@ -52,44 +43,6 @@ describe(createNotifier.name, () => {
       ['mail', 'email'],
     ]);
     await email.close?.();
-  });
-});
-
-describe(matchesFilter.name, () => {
-  it.each<[Severity | undefined, Severity, boolean]>([
-    [undefined, 'info', true],
-    ['critical', 'critical', true],
-    ['critical', 'warning', false],
-    ['critical', 'info', false],
-    ['warning', 'critical', true],
-    ['warning', 'warning', true],
-    ['warning', 'info', false],
-    ['info', 'info', true],
-  ])('should with minSeverity %s match a %s finding: %s', (minSeverity, severity, expected) => {
-    expect(matchesFilter({ ...webhook, ...(minSeverity ? { minSeverity } : {}) }, eventWith(severity))).toBe(expected);
-  });
-
-  it('should match only domains carrying every filter label with the same value', () => {
-    const config: ChannelConfig = { ...webhook, labels: { env: 'prod', team: 'mail' } };
-    expect(matchesFilter(config, eventWith('critical', { env: 'prod', team: 'mail', region: 'eu' }))).toBe(true);
-    expect(matchesFilter(config, eventWith('critical', { env: 'prod' }))).toBe(false);
-    expect(matchesFilter(config, eventWith('critical', { env: 'staging', team: 'mail' }))).toBe(false);
-    expect(matchesFilter(config, eventWith('critical', {}))).toBe(false);
-    expect(matchesFilter({ ...webhook, labels: {} }, eventWith('critical', {}))).toBe(true);
-  });
-
-  it('should require severity and labels together', () => {
-    const config: ChannelConfig = { ...webhook, minSeverity: 'critical', labels: { env: 'prod' } };
-    expect(matchesFilter(config, eventWith('critical', { env: 'prod' }))).toBe(true);
-    expect(matchesFilter(config, eventWith('warning', { env: 'prod' }))).toBe(false);
-    expect(matchesFilter(config, eventWith('critical', { env: 'dev' }))).toBe(false);
-  });
-
-  it('should let a test notification through every filter', () => {
-    const config: ChannelConfig = { ...webhook, minSeverity: 'critical', labels: { env: 'prod' } };
-    const event = createTestEvent({ domain: 'example.com', statusUrl: 'http://x.test/s', now: new Date('2026-03-01T00:00:00Z') });
-    expect(event.finding.severity).toBe('info');
-    expect(matchesFilter(config, event)).toBe(true);
   });
 });
 

@@ -1,11 +1,11 @@
 import { SEVERITIES, type Severity } from '../../findings/finding-catalog.js';
 import {
   CHANNEL_TYPES,
-  SEVERITY_RANK,
   type ChannelConfig,
   type ChannelType,
   type EmailChannelConfig,
   type NotificationEvent,
+  type NotificationFinding,
   type Notifier,
   type SmtpRelayConfig,
 } from '../notification.types.js';
@@ -32,20 +32,6 @@ export function createNotifier(config: ChannelConfig, options: NotifierFactoryOp
   }
 }
 
-/**
- * Whether a channel wants this event: severity at or above `minSeverity`, and the domain
- * carries every label of `labels` with the same value. A `test` event always matches: the
- * operator asking for a test wants to see every channel answer, whatever it filters.
- */
-export function matchesFilter(config: ChannelConfig, event: NotificationEvent): boolean {
-  if (event.kind === 'test') return true;
-  if (config.minSeverity && SEVERITY_RANK[event.finding.severity] < SEVERITY_RANK[config.minSeverity]) return false;
-  for (const [key, value] of Object.entries(config.labels ?? {})) {
-    if (!Object.prototype.hasOwnProperty.call(event.domainLabels, key) || event.domainLabels[key] !== value) return false;
-  }
-  return true;
-}
-
 /** A synthetic event for "send a test notification"; info severity, nothing for anyone to fix. */
 export function createTestEvent(input: {
   domain: string;
@@ -53,23 +39,25 @@ export function createTestEvent(input: {
   statusUrl: string;
   now: Date;
 }): NotificationEvent {
+  const finding: NotificationFinding = {
+    id: `test-${input.now.getTime()}`,
+    code: 'MXWATCH_TEST',
+    severity: 'info',
+    probe: 'mxwatch',
+    target: input.domain,
+    message: `Test notification from mxwatch for ${input.domain}`,
+    remediation: 'Nothing to do: this channel delivers mxwatch notifications.',
+    evidence: {},
+    firstSeenAt: input.now,
+    lastSeenAt: input.now,
+    resolvedAt: null,
+  };
   return {
     kind: 'test',
     domain: input.domain,
     domainLabels: input.domainLabels ?? {},
-    finding: {
-      id: `test-${input.now.getTime()}`,
-      code: 'MXWATCH_TEST',
-      severity: 'info',
-      probe: 'mxwatch',
-      target: input.domain,
-      message: `Test notification from mxwatch for ${input.domain}`,
-      remediation: 'Nothing to do: this channel delivers mxwatch notifications.',
-      evidence: {},
-      firstSeenAt: input.now,
-      lastSeenAt: input.now,
-      resolvedAt: null,
-    },
+    finding,
+    findings: [{ ...finding, event: 'opened' }],
     statusUrl: input.statusUrl,
     sentAt: input.now,
   };

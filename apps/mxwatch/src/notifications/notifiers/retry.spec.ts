@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NotifierError, type NotificationEvent, type Notifier } from '../notification.types.js';
-import { recordingSleep, sampleEvent } from './notification.fixture.js';
-import { backoffDelay, deliverWithRetry, type DeliveryAttempt } from './retry.js';
+import { sampleEvent } from './notification.fixture.js';
+import { attemptDelivery, attemptRecord, DEFAULT_RETRY_POLICY, nextStep, redactReason, retryDelay, type AttemptOutcome } from './retry.js';
 
 /** A collaborator stub: answers each send from a script (the last entry repeats). */
 class ScriptedNotifier implements Notifier {
@@ -16,133 +16,103 @@ class ScriptedNotifier implements Notifier {
   }
 }
 
-const transient = (status = 503) => new NotifierError(`HTTP ${status}`, { retryable: true, code: 'rejected', status });
-const final = () => new NotifierError('HTTP 400', { retryable: false, code: 'rejected', status: 400 });
+const transient = (status = 503, retryAfterMs?: number) =>
+  new NotifierError(`HTTP ${status}`, { retryable: true, code: 'rejected', status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+const failed = (error: NotifierError): AttemptOutcome => ({ ok: false, startedAt: new Date(), durationMs: 3, error });
+const top = () => 0.999999;
 
-describe(deliverWithRetry.name, () => {
-  it('should deliver on the first attempt without sleeping', async () => {
-    const { delays, sleep } = recordingSleep();
-    const attempts: DeliveryAttempt[] = [];
-    const result = await deliverWithRetry(new ScriptedNotifier(['ok']), sampleEvent(), { sleep, onAttempt: (a) => void attempts.push(a) });
-    expect(result).toEqual({ ok: true, attempts: 1, lastError: null });
-    expect(delays).toEqual([]);
-    expect(attempts).toHaveLength(1);
-    expect(attempts[0]).toMatchObject({ n: 1, ok: true });
+describe(retryDelay.name, () => {
+  it('should grow exponentially from one second to ten minutes and stay there', () => {
+    const ceilings = Array.from({ length: 14 }, (_, i) => retryDelay(i + 1, { ...DEFAULT_RETRY_POLICY, random: top }));
+    expect(ceilings).toEqual([999, 1999, 3999, 7999, 15_999, 31_999, 63_999, 127_999, 255_999, 511_999, 599_999, 599_999, 599_999, 599_999]);
   });
 
-  it('should make 5 attempts by default and report the last error', async () => {
-    const { delays, sleep } = recordingSleep();
-    const notifier = new ScriptedNotifier([transient()]);
-    const result = await deliverWithRetry(notifier, sampleEvent(), { sleep, random: () => 0.999999 });
-    expect(result.ok).toBe(false);
-    expect(result.attempts).toBe(5);
-    expect(result.lastError).toMatchObject({ status: 503, retryable: true });
-    expect(notifier.events).toHaveLength(5);
-    // Full jitter just under the exponential ceiling: 1 s, 2 s, 4 s, 8 s.
-    expect(delays).toEqual([999, 1999, 3999, 7999]);
+  it('should wait at least half the ceiling (equal jitter), so the backoff still grows', () => {
+    expect(retryDelay(1, { ...DEFAULT_RETRY_POLICY, random: () => 0 })).toBe(500);
+    expect(retryDelay(11, { ...DEFAULT_RETRY_POLICY, random: () => 0 })).toBe(300_000);
+    expect(retryDelay(4, { ...DEFAULT_RETRY_POLICY, random: () => 0.5 })).toBe(6000);
   });
 
-  it('should cap the backoff at maxDelayMs', async () => {
-    const { delays, sleep } = recordingSleep();
-    await deliverWithRetry(new ScriptedNotifier([transient()]), sampleEvent(), {
-      attempts: 8,
-      baseDelayMs: 1000,
-      maxDelayMs: 5000,
-      sleep,
-      random: () => 0.999999,
-    });
-    expect(delays).toEqual([999, 1999, 3999, 4999, 4999, 4999, 4999]);
+  it('should wait at least what Retry-After asked for, up to an hour', () => {
+    expect(retryDelay(1, { ...DEFAULT_RETRY_POLICY, random: () => 0, retryAfterMs: 7000 })).toBe(7000);
+    expect(retryDelay(1, { ...DEFAULT_RETRY_POLICY, random: () => 0, retryAfterMs: 5 * 3600_000 })).toBe(3600_000);
   });
 
-  it('should record every attempt with its outcome and the wait before the next', async () => {
-    const attempts: DeliveryAttempt[] = [];
-    const result = await deliverWithRetry(new ScriptedNotifier([transient(502), transient(504), 'ok']), sampleEvent(), {
-      sleep: recordingSleep().sleep,
-      random: () => 0.5,
-      onAttempt: (a) => void attempts.push(a),
-    });
-    expect(result).toEqual({ ok: true, attempts: 3, lastError: null });
-    expect(attempts.map(({ n, ok, error, code, status, retryable, nextDelayMs }) => ({ n, ok, error, code, status, retryable, nextDelayMs }))).toEqual([
-      { n: 1, ok: false, error: 'HTTP 502', code: 'rejected', status: 502, retryable: true, nextDelayMs: 500 },
-      { n: 2, ok: false, error: 'HTTP 504', code: 'rejected', status: 504, retryable: true, nextDelayMs: 1000 },
-      { n: 3, ok: true, error: undefined, code: undefined, status: undefined, retryable: undefined, nextDelayMs: undefined },
-    ]);
-    for (const a of attempts) {
-      expect(a.startedAt).toBeInstanceOf(Date);
-      expect(a.durationMs).toBeGreaterThanOrEqual(0);
-    }
-  });
-
-  it('should stop at the first non-retryable error', async () => {
-    const attempts: DeliveryAttempt[] = [];
-    const notifier = new ScriptedNotifier([transient(), final(), 'ok']);
-    const result = await deliverWithRetry(notifier, sampleEvent(), { sleep: recordingSleep().sleep, onAttempt: (a) => void attempts.push(a) });
-    expect(result.ok).toBe(false);
-    expect(result.attempts).toBe(2);
-    expect(result.lastError).toMatchObject({ retryable: false, status: 400 });
-    expect(attempts[1]).toMatchObject({ n: 2, ok: false, retryable: false });
-    expect(attempts[1]!.nextDelayMs).toBeUndefined();
-  });
-
-  it('should wait at least what Retry-After asked for', async () => {
-    const { delays, sleep } = recordingSleep();
-    const limited = new NotifierError('HTTP 429', { retryable: true, code: 'rejected', status: 429, retryAfterMs: 7000 });
-    await deliverWithRetry(new ScriptedNotifier([limited, 'ok']), sampleEvent(), { sleep, random: () => 0 });
-    expect(delays).toEqual([7000]);
-  });
-
-  it('should never throw: a notifier bug becomes a final unexpected error', async () => {
-    const result = await deliverWithRetry(new ScriptedNotifier([new TypeError('x is undefined')]), sampleEvent(), {
-      sleep: recordingSleep().sleep,
-    });
-    expect(result.ok).toBe(false);
-    expect(result.attempts).toBe(1);
-    expect(result.lastError).toBeInstanceOf(NotifierError);
-    expect(result.lastError).toMatchObject({ code: 'unexpected', retryable: false, message: 'notifier failed unexpectedly: x is undefined' });
-  });
-
-  it('should keep delivering when the attempt log throws', async () => {
-    const result = await deliverWithRetry(new ScriptedNotifier([transient(), 'ok']), sampleEvent(), {
-      sleep: recordingSleep().sleep,
-      onAttempt: async () => {
-        throw new Error('database down');
-      },
-    });
-    expect(result).toEqual({ ok: true, attempts: 2, lastError: null });
-  });
-
-  it('should stop waiting when aborted during the backoff', async () => {
-    const controller = new AbortController();
-    const notifier = new ScriptedNotifier([transient()]);
-    const result = await deliverWithRetry(notifier, sampleEvent(), {
-      signal: controller.signal,
-      baseDelayMs: 60_000,
-      random: () => 0.5,
-      onAttempt: () => controller.abort(),
-    });
-    expect(result.ok).toBe(false);
-    expect(result.attempts).toBe(1);
-    expect(result.lastError).toMatchObject({ code: 'aborted' });
-    expect(notifier.events).toHaveLength(1);
-  });
-
-  it('should not attempt at all with an already aborted signal', async () => {
-    const notifier = new ScriptedNotifier(['ok']);
-    const result = await deliverWithRetry(notifier, sampleEvent(), { signal: AbortSignal.abort() });
-    expect(result).toMatchObject({ ok: false, attempts: 0, lastError: { code: 'aborted' } });
-    expect(notifier.events).toHaveLength(0);
+  it('should keep retrying for a day with about 200 attempts, not 5 in 8 seconds', () => {
+    let elapsed = 0;
+    let n = 0;
+    while (elapsed < 24 * 3600_000) elapsed += retryDelay(++n, { ...DEFAULT_RETRY_POLICY, random: () => 0.5 });
+    expect(n).toBeGreaterThan(150);
+    expect(n).toBeLessThan(250);
   });
 });
 
-describe(backoffDelay.name, () => {
-  it('should draw uniformly below the exponential ceiling', () => {
-    const opts = { baseDelayMs: 1000, maxDelayMs: 30_000 };
-    expect(backoffDelay(1, { ...opts, random: () => 0 })).toBe(0);
-    expect(backoffDelay(3, { ...opts, random: () => 0.25 })).toBe(1000);
-    expect(backoffDelay(10, { ...opts, random: () => 0.5 })).toBe(15_000);
+describe(nextStep.name, () => {
+  const now = new Date('2026-03-01T10:00:00Z');
+  const until = new Date('2026-03-02T10:00:00Z');
+
+  it('should be sent after a delivered attempt', () => {
+    expect(nextStep({ ok: true, startedAt: now, durationMs: 1, error: null }, 1, now, until, DEFAULT_RETRY_POLICY, top)).toEqual({ status: 'sent' });
   });
 
-  it('should not let Retry-After exceed maxDelayMs', () => {
-    expect(backoffDelay(1, { baseDelayMs: 1000, maxDelayMs: 30_000, random: () => 0, retryAfterMs: 3_600_000 })).toBe(30_000);
+  it('should retry a retryable failure after the backoff', () => {
+    expect(nextStep(failed(transient()), 3, now, until, DEFAULT_RETRY_POLICY, top)).toEqual({ status: 'pending', delayMs: 3999 });
+  });
+
+  it('should give up on a final error at once', () => {
+    const final = new NotifierError('HTTP 400', { retryable: false, code: 'rejected', status: 400 });
+    expect(nextStep(failed(final), 1, now, until, DEFAULT_RETRY_POLICY, top)).toEqual({ status: 'failed' });
+  });
+
+  it('should give up when the next attempt would fall after the retry window', () => {
+    const late = new Date(until.getTime() - 1000);
+    expect(nextStep(failed(transient()), 12, late, until, DEFAULT_RETRY_POLICY, top)).toEqual({ status: 'failed' });
+    expect(nextStep(failed(transient()), 1, now, now, DEFAULT_RETRY_POLICY, top)).toEqual({ status: 'failed' });
+  });
+});
+
+describe(attemptDelivery.name, () => {
+  it('should report a delivered attempt', async () => {
+    const outcome = await attemptDelivery(new ScriptedNotifier(['ok']), sampleEvent(), new AbortController().signal);
+    expect(outcome).toMatchObject({ ok: true, error: null });
+    expect(outcome.startedAt).toBeInstanceOf(Date);
+  });
+
+  it('should never throw: a notifier bug becomes a final unexpected error', async () => {
+    const outcome = await attemptDelivery(new ScriptedNotifier([new TypeError('x is undefined')]), sampleEvent(), new AbortController().signal);
+    expect(outcome.ok).toBe(false);
+    expect(outcome.error).toBeInstanceOf(NotifierError);
+    expect(outcome.error).toMatchObject({ code: 'unexpected', retryable: false, message: 'notifier failed unexpectedly: x is undefined' });
+  });
+});
+
+describe(attemptRecord.name, () => {
+  it('should log a failure with its status, code, redacted reason and the wait before the next attempt', () => {
+    const e = new NotifierError('could not reach https://hooks.slack.com/services/T0/B0/SECRET-TOKEN?x=1', { retryable: true, code: 'network' });
+    expect(attemptRecord(failed(e), 2, { status: 'pending', delayMs: 1500 })).toMatchObject({
+      n: 2,
+      ok: false,
+      code: 'network',
+      retryable: true,
+      error: 'could not reach https://hooks.slack.com',
+      nextDelayMs: 1500,
+    });
+    expect(attemptRecord(failed(transient(502)), 1, { status: 'failed' })).not.toHaveProperty('nextDelayMs');
+  });
+});
+
+describe(redactReason.name, () => {
+  it('should keep a short reason on one line', () => {
+    expect(redactReason('relay.example.net:587 refused:\r\n 550')).toBe('relay.example.net:587 refused: 550');
+    expect(redactReason('x'.repeat(500))).toHaveLength(160);
+  });
+
+  it('should cut URLs to scheme and host, dropping credentials, path and query', () => {
+    expect(redactReason('POST to https://user:pw@hooks.example.net:8443/T0/B0/tok?sig=abc failed')).toBe('POST to https://hooks.example.net:8443 failed');
+  });
+
+  it('should drop what older versions appended after a receiver status (its body, its reply text)', () => {
+    expect(redactReason('hooks.example.net answered HTTP 500: {"stack":"at db.internal:5432","password":"x"}')).toBe('hooks.example.net answered HTTP 500');
+    expect(redactReason('relay:25 refused: 550 5.1.1 <ceo@internal.example>: Recipient address rejected')).toBe('relay:25 refused: 550 5.1.1');
   });
 });

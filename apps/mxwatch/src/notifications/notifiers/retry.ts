@@ -1,4 +1,9 @@
-import { setTimeout as delay } from 'node:timers/promises';
+/**
+ * How long and how often a failed delivery is retried, Alertmanager-style: exponential backoff
+ * from one second that grows to minutes, for hours (MXWATCH_NOTIFY_RETRY_HOURS). A receiver down
+ * for a night still gets the page in the morning; each attempt is one row update, so the
+ * schedule survives a restart.
+ */
 import { NotifierError, type NotificationEvent, type Notifier, type NotifierErrorCode } from '../notification.types.js';
 
 export interface DeliveryAttempt {
@@ -7,7 +12,7 @@ export interface DeliveryAttempt {
   ok: boolean;
   startedAt: Date;
   durationMs: number;
-  /** Failure message, safe to store and show (never contains a webhook token). */
+  /** Short, redacted failure reason: never a receiver's body nor a webhook token. */
   error?: string;
   code?: NotifierErrorCode;
   /** HTTP status or SMTP reply code when the receiver answered. */
@@ -17,117 +22,93 @@ export interface DeliveryAttempt {
   nextDelayMs?: number;
 }
 
-export interface DeliverWithRetryOptions {
-  /** Total attempts including the first. */
-  attempts?: number;
-  baseDelayMs?: number;
-  maxDelayMs?: number;
-  /**
-   * Called after every attempt, awaited before the next one. It must handle its own errors:
-   * one it throws is ignored so that a failing attempt log never stops a delivery.
-   */
-  onAttempt?: (attempt: DeliveryAttempt) => void | Promise<void>;
-  /** Aborting (shutdown) stops waiting and cancels the attempt in flight. */
-  signal?: AbortSignal;
-  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  /** [0, 1), for the jitter. */
-  random?: () => number;
+export interface RetryPolicy {
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** A receiver's Retry-After is honoured up to this. */
+  maxRetryAfterMs: number;
 }
 
-export interface DeliveryResult {
-  ok: boolean;
-  attempts: number;
-  lastError: NotifierError | null;
-}
-
-export const DEFAULT_RETRY = { attempts: 5, baseDelayMs: 1000, maxDelayMs: 30_000 } as const;
+export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseDelayMs: 1000, maxDelayMs: 10 * 60_000, maxRetryAfterMs: 60 * 60_000 };
 
 /**
- * Exponential backoff with full jitter: wait uniformly in [0, min(max, base * 2^(n-1))), so
- * channels failing together (a receiver restarting) do not all come back in lock-step.
- * A receiver's Retry-After raises the wait (still capped by maxDelayMs).
+ * Wait before attempt n+1 after attempt n failed: min(max, base * 2^(n-1)), with "equal jitter"
+ * (uniform in the upper half) so channels failing together do not come back in lock-step yet the
+ * wait still grows. A receiver's Retry-After raises it.
  */
-export function backoffDelay(
-  n: number,
-  opts: { baseDelayMs: number; maxDelayMs: number; random: () => number; retryAfterMs?: number },
-): number {
-  const ceiling = Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** (n - 1));
-  const jittered = Math.floor(opts.random() * ceiling);
-  return Math.min(opts.maxDelayMs, Math.max(jittered, opts.retryAfterMs ?? 0));
+export function retryDelay(n: number, opts: RetryPolicy & { random: () => number; retryAfterMs?: number }): number {
+  const ceiling = Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** Math.min(n - 1, 40));
+  const jittered = Math.floor(ceiling / 2 + opts.random() * (ceiling / 2));
+  return Math.max(jittered, Math.min(opts.retryAfterMs ?? 0, opts.maxRetryAfterMs));
 }
 
-/** Never throws: every outcome, including a notifier bug, is in the result. */
-export async function deliverWithRetry(
-  notifier: Notifier,
-  event: NotificationEvent,
-  options: DeliverWithRetryOptions = {},
-): Promise<DeliveryResult> {
-  const attempts = Math.max(1, Math.floor(options.attempts ?? DEFAULT_RETRY.attempts));
-  const baseDelayMs = options.baseDelayMs ?? DEFAULT_RETRY.baseDelayMs;
-  const maxDelayMs = options.maxDelayMs ?? DEFAULT_RETRY.maxDelayMs;
-  const random = options.random ?? Math.random;
-  const signal = options.signal ?? new AbortController().signal;
-  const sleep = options.sleep ?? ((ms: number, s: AbortSignal) => delay(ms, undefined, { signal: s }));
-
-  let lastError: NotifierError | null = null;
-  let made = 0;
-  for (let n = 1; n <= attempts; n++) {
-    if (signal.aborted) {
-      lastError = abortedError(notifier);
-      break;
-    }
-    made = n;
-    const startedAt = new Date();
-    const started = performance.now();
-    let error: NotifierError | null = null;
-    try {
-      await notifier.send(event, signal);
-    } catch (err) {
-      error = toNotifierError(err);
-    }
-    const durationMs = Math.round(performance.now() - started);
-
-    if (error === null) {
-      await report(options, { n, ok: true, startedAt, durationMs });
-      return { ok: true, attempts: n, lastError: null };
-    }
-    lastError = error;
-    const willRetry = error.retryable && n < attempts && !signal.aborted;
-    const nextDelayMs = willRetry
-      ? backoffDelay(n, { baseDelayMs, maxDelayMs, random, ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }) })
-      : undefined;
-    await report(options, {
-      n,
-      ok: false,
-      startedAt,
-      durationMs,
-      error: error.message,
-      code: error.code,
-      ...(error.status === undefined ? {} : { status: error.status }),
-      retryable: error.retryable,
-      ...(nextDelayMs === undefined ? {} : { nextDelayMs }),
-    });
-    if (nextDelayMs === undefined) break;
-    try {
-      await sleep(nextDelayMs, signal);
-    } catch {
-      lastError = abortedError(notifier);
-      break;
-    }
-  }
-  return { ok: false, attempts: made, lastError };
+export interface AttemptOutcome {
+  ok: boolean;
+  startedAt: Date;
+  durationMs: number;
+  error: NotifierError | null;
 }
 
-async function report(options: DeliverWithRetryOptions, attempt: DeliveryAttempt): Promise<void> {
+/** One delivery attempt. Never throws: a notifier bug is an outcome too. */
+export async function attemptDelivery(notifier: Notifier, event: NotificationEvent, signal: AbortSignal): Promise<AttemptOutcome> {
+  const startedAt = new Date();
+  const started = performance.now();
+  let error: NotifierError | null = null;
   try {
-    await options.onAttempt?.(attempt);
-  } catch {
-    // Documented: the attempt log is best effort and must not change delivery.
+    await notifier.send(event, signal);
+  } catch (err) {
+    error = toNotifierError(err);
   }
+  return { ok: error === null, startedAt, durationMs: Math.round(performance.now() - started), error };
 }
 
-function abortedError(notifier: Notifier): NotifierError {
-  return new NotifierError(`delivery to ${notifier.name} aborted`, { retryable: true, code: 'aborted' });
+export type NextStep = { status: 'sent' } | { status: 'failed' } | { status: 'pending'; delayMs: number };
+
+/** What follows an attempt: delivered, given up (final error, or the retry window is over), or retried later. */
+export function nextStep(outcome: AttemptOutcome, n: number, now: Date, retryUntil: Date, policy: RetryPolicy, random: () => number): NextStep {
+  if (outcome.ok) return { status: 'sent' };
+  const error = outcome.error!;
+  if (!error.retryable) return { status: 'failed' };
+  const delayMs = retryDelay(n, { ...policy, random, ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }) });
+  if (now.getTime() + delayMs > retryUntil.getTime()) return { status: 'failed' };
+  return { status: 'pending', delayMs };
+}
+
+/** The attempt-log entry for an outcome. */
+export function attemptRecord(outcome: AttemptOutcome, n: number, step: NextStep): DeliveryAttempt {
+  if (outcome.ok) return { n, ok: true, startedAt: outcome.startedAt, durationMs: outcome.durationMs };
+  const e = outcome.error!;
+  return {
+    n,
+    ok: false,
+    startedAt: outcome.startedAt,
+    durationMs: outcome.durationMs,
+    error: redactReason(e.message),
+    code: e.code,
+    ...(e.status === undefined ? {} : { status: e.status }),
+    retryable: e.retryable,
+    ...(step.status === 'pending' ? { nextDelayMs: step.delayMs } : {}),
+  };
+}
+
+const MAX_REASON_CHARS = 160;
+
+/**
+ * A failure reason fit to store and serve: one line, short, URLs cut to scheme and host (chat
+ * webhook URLs carry their token in the path), no query strings, no control characters.
+ * Also applied when serving rows stored by older versions, which kept receivers' bodies.
+ */
+export function redactReason(text: string): string {
+  let out = text
+    .replace(/[\u0000-\u001f\u007f]+/g, ' ')
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@]*@)?([^\s/?#]+)[^\s]*/gi, '$1$3')
+    .replace(/\s+/g, ' ')
+    // Older versions appended the receiver's answer after these; it is not ours to show.
+    .replace(/(answered HTTP \d{3}(?: \([^)]*\))?):.*$/, '$1')
+    .replace(/(refused: \d{3}(?: [245]\.\d{1,3}\.\d{1,3})?)\b.*$/, '$1')
+    .trim();
+  if (out.length > MAX_REASON_CHARS) out = `${out.slice(0, MAX_REASON_CHARS - 1)}…`;
+  return out;
 }
 
 /** A notifier that throws anything but a NotifierError has a bug; retrying would repeat it. */

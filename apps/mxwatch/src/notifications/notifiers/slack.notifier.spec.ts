@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NotifierError } from '../notification.types.js';
-import { HttpReceiver, recordingSleep, sampleEvent } from './notification.fixture.js';
-import { deliverWithRetry } from './retry.js';
+import { HttpReceiver, sampleEvent, sampleGroupedEvent } from './notification.fixture.js';
 import { buildSlackMessage, SlackNotifier, type SlackMessage } from './slack.notifier.js';
 
 describe(SlackNotifier.name, () => {
@@ -87,17 +86,47 @@ describe(SlackNotifier.name, () => {
     for (const line of lines.slice(0, -1)) expect(line).toMatch(/^k\d\d: x{199}…$/);
   });
 
-  it('should report a removed hook (404 no_service) as final, with the reason Slack gave', async () => {
+  it('should report a removed hook (404) as final, by status only', async () => {
     receiver.script({ status: 404, body: 'no_service' });
     const err = await notifier().send(sampleEvent(), never).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotifierError);
     expect(err).toMatchObject({ retryable: false, status: 404 });
-    expect((err as NotifierError).message).toBe(`127.0.0.1:${new URL(receiver.url).port} answered HTTP 404: no_service`);
+    expect((err as NotifierError).message).toBe(`127.0.0.1:${new URL(receiver.url).port} answered HTTP 404 (Not Found)`);
   });
 
-  it('should retry a 503 and deliver on the following 200', async () => {
-    receiver.script({ status: 503 }, { status: 200, body: 'ok' });
-    const result = await deliverWithRetry(notifier(), sampleEvent(), { sleep: recordingSleep().sleep });
-    expect(result).toEqual({ ok: true, attempts: 2, lastError: null });
+  it('should keep a banner with backticks inside the evidence block (issue 9 item 6)', () => {
+    const event = sampleEvent();
+    event.finding.evidence = { banner: '220 mx ``` *bold* <!here> ```', tail: 'ends with a backtick `' };
+    const msg = buildSlackMessage(event);
+    const evidence = (msg.blocks[3] as any).text.text as string;
+    const body = evidence.replace(/^\*Evidence\*\n```/, '').replace(/```$/, '');
+    // The only fences are the block's own: nothing inside can close it early.
+    expect(evidence.startsWith('*Evidence*\n```')).toBe(true);
+    expect(evidence.endsWith('```')).toBe(true);
+    expect(body).not.toMatch(/``/);
+    expect(body.endsWith('`')).toBe(false);
+    expect(body.replace(/\u200b/g, '')).toBe('banner: 220 mx ``` *bold* &lt;!here&gt; ```\ntail: ends with a backtick `');
+  });
+
+  it('should post a grouped message as one post listing every finding with its own evidence block', async () => {
+    const event = sampleGroupedEvent();
+    event.findings[1]!.evidence = { banner: 'x```y' };
+    await notifier().send(event, never);
+    expect(receiver.requests).toHaveLength(1);
+    const msg = JSON.parse(receiver.requests[0]!.body) as SlackMessage;
+    expect(msg.text.split('\n')).toEqual([
+      '[mxwatch] OPENED critical STARTTLS_NOT_OFFERED and 1 more on example.com; 1 resolved',
+      '2 opened, 1 resolved on example.com',
+      '- OPENED critical STARTTLS_NOT_OFFERED on mx1.example.com[192.0.2.10]:25: mx1.example.com (192.0.2.10) port 25 does not offer STARTTLS',
+      '- OPENED warning TLS_CERT_EXPIRING on mx2.example.com[192.0.2.11]:25: The certificate of mx2.example.com expires in 9 days',
+      '- RESOLVED critical DNSBL_LISTED on 192.0.2.10@zen.spamhaus.org: 192.0.2.10 is listed on zen.spamhaus.org',
+      'Status: http://mxwatch.test/api/v1/domains/example.com/status',
+    ]);
+    expect(msg.blocks.map((b) => b.type)).toEqual(['header', 'section', 'section', 'section', 'section', 'context']);
+    const sections = msg.blocks.slice(2, 5).map((b: any) => b.text.text as string);
+    expect(sections[0]).toContain('*OPENED critical STARTTLS_NOT_OFFERED*');
+    expect(sections[2]).toContain('*RESOLVED critical DNSBL_LISTED*');
+    for (const text of sections) expect(text.match(/```/g)).toHaveLength(2);
+    expect(sections[1]).toContain('banner: x`\u200b`\u200b`\u200by');
   });
 });

@@ -9,7 +9,8 @@
  */
 import type { NotificationEvent, Notifier, SlackChannelConfig } from '../notification.types.js';
 import { DEFAULT_HTTP_TIMEOUT_MS, httpPost } from './http-post.js';
-import { evidenceLines, formatDate, headline } from './notification-format.js';
+import { evidenceLines, formatDate, headline, messageItems } from './notification-format.js';
+import type { NotificationItem } from '../notification.types.js';
 import { serialize } from './webhook.notifier.js';
 
 // Slack rejects the whole post (400 invalid_blocks) when a block exceeds its limits.
@@ -31,6 +32,22 @@ export function escapeSlack(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/**
+ * Text shown inside a ``` block. A remote value with backticks (an SMTP banner is the remote
+ * server's to choose) would otherwise close the block and have the rest rendered as mrkdwn. A
+ * zero-width space after every backtick means no two backticks are ever adjacent, so no fence
+ * can form, while the text still reads the same.
+ */
+export function neutraliseFences(text: string): string {
+  return text.replace(/`/g, '`\u200b');
+}
+
+function codeBlock(lines: string[]): string {
+  return `\`\`\`${lines.length ? lines.join('\n') : '-'}\`\`\``;
+}
+
+const renderEvidenceLine = (line: string) => neutraliseFences(escapeSlack(line));
+
 function clip(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
@@ -41,9 +58,11 @@ function slackLink(url: string, label: string): string {
 }
 
 export function buildSlackMessage(event: NotificationEvent): SlackMessage {
+  const items = messageItems(event);
+  if (items.length > 1) return buildGroupedSlackMessage(event, items);
   const f = event.finding;
   const title = `[mxwatch] ${headline(event)}`;
-  const evidence = evidenceLines(f.evidence, { maxChars: SECTION_MAX - 40, render: escapeSlack });
+  const evidence = evidenceLines(f.evidence, { maxChars: SECTION_MAX - 40, render: renderEvidenceLine });
   const evidenceInline = evidence.length ? evidence.join('; ') : '-';
 
   const text = [
@@ -82,7 +101,7 @@ export function buildSlackMessage(event: NotificationEvent): SlackMessage {
       type: 'section',
       text: {
         type: 'mrkdwn',
-        text: `*Evidence*\n\`\`\`${evidence.length ? evidence.join('\n') : '-'}\`\`\``,
+        text: `*Evidence*\n${codeBlock(evidence)}`,
       },
     },
     {
@@ -93,6 +112,42 @@ export function buildSlackMessage(event: NotificationEvent): SlackMessage {
       ],
     },
   ];
+  return { text, blocks };
+}
+
+// Slack allows 50 blocks per message; beyond this many items the rest are counted, not shown.
+const MAX_ITEM_BLOCKS = 20;
+
+/** One section per finding, each with its own evidence block, then the link to the status page. */
+function buildGroupedSlackMessage(event: NotificationEvent, items: NotificationItem[]): SlackMessage {
+  const title = `[mxwatch] ${headline(event)}`;
+  const opened = items.filter((i) => i.event === 'opened').length;
+  const summary = `${opened} opened, ${items.length - opened} resolved on ${event.domain}`;
+  const line = (i: NotificationItem) => `${i.event.toUpperCase()} ${i.severity} ${i.code} on ${i.target}: ${i.message}`;
+
+  const text = [escapeSlack(title), escapeSlack(summary), ...items.map((i) => `- ${escapeSlack(line(i))}`), `Status: ${event.statusUrl}`].join('\n');
+
+  const shown = items.slice(0, MAX_ITEM_BLOCKS);
+  const blocks: SlackBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: clip(title, HEADER_MAX) } },
+    { type: 'section', text: { type: 'mrkdwn', text: clip(escapeSlack(summary), SECTION_MAX) } },
+    ...shown.map((i): SlackBlock => {
+      const head = `*${i.event.toUpperCase()} ${escapeSlack(i.severity)} ${escapeSlack(i.code)}*  ${escapeSlack(i.target)}\n${escapeSlack(i.message)}\n_${escapeSlack(i.remediation)}_`;
+      const budget = Math.max(200, SECTION_MAX - Math.min(head.length, 1500) - 20);
+      const evidence = evidenceLines(i.evidence, { maxLines: 10, maxChars: budget, render: renderEvidenceLine });
+      return { type: 'section', text: { type: 'mrkdwn', text: clip(`${clip(head, 1500)}\n${codeBlock(evidence)}`, SECTION_MAX) } };
+    }),
+  ];
+  if (items.length > shown.length) {
+    blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `${items.length - shown.length} more in the status page` }] });
+  }
+  blocks.push({
+    type: 'context',
+    elements: [
+      { type: 'mrkdwn', text: slackLink(event.statusUrl, `Status of ${event.domain}`) },
+      { type: 'mrkdwn', text: escapeSlack(`sent ${formatDate(event.sentAt)}`) },
+    ],
+  });
   return { text, blocks };
 }
 

@@ -1,8 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NotifierError } from '../notification.types.js';
-import { closedPort, HttpReceiver, recordingSleep, sampleEvent } from './notification.fixture.js';
-import { deliverWithRetry, type DeliveryAttempt } from './retry.js';
+import { closedPort, HttpReceiver, sampleEvent, sampleGroupedEvent } from './notification.fixture.js';
 import { deliveryId, verifyWebhookSignature, WebhookNotifier } from './webhook.notifier.js';
 
 const SECRET = 's3cret-shared-with-receiver';
@@ -64,9 +63,37 @@ describe(WebhookNotifier.name, () => {
         lastSeenAt: '2026-03-01T10:05:00.000Z',
         resolvedAt: null,
       },
+      findings: [
+        {
+          event: 'opened',
+          id: 'f-0001',
+          code: 'STARTTLS_NOT_OFFERED',
+          severity: 'critical',
+          probe: 'starttls',
+          target: 'mx1.example.com[192.0.2.10]:25',
+          message: 'mx1.example.com (192.0.2.10) port 25 does not offer STARTTLS',
+          remediation: sampleEvent().finding.remediation,
+          evidence: { host: 'mx1.example.com', ip: '192.0.2.10', port: 25, ehlo: ['PIPELINING', 'SIZE 10240000'] },
+          firstSeenAt: '2026-03-01T10:00:00.000Z',
+          lastSeenAt: '2026-03-01T10:05:00.000Z',
+          resolvedAt: null,
+        },
+      ],
       statusUrl: 'http://mxwatch.test/api/v1/domains/example.com/status',
       sentAt: '2026-03-01T10:05:01.000Z',
     });
+  });
+
+  it('should carry every finding of a grouped message in one body, keeping version 1 and the headline finding', async () => {
+    await notifier().send(sampleGroupedEvent(), never);
+    expect(receiver.requests).toHaveLength(1);
+    const body = JSON.parse(receiver.requests[0]!.body);
+    expect(body).toMatchObject({ version: 1, event: 'opened', domain: 'example.com', finding: { id: 'f-0001', code: 'STARTTLS_NOT_OFFERED' } });
+    expect(body.findings.map((f: { event: string; code: string; resolvedAt: string | null }) => [f.event, f.code, f.resolvedAt])).toEqual([
+      ['opened', 'STARTTLS_NOT_OFFERED', null],
+      ['opened', 'TLS_CERT_EXPIRING', null],
+      ['resolved', 'DNSBL_LISTED', '2026-03-01T10:05:00.000Z'],
+    ]);
   });
 
   it('should not sign when no secret is configured', async () => {
@@ -104,31 +131,16 @@ describe(WebhookNotifier.name, () => {
     expect(ids[2]).not.toBe(ids[0]);
   });
 
-  it('should retry a 500 and deliver on the following 200', async () => {
-    receiver.script({ status: 500, body: 'boom' }, { status: 200 });
-    const attempts: DeliveryAttempt[] = [];
-    const { delays, sleep } = recordingSleep();
-
-    const result = await deliverWithRetry(notifier(), sampleEvent(), { onAttempt: (a) => void attempts.push(a), sleep, random: () => 0.5 });
-
-    expect(result).toEqual({ ok: true, attempts: 2, lastError: null });
-    expect(receiver.requests).toHaveLength(2);
-    expect(receiver.requests[0]!.body).toBe(receiver.requests[1]!.body);
-    expect(attempts.map((a) => [a.n, a.ok, a.status, a.retryable])).toEqual([
-      [1, false, 500, true],
-      [2, true, undefined, undefined],
-    ]);
-    expect(attempts[0]!.error).toBe(`127.0.0.1:${new URL(receiver.url).port} answered HTTP 500: boom`);
-    expect(delays).toEqual([500]);
+  it('should report a 500 by status only: the body of the receiver never reaches the stored reason', async () => {
+    receiver.script({ status: 500, body: 'boom: stack at /srv/internal/db.js password=hunter2' });
+    const err = await sendExpectingError(notifier());
+    expect(err).toMatchObject({ retryable: true, code: 'rejected', status: 500 });
+    expect(err.message).toBe(`127.0.0.1:${new URL(receiver.url).port} answered HTTP 500 (Internal Server Error)`);
   });
 
   it('should not retry a 400', async () => {
     receiver.script({ status: 400, body: 'bad payload' });
-    const result = await deliverWithRetry(notifier(), sampleEvent(), { sleep: recordingSleep().sleep });
-
-    expect(result.ok).toBe(false);
-    expect(result.attempts).toBe(1);
-    expect(result.lastError).toMatchObject({ retryable: false, code: 'rejected', status: 400 });
+    expect(await sendExpectingError(notifier())).toMatchObject({ retryable: false, code: 'rejected', status: 400 });
     expect(receiver.requests).toHaveLength(1);
   });
 

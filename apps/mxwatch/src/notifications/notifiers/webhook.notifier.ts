@@ -22,12 +22,14 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import {
   NotifierError,
   type NotificationEvent,
+  type NotificationFinding,
   type NotificationKind,
   type Notifier,
   type Severity,
   type WebhookChannelConfig,
 } from '../notification.types.js';
 import { DEFAULT_HTTP_TIMEOUT_MS, httpPost } from './http-post.js';
+import { messageItems } from './notification-format.js';
 
 export const WEBHOOK_PAYLOAD_VERSION = 1;
 export const SIGNATURE_HEADER = 'X-Mxwatch-Signature';
@@ -35,50 +37,62 @@ export const TIMESTAMP_HEADER = 'X-Mxwatch-Timestamp';
 export const EVENT_HEADER = 'X-Mxwatch-Event';
 export const DELIVERY_HEADER = 'X-Mxwatch-Delivery';
 
-/** Stable wire format: fields are only ever added; a breaking change bumps `version`. */
+export interface WebhookFindingV1 {
+  id: string;
+  code: string;
+  severity: Severity;
+  probe: string;
+  target: string;
+  message: string;
+  remediation: string;
+  evidence: Record<string, unknown>;
+  /** ISO 8601 UTC. */
+  firstSeenAt: string;
+  lastSeenAt: string;
+  resolvedAt: string | null;
+}
+
+/**
+ * Stable wire format: fields are only ever added; a breaking change bumps `version`.
+ * One body per run and domain: `findings` lists everything the run opened and resolved (each
+ * with its own `event`); `finding` repeats the headline item for receivers written before
+ * grouping, and `event` is `opened` when anything opened.
+ */
 export interface WebhookPayloadV1 {
   version: 1;
   event: NotificationKind;
   domain: string;
   labels: Record<string, string>;
-  finding: {
-    id: string;
-    code: string;
-    severity: Severity;
-    probe: string;
-    target: string;
-    message: string;
-    remediation: string;
-    evidence: Record<string, unknown>;
-    /** ISO 8601 UTC. */
-    firstSeenAt: string;
-    lastSeenAt: string;
-    resolvedAt: string | null;
-  };
+  finding: WebhookFindingV1;
+  findings: Array<WebhookFindingV1 & { event: 'opened' | 'resolved' }>;
   statusUrl: string;
   sentAt: string;
 }
 
+function wireFinding(f: NotificationFinding): WebhookFindingV1 {
+  return {
+    id: f.id,
+    code: f.code,
+    severity: f.severity,
+    probe: f.probe,
+    target: f.target,
+    message: f.message,
+    remediation: f.remediation,
+    evidence: f.evidence,
+    firstSeenAt: f.firstSeenAt.toISOString(),
+    lastSeenAt: f.lastSeenAt.toISOString(),
+    resolvedAt: f.resolvedAt === null ? null : f.resolvedAt.toISOString(),
+  };
+}
+
 export function buildWebhookPayload(event: NotificationEvent): WebhookPayloadV1 {
-  const f = event.finding;
   return {
     version: WEBHOOK_PAYLOAD_VERSION,
     event: event.kind,
     domain: event.domain,
     labels: { ...event.domainLabels },
-    finding: {
-      id: f.id,
-      code: f.code,
-      severity: f.severity,
-      probe: f.probe,
-      target: f.target,
-      message: f.message,
-      remediation: f.remediation,
-      evidence: f.evidence,
-      firstSeenAt: f.firstSeenAt.toISOString(),
-      lastSeenAt: f.lastSeenAt.toISOString(),
-      resolvedAt: f.resolvedAt === null ? null : f.resolvedAt.toISOString(),
-    },
+    finding: wireFinding(event.finding),
+    findings: messageItems(event).map((item) => ({ event: item.event, ...wireFinding(item) })),
     statusUrl: event.statusUrl,
     sentAt: event.sentAt.toISOString(),
   };
