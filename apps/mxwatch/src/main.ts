@@ -3,9 +3,14 @@ import { BadRequestException, RequestMethod, ValidationPipe, type ValidationErro
 import { NestFactory } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
+import { readFileSync } from 'node:fs';
 import { AppLogger } from './common/app-logger.js';
+import { CONFIG_EXTENSIONS } from './config-extensions.js';
 import { ConfigError } from './config/config-error.js';
+import { configSummary } from './config/config-summary.js';
+import { processEnv } from './config/env.js';
 import { loadConfig } from './config/load-config.js';
+import { useNodeExtraCaFile } from './transport/net/tls-upgrader.js';
 import { PAGE_ROUTES } from './pages/page-routes.js';
 
 function flatten(errors: ValidationError[], prefix = ''): string[] {
@@ -15,10 +20,19 @@ function flatten(errors: ValidationError[], prefix = ''): string[] {
   ]);
 }
 
+/** The package version, from the package.json beside dist/ (also in the image), not npm's environment. */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string }).version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
 async function bootstrap(): Promise<void> {
   let config;
   try {
-    config = loadConfig({ env: process.env });
+    config = loadConfig({ env: processEnv(), extensions: CONFIG_EXTENSIONS });
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`mxwatch: ${e.message}\n`);
@@ -27,6 +41,8 @@ async function bootstrap(): Promise<void> {
     throw e;
   }
   const logger = new AppLogger(config.logLevel);
+  useNodeExtraCaFile(config.nodeExtraCaCerts);
+  logger.log(configSummary(config), 'Bootstrap');
   const app = await NestFactory.create(AppModule.forRoot(config, logger), { logger, bufferLogs: false });
   // Our own signal handling instead of enableShutdownHooks(): the same lifecycle hooks run
   // (app.close()), then the process exits 0, which is what Docker and systemd expect of a clean stop.
@@ -68,7 +84,7 @@ async function bootstrap(): Promise<void> {
     new DocumentBuilder()
       .setTitle('mxwatch')
       .setDescription('Email deliverability and DNS health monitor')
-      .setVersion(process.env.npm_package_version ?? '0.1.0')
+      .setVersion(packageVersion())
       .addBearerAuth()
       .build(),
   );

@@ -1,3 +1,5 @@
+import { ConfigError } from '../../config/config-error.js';
+import { processEnv } from '../../config/env.js';
 import { loadConfig } from '../../config/load-config.js';
 import { applyMigrations } from '../schema-engine.js';
 import { cliEngineTrace, cliLog, runCli } from './cli-log.js';
@@ -6,7 +8,17 @@ import { cliEngineTrace, cliLog, runCli } from './cli-log.js';
 // to the database the app would use, as configured by DATABASE_URL / MXWATCH_DATA_DIR or the YAML
 // file, so that an operator cannot migrate one database and run on another.
 runCli(async () => {
-  const config = loadConfig({ env: process.env });
+  let config;
+  try {
+    config = loadConfig({ env: processEnv() });
+  } catch (e) {
+    // The same words and exit code as the service: the operator fixes one configuration.
+    if (e instanceof ConfigError) {
+      console.error(`mxwatch: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
   const { applied } = await applyMigrations(
     config.databaseUrl ? { kind: 'postgres', url: config.databaseUrl } : { kind: 'pglite', dataDir: config.dataDir },
     { log: cliLog, engineTrace: cliEngineTrace },

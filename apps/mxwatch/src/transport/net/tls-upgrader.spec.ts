@@ -3,9 +3,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type TestCa, createSelfSigned, createTestCa } from '../../../../../test/rig/tls/test-ca.js';
-import { NodeTlsUpgrader, TlsUpgradeError, chainTrustErrorIgnoringTime } from './tls-upgrader.js';
+import { NodeTlsUpgrader, TlsUpgradeError, chainTrustErrorIgnoringTime, useNodeExtraCaFile } from './tls-upgrader.js';
 
 const DAY = 86_400_000;
 let ca: TestCa;
@@ -100,16 +100,12 @@ describe(chainTrustErrorIgnoringTime.name, () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'mxwatch-extra-ca-'));
     const file = path.join(dir, 'extra.pem');
     writeFileSync(file, ca.cert);
-    const saved = process.env.NODE_EXTRA_CA_CERTS;
-    process.env.NODE_EXTRA_CA_CERTS = file;
     try {
-      // A fresh module: the default anchors are read once per process.
-      vi.resetModules();
-      const fresh = await import('./tls-upgrader.js');
-      expect(chainTrustErrorIgnoringTime(await peerOf(leaf.key, leaf.cert), new fresh.NodeTlsUpgrader().trustAnchors())).toBeNull();
+      // main.ts names the file Node read at start (NODE_EXTRA_CA_CERTS, through the config).
+      useNodeExtraCaFile(file);
+      expect(chainTrustErrorIgnoringTime(await peerOf(leaf.key, leaf.cert), new NodeTlsUpgrader().trustAnchors())).toBeNull();
     } finally {
-      if (saved === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
-      else process.env.NODE_EXTRA_CA_CERTS = saved;
+      useNodeExtraCaFile(undefined);
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -51,20 +51,29 @@ export interface NodeTlsUpgraderOptions {
 }
 
 let defaultAnchors: X509Certificate[] | null = null;
+let nodeExtraCaFile: string | undefined;
 
 /**
- * The roots Node's default store trusts: its bundled ones plus the file named by
- * NODE_EXTRA_CA_CERTS, which Node itself reads at startup. `tls.rootCertificates` lists only the
- * bundled ones (before Node 22.15), and without the others an expired certificate from a CA the
- * operator added would also be called untrusted.
+ * Names the NODE_EXTRA_CA_CERTS file Node read at start (main.ts passes it from the config; only
+ * config/ reads the environment). Without it, only Node's bundled roots count as trusted here.
+ */
+export function useNodeExtraCaFile(file: string | undefined): void {
+  nodeExtraCaFile = file;
+  defaultAnchors = null;
+}
+
+/**
+ * The roots Node's default store trusts: its bundled ones plus the NODE_EXTRA_CA_CERTS file, which
+ * Node itself reads at startup. `tls.rootCertificates` lists only the bundled ones (before Node
+ * 22.15), and without the others an expired certificate from a CA the operator added would also
+ * be called untrusted.
  */
 function nodeDefaultCaPems(): string[] {
   const getCACertificates = (tls as { getCACertificates?: (type?: string) => string[] }).getCACertificates;
   if (getCACertificates) return getCACertificates('default');
-  const extraFile = process.env.NODE_EXTRA_CA_CERTS;
-  if (!extraFile) return [...tls.rootCertificates];
+  if (!nodeExtraCaFile) return [...tls.rootCertificates];
   try {
-    return [...tls.rootCertificates, readFileSync(extraFile, 'utf8')];
+    return [...tls.rootCertificates, readFileSync(nodeExtraCaFile, 'utf8')];
   } catch {
     // Node only warns about an unreadable file and carries on with its bundled roots; so do we.
     return [...tls.rootCertificates];
