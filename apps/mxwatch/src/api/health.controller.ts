@@ -1,26 +1,42 @@
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { AppLogger } from '../common/app-logger.js';
 import { DatabaseService } from '../database/database.service.js';
+import { HealthDto, NotReadyDto, ReadinessDto } from './responses.dto.js';
+
+/** A readiness check answers in this time or reports the database as not answering. */
+const READY_TIMEOUT_MS = 5_000;
 
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
-  constructor(private readonly db: DatabaseService) {}
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly logger: AppLogger,
+  ) {}
 
   @Get('live')
-  @ApiOkResponse({ description: 'the process is up' })
+  @ApiOkResponse({ type: HealthDto, description: 'the process is up' })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Get('ready')
-  @ApiOkResponse({ description: 'the database answers' })
-  @ApiServiceUnavailableResponse({ description: 'the database does not answer' })
+  @ApiOkResponse({ type: ReadinessDto, description: 'the database answers' })
+  @ApiServiceUnavailableResponse({ type: NotReadyDto, description: 'the database does not answer' })
   async ready(): Promise<{ status: 'ok'; database: string }> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.db.ping();
+      await Promise.race([
+        this.db.ping(),
+        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS))),
+      ]);
     } catch (e) {
-      throw new ServiceUnavailableException({ status: 'unavailable', database: this.db.kind, error: (e as Error).message });
+      // The cause (a Prisma or driver error naming hosts, users, SQL) goes to the log; anyone may call this route.
+      this.logger.warn({ msg: 'readiness: the database does not answer', database: this.db.kind, err: e instanceof Error ? e.message : String(e) }, 'Health');
+      throw new ServiceUnavailableException({ statusCode: 503, status: 'unavailable', database: this.db.kind, reason: 'the database does not answer' });
+    } finally {
+      clearTimeout(timer);
     }
     return { status: 'ok', database: this.db.kind };
   }

@@ -7,7 +7,8 @@ import { rolePlan } from '../roles.js';
 import { CHECK_QUEUE, type CheckQueueOptions } from './check-jobs.js';
 import { CheckWorkerService } from './check-worker.service.js';
 import { QueueSchedulerService } from './queue-scheduler.service.js';
-import { CHECK_QUEUE_OPTIONS, REMOTE_CHECKS } from './queue-tokens.js';
+import { CHECK_QUEUE_OPTIONS, QUEUE_HEALTH, REMOTE_CHECKS } from './queue-tokens.js';
+import { RedisHealthService } from './redis-health.service.js';
 import { redisOptionsFromUrl, redisPrefixFor } from './redis-options.js';
 import { RemoteChecksService } from './remote-checks.service.js';
 
@@ -33,7 +34,8 @@ export class CheckQueueModule {
     const options = { ...defaultQueueOptions(config), ...overrides };
     const plan = rolePlan(config);
     const providers: Provider[] = [{ provide: CHECK_QUEUE_OPTIONS, useValue: options }, ScheduleRepository];
-    const exports: Array<Provider | symbol> = [CHECK_QUEUE_OPTIONS];
+    const exports: Array<Provider | symbol> = [CHECK_QUEUE_OPTIONS, QUEUE_HEALTH];
+    providers.push(RedisHealthService, { provide: QUEUE_HEALTH, useExisting: RedisHealthService });
     if (plan.scheduler === 'queue') providers.push(QueueSchedulerService);
     if (plan.checks === 'queue') providers.push(CheckWorkerService);
     if (plan.manualChecks === 'queue') {

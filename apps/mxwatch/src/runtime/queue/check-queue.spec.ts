@@ -12,7 +12,7 @@ import { ScheduleRepository } from '../../storage/schedule.repository.js';
 import type { CheckRunner } from '../check-runner.service.js';
 import type { ChecksService } from '../checks.service.js';
 import type { DomainsService } from '../domains.service.js';
-import { CHECK_QUEUE, scheduledJobId, type CheckJobData, type CheckQueueOptions } from './check-jobs.js';
+import { CHECK_QUEUE, scheduledJobId, type CheckJobData, type CheckQueueOptions, type ScheduledCheckJob } from './check-jobs.js';
 import { CheckWorkerService } from './check-worker.service.js';
 import { QueueSchedulerService } from './queue-scheduler.service.js';
 import { TEST_REDIS_URL, testRedisPrefix } from './redis-test-keys.js';
@@ -136,7 +136,7 @@ describe('check queue', () => {
     for (const row of rows) {
       const job = jobs.find((j) => j.data.domainId === row.id)!;
       // The job id is the domain and the slot it was due for; its claim moved the domain one interval on.
-      expect(job.id).toBe(scheduledJobId(row.id, new Date(job.data.dueAt)));
+      expect(job.id).toBe(scheduledJobId(row.id, new Date((job.data as ScheduledCheckJob).dueAt)));
       expect(row.nextCheckAt).toEqual(new Date(NOW.getTime() + 300_000));
     }
     // Nothing is due any more: further ticks add nothing.

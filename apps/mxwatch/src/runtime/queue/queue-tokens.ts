@@ -7,3 +7,14 @@ export interface RemoteChecks {
   /** The same answer as an in-process manual check, produced by a worker. */
   checkNow(name: string): Promise<unknown>;
 }
+
+/** Present whenever MXWATCH_REDIS_URL is set: whether Redis answers, for /health/ready. */
+export const QUEUE_HEALTH = Symbol('QUEUE_HEALTH');
+
+export interface QueueHealth {
+  /**
+   * `required`: this process cannot do its work without Redis (it runs checks or the
+   * scheduler), so readiness fails; an `api` replica only loses manual checks.
+   */
+  check(): Promise<{ ok: true } | { ok: false; error: string; required: boolean }>;
+}
