@@ -161,7 +161,7 @@ export class FakeDnsServer {
   httpAddress: string | null = null;
   httpsAddress: string | null = null;
   udpAddress: string | null = null;
-  /** `host:port` of the classic DNS over TCP listener. */
+  /** `host:port` of the classic DNS over TCP listener (the UDP port too, unless both were given). */
   tcpAddress: string | null = null;
   /** PEM of the CA that issued the HTTPS certificate (when the server made its own). */
   caCert: string | null = null;
@@ -366,24 +366,45 @@ export class FakeDnsServer {
       this.httpsServer = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => void this.onHttp(req, res, 'https'));
       this.httpsAddress = await this.listenTcp(this.httpsServer, o.httpsPort ?? 0);
     }
-    if (o.udp !== false) {
-      const socket = createSocket('udp4');
-      this.udpSocket = socket;
-      socket.on('message', (msg, rinfo) => this.onUdp(msg, rinfo.address, rinfo.port));
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(o.udpPort ?? 0, this.host, () => {
-          socket.off('error', reject);
-          resolve();
-        });
-      });
-      this.udpAddress = `${this.host}:${socket.address().port}`;
+    if (o.udp !== false && o.tcp !== false && !o.udpPort && !o.tcpPort) {
+      // A real resolver answers UDP and TCP on one port, and the TCP fallback after truncation
+      // goes to the address the UDP query went to: find a port free for both.
+      for (let tries = 0; ; tries++) {
+        const server = createTcpServer((socket) => this.onTcp(socket));
+        const address = await this.listenTcp(server, 0);
+        const port = Number(address.split(':').pop());
+        try {
+          await this.bindUdp(port);
+          this.tcpServer = server;
+          this.tcpAddress = address;
+          break;
+        } catch (err) {
+          await new Promise<void>((resolve) => server.close(() => resolve()));
+          if (tries >= 20) throw err;
+        }
+      }
+      return;
     }
+    if (o.udp !== false) await this.bindUdp(o.udpPort ?? 0);
     if (o.tcp !== false) {
       const server = createTcpServer((socket) => this.onTcp(socket));
       this.tcpServer = server;
       this.tcpAddress = await this.listenTcp(server, o.tcpPort ?? 0);
     }
+  }
+
+  private async bindUdp(port: number): Promise<void> {
+    const socket = createSocket('udp4');
+    socket.on('message', (msg, rinfo) => this.onUdp(msg, rinfo.address, rinfo.port));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(port, this.host, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    this.udpSocket = socket;
+    this.udpAddress = `${this.host}:${socket.address().port}`;
   }
 
   private listenTcp(server: HttpServer | TcpServer, port: number): Promise<string> {

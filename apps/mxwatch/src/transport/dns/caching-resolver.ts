@@ -83,6 +83,8 @@ export class CachingResolver implements Resolver {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inflight = new Map<string, Flight>();
   private readonly counters = { cacheHits: 0, coalesced: 0 };
+  /** The server that answered last: lookups start there, so a dead first server costs one timeout, not one per lookup. */
+  private preferred = 0;
 
   constructor(
     protected readonly exchange: DnsExchange,
@@ -225,12 +227,15 @@ export class CachingResolver implements Resolver {
     let last: QueryOutcome | null = null;
     for (let i = 0; i < this.attempts; i++) {
       signal.throwIfAborted();
-      const index = i % this.exchange.serverCount;
+      const index = (this.preferred + i) % this.exchange.serverCount;
       const server = this.exchange.describe(index);
       const result = await this.attempt(question, index, signal);
       if (result.ok) {
         const flags = messageFlags(result.message);
-        if (flags.rcode === 'NOERROR' || flags.rcode === 'NXDOMAIN') return { ok: true, message: result.message, server, failures };
+        if (flags.rcode === 'NOERROR' || flags.rcode === 'NXDOMAIN') {
+          this.preferred = index;
+          return { ok: true, message: result.message, server, failures };
+        }
         const error: DnsErrorKind = flags.rcode === 'SERVFAIL' ? 'servfail' : flags.rcode === 'REFUSED' ? 'refused' : 'badresp';
         const what = error === 'servfail' ? 'the resolver failed to answer (SERVFAIL)' : error === 'refused' ? 'the resolver refused the query (REFUSED)' : `the resolver answered ${flags.rcode}`;
         const ede = flags.ede.length ? `; extended error ${flags.ede.map((e) => `${e.code}${e.text ? ` ${e.text}` : ''}`).join(', ')}` : '';

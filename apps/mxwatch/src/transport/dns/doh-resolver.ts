@@ -205,8 +205,8 @@ export class DohExchange implements DnsExchange {
 
       const target = new URL(url);
       let body: Buffer | undefined = options.body ? Buffer.from(options.body) : undefined;
-      if (state) {
-        // DO and CD are ours to set: tangerine 2.0.2 has no DNSSEC option.
+      if (state && (state.question.dnssec || state.question.checkingDisabled)) {
+        // DO and CD are ours to set: tangerine 2.0.2 has no DNSSEC option (and sets neither).
         try {
           if (body) body = applyQuestionFlags(body, state.question);
           const dns = target.searchParams.get('dns');

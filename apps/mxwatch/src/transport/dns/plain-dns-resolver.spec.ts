@@ -22,11 +22,9 @@ describe(PlainDnsResolver.name, () => {
   }
 
   beforeAll(async () => {
-    // Same port for UDP and TCP, as a real resolver listens: the TCP fallback goes to the UDP address.
-    dns = await FakeDnsServer.start({ host: '127.0.0.41', http: false });
-    const port = Number(dns.udpAddress!.split(':')[1]);
-    await dns.close();
-    dns = await FakeDnsServer.start({ host: '127.0.0.41', http: false, udpPort: port, tcpPort: port, udpMaxSize: 1232 });
+    // UDP and TCP on one port, as a real resolver listens: the TCP fallback goes to the UDP address.
+    dns = await FakeDnsServer.start({ host: '127.0.0.41', http: false, udpMaxSize: 1232 });
+    expect(dns.tcpAddress).toBe(dns.udpAddress);
     backup = await FakeDnsServer.start({ host: '127.0.0.42', http: false });
   });
 
@@ -126,6 +124,15 @@ describe(PlainDnsResolver.name, () => {
       await expect(r.resolve('a.example.test', 'A')).resolves.toMatchObject({ ok: true, records: ['192.0.2.9'] });
       expect(dns.queryCount()).toBe(1);
       expect(backup.queryCount()).toBe(1);
+    });
+
+    it('should start the next lookups at the server that answered last', async () => {
+      dns.setFault('*', { drop: true });
+      backup.setRecords('*.example.test', 'A', ['192.0.2.9']);
+      const r = resolver(protocol, { servers: [address(dns, protocol), address(backup, protocol)], timeoutMs: 200, attempts: 2 });
+      for (const n of ['a', 'b', 'c']) await expect(r.resolve(`${n}.example.test`, 'A')).resolves.toMatchObject({ ok: true });
+      expect(dns.queryCount()).toBe(1);
+      expect(backup.queryCount()).toBe(3);
     });
 
     it('should retry SERVFAIL and REFUSED on the next server and report the last cause when all fail', async () => {
