@@ -1,10 +1,12 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { setMaxListeners } from 'node:events';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig, DnsResolverConfig } from '../config/config.types.js';
-import { DohResolver } from '../transport/dns/doh-resolver.js';
+import { isKnownPublicResolver } from '../transport/dns/public-resolvers.js';
+import { createResolver, type ConfiguredResolver } from '../transport/dns/resolver-factory.js';
 import { AddressPolicy } from '../transport/net/address-policy.js';
 import { NetDialer } from '../transport/net/net-dialer.js';
-import type { AddressPolicyLike, ProbeContext, ProbeSettings, Resolver } from '../probes/probe.types.js';
+import type { AddressPolicyLike, ProbeContext, ProbeSettings } from '../probes/probe.types.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { KeyedLimiter, SharedWork } from './shared-work.js';
 
@@ -32,11 +34,8 @@ export class MemoizedAddressPolicy implements AddressPolicyLike {
 }
 
 /** Builds the resolver of one purpose from its settings. */
-export function resolverFor(cfg: DnsResolverConfig): Resolver {
-  if (cfg.protocol === 'https' || cfg.protocol === 'http') {
-    return new DohResolver({ servers: cfg.servers, protocol: cfg.protocol, timeoutMs: cfg.timeoutMs, attempts: cfg.attempts });
-  }
-  throw new Error(`DNS protocol ${cfg.protocol} is not available yet`);
+export function resolverFor(cfg: DnsResolverConfig): ConfiguredResolver {
+  return createResolver({ servers: cfg.servers, protocol: cfg.protocol, timeoutMs: cfg.timeoutMs, attempts: cfg.attempts, ...(cfg.caFile ? { caFile: cfg.caFile } : {}) });
 }
 
 function sameResolverConfig(a: DnsResolverConfig, b: DnsResolverConfig): boolean {
@@ -49,9 +48,9 @@ function sameResolverConfig(a: DnsResolverConfig, b: DnsResolverConfig): boolean
  * scheduled alike).
  */
 @Injectable()
-export class ProbeRuntime {
-  readonly resolver: Resolver;
-  readonly dnsblResolver: Resolver;
+export class ProbeRuntime implements OnApplicationShutdown {
+  readonly resolver: ConfiguredResolver;
+  readonly dnsblResolver: ConfiguredResolver;
   readonly policy: AddressPolicyLike;
   readonly dialer: NetDialer;
   readonly settings: ProbeSettings;
@@ -81,13 +80,24 @@ export class ProbeRuntime {
       maxAddresses: config.limits.maxAddresses,
       ...(config.spamhausDqsKey ? { spamhausDqsKey: config.spamhausDqsKey } : {}),
       dnssecCanary: config.dnssecCanary,
+      // Spamhaus and URIBL refuse queries that arrive through public resolvers: the DNSBL probe
+      // says so once, about the monitor, instead of once per address.
+      dnsblResolverPublic: isKnownPublicResolver(this.dnsblResolver.servers),
     };
+  }
+
+  onApplicationShutdown(): void {
+    this.resolver.close();
+    if (this.dnsblResolver !== this.resolver) this.dnsblResolver.close();
   }
 
   /** A context with one deadline for a whole check; `dispose` clears its timer. */
   context(): { ctx: ProbeContext; dispose(): void } {
     const timeoutMs = this.config.checkTimeoutSeconds * 1000;
     const controller = new AbortController();
+    // Every lookup, dial and session of the check listens on this one signal, often more than
+    // Node's default of 10 at once, which printed a MaxListenersExceededWarning per busy check.
+    setMaxListeners(0, controller.signal);
     const timer = setTimeout(() => controller.abort(new Error(`check deadline of ${this.config.checkTimeoutSeconds}s passed`)), timeoutMs);
     timer.unref();
     const ctx: ProbeContext = {
