@@ -7,6 +7,7 @@ import {
   IsDefined,
   IsInt,
   IsOptional,
+  Matches,
   Max,
   Min,
 } from 'class-validator';
@@ -53,6 +54,17 @@ export class DomainInputDto {
   @IsIpAddress({ each: true })
   sendingIps?: string[];
 
+  @ApiPropertyOptional({ type: [String], example: ['s1', '2024.brand'], description: 'DKIM selectors whose keys are checked at <selector>._domainkey.<name> (selectors cannot be discovered)' })
+  @IsOptional()
+  @IsArray({ message: 'dkimSelectors must be a list of DKIM selectors' })
+  @ArrayMaxSize(50)
+  @ArrayUnique((s: string) => (typeof s === 'string' ? s.toLowerCase() : s))
+  @Matches(/^(?=.{1,200}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, {
+    each: true,
+    message: 'each of dkimSelectors must be a DKIM selector: DNS labels of letters, digits and hyphens (s1, 2024.brand)',
+  })
+  dkimSelectors?: string[];
+
   @ApiPropertyOptional({ type: 'object', additionalProperties: { type: 'string' }, example: { team: 'mail' } })
   @IsOptional()
   @IsLabelMap()
@@ -69,6 +81,7 @@ export class DomainInputDto {
       intervalSeconds: this.intervalSeconds ?? null,
       submissionHosts: [...new Set((this.submissionHosts ?? []).map(normalise))],
       sendingIps: [...new Set(this.sendingIps ?? [])],
+      dkimSelectors: [...new Set((this.dkimSelectors ?? []).map((s) => s.toLowerCase()))],
       labels: this.labels ?? {},
       enabled: this.enabled ?? true,
     };
@@ -85,6 +98,7 @@ export class DomainDto {
   @ApiProperty({ description: 'interval in force (own or the default)' }) effectiveIntervalSeconds!: number;
   @ApiProperty({ type: [String] }) submissionHosts!: string[];
   @ApiProperty({ type: [String] }) sendingIps!: string[];
+  @ApiProperty({ type: [String] }) dkimSelectors!: string[];
   @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) labels!: Record<string, string>;
   @ApiProperty() enabled!: boolean;
   @ApiProperty({ enum: ['api', 'config'], description: 'config: managed by the YAML file' }) source!: string;

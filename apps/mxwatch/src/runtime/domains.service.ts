@@ -66,6 +66,7 @@ export class DomainsService implements OnApplicationBootstrap {
     if (dto.intervalSeconds !== undefined) data.intervalSeconds = dto.intervalSeconds;
     if (dto.submissionHosts !== undefined) data.submissionHosts = [...new Set(dto.submissionHosts.map((h) => lookupName(h)!))];
     if (dto.sendingIps !== undefined) data.sendingIps = [...new Set(dto.sendingIps)];
+    if (dto.dkimSelectors !== undefined) data.dkimSelectors = [...new Set(dto.dkimSelectors.map((s) => s.toLowerCase()))];
     if (dto.labels !== undefined) data.labels = dto.labels;
     if (dto.enabled !== undefined) data.enabled = dto.enabled;
     const row = key ? await this.repo.update(key, data) : null;
@@ -93,6 +94,7 @@ export class DomainsService implements OnApplicationBootstrap {
       effectiveIntervalSeconds: this.effectiveInterval(row),
       submissionHosts: row.submissionHosts,
       sendingIps: row.sendingIps,
+      dkimSelectors: row.dkimSelectors,
       labels: row.labels as Record<string, string>,
       enabled: row.enabled,
       source: row.source,
@@ -119,6 +121,7 @@ function complete(spec: DomainSpec): Required<DomainSpec> {
     intervalSeconds: spec.intervalSeconds ?? null,
     submissionHosts: spec.submissionHosts ?? [],
     sendingIps: spec.sendingIps ?? [],
+    dkimSelectors: spec.dkimSelectors ?? [],
     labels: spec.labels ?? {},
     enabled: spec.enabled ?? true,
   };

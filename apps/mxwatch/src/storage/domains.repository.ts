@@ -88,6 +88,7 @@ function sameSpec(row: DomainRow, spec: Required<DomainSpec>): boolean {
     row.enabled === spec.enabled &&
     JSON.stringify(row.submissionHosts) === JSON.stringify(spec.submissionHosts) &&
     JSON.stringify(row.sendingIps) === JSON.stringify(spec.sendingIps) &&
+    JSON.stringify(row.dkimSelectors) === JSON.stringify(spec.dkimSelectors) &&
     JSON.stringify(row.labels) === JSON.stringify(spec.labels)
   );
 }
