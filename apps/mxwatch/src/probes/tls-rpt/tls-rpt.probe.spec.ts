@@ -55,7 +55,7 @@ describe('tls-rpt probe', () => {
   });
 
   it('should warn about a missing record when DANE is deployed', async () => {
-    const r = await run([], { dane: [result('dane', 'pass', { tlsa: [{ usage: 3 }] }), result('dane', 'pass', { tlsa: [] })] });
+    const r = await run([], { dane: [result('dane', 'pass', { deployed: true }), result('dane', 'pass', { deployed: false })] });
     expect(r.observations[0]).toMatchObject({ code: 'TLSRPT_MISSING', severity: 'warning', params: { deployed: ', although it uses DANE' } });
   });
 

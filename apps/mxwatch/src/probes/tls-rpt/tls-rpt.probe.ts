@@ -15,7 +15,7 @@ export interface TlsRptSubject {
   domain: string;
   /** A valid `_mta-sts` record was seen in this run (null: not known). */
   mtaSts: boolean | null;
-  /** TLSA records were seen for an MX in this run (null: not known). */
+  /** Signed TLSA records with usable entries were seen for an MX in this run (null: not known). */
   dane: boolean | null;
 }
 
@@ -38,7 +38,7 @@ function mtaStsDeployed(plan: PlanView): boolean | null {
 function daneDeployed(plan: PlanView): boolean | null {
   const results = plan.results('dane');
   if (results.length === 0) return null;
-  if (results.some((r) => (r.details as { tlsa?: unknown[] }).tlsa?.length)) return true;
+  if (results.some((r) => (r.details as { deployed?: unknown }).deployed === true)) return true;
   return results.every((r) => r.status !== 'untestable') ? false : null;
 }
 
