@@ -26,11 +26,13 @@ export function tempDir(prefix = 'mxwatch-e2e-'): string {
 
 export interface RunningApp {
   baseUrl: string;
+  /** The process's working directory (a temporary one, removed when it exits, unless `options.cwd` was given). */
+  cwd: string;
   /** stdout+stderr so far (JSON log lines) */
   output(): string;
   exited: Promise<number | null>;
   stop(): Promise<number | null>;
-  api(method: string, route: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string }>;
+  api(method: string, route: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; text: string; headers: Headers }>;
 }
 
 /**
@@ -76,6 +78,7 @@ export async function startApp(env: Record<string, string | undefined>, options:
 
   const app: RunningApp = {
     baseUrl,
+    cwd: options.cwd ?? ownCwd!,
     output: () => out,
     exited,
     async stop() {
@@ -101,7 +104,7 @@ export async function startApp(env: Record<string, string | undefined>, options:
       } catch {
         parsed = undefined;
       }
-      return { status: r.status, body: parsed, text };
+      return { status: r.status, body: parsed, text, headers: r.headers };
     },
   };
   return app;

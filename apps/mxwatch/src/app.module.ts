@@ -4,6 +4,7 @@ import { ApiTokenGuard } from './api/api-token.guard.js';
 import type { AppLogger } from './common/app-logger.js';
 import { CommonModule } from './common/common.module.js';
 import { RequestLoggerMiddleware } from './api/request-logger.middleware.js';
+import { RequestBodyGuardMiddleware } from './api/request-body-guard.middleware.js';
 import { ConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/config.types.js';
 import { DatabaseModule } from './database/database.module.js';
@@ -47,6 +48,6 @@ export class AppModule implements NestModule {
   }
 
   configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(RequestLoggerMiddleware).forRoutes('*path');
+    consumer.apply(RequestLoggerMiddleware, RequestBodyGuardMiddleware).forRoutes('*path');
   }
 }

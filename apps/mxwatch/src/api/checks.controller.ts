@@ -1,9 +1,11 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CheckRunDto, DomainStatusDto, ErrorDto, FindingDto, HistoryPageDto } from './responses.dto.js';
 import { FindingsQueryDto, HistoryQueryDto } from './checks.dto.js';
 import { ChecksService } from '../runtime/checks.service.js';
 
 @ApiTags('checks')
+@ApiBadRequestResponse({ type: ErrorDto, description: 'invalid input; every problem is listed in message' })
 @Controller()
 export class ChecksController {
   constructor(private readonly checks: ChecksService) {}
@@ -12,28 +14,32 @@ export class ChecksController {
   @HttpCode(200)
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Run every probe now; returns the stored run and its findings' })
-  @ApiNotFoundResponse()
+  @ApiOkResponse({ type: CheckRunDto })
+  @ApiNotFoundResponse({ type: ErrorDto })
   check(@Param('name') name: string) {
     return this.checks.checkNow(name);
   }
 
   @Get('domains/:name/status')
   @ApiOperation({ summary: 'Latest result per probe and the open findings' })
-  @ApiNotFoundResponse()
+  @ApiOkResponse({ type: DomainStatusDto })
+  @ApiNotFoundResponse({ type: ErrorDto })
   status(@Param('name') name: string) {
     return this.checks.status(name);
   }
 
   @Get('domains/:name/checks')
   @ApiOperation({ summary: 'Probe result history, newest first, cursor-paginated' })
-  @ApiOkResponse({ description: '{ items, nextCursor }' })
+  @ApiOkResponse({ type: HistoryPageDto })
+  @ApiNotFoundResponse({ type: ErrorDto })
   history(@Param('name') name: string, @Query() q: HistoryQueryDto) {
     return this.checks.history(name, q);
   }
 
   @Get('findings')
   @ApiOperation({ summary: 'Findings across domains' })
+  @ApiOkResponse({ type: [FindingDto] })
   findings(@Query() q: FindingsQueryDto) {
-    return this.checks.listFindings(q);
+    return this.checks.listFindings({ status: q.status, domain: q.domain, severity: q.severity, code: q.code, limit: q.limit, labels: q.labels() });
   }
 }

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsIn, IsISO8601, IsOptional, IsString } from 'class-validator';
+import { IsLabelSelectors, IsQueryWholeNumber, parseLabelSelectors } from './domain-validators.js';
 import { PROBE_STATUSES } from '../probes/probe.types.js';
 import { PROBE_NAMES } from '../probes/registry.js';
 import { SEVERITIES } from '../findings/finding-catalog.js';
@@ -29,9 +30,7 @@ export class HistoryQueryDto {
   @ApiPropertyOptional({ minimum: 1, maximum: 500, default: 50 })
   @IsOptional()
   @Type(() => Number)
-  @IsInt({ message: 'limit must be a whole number' })
-  @Min(1)
-  @Max(500)
+  @IsQueryWholeNumber(1, 500)
   limit?: number;
 
   @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
@@ -61,11 +60,20 @@ export class FindingsQueryDto {
   @IsString()
   code?: string;
 
+  @ApiPropertyOptional({ type: [String], example: ['team=mail'], description: "the domain's labels, name=value; repeat for several, all must match" })
+  @IsOptional()
+  @IsLabelSelectors()
+  label?: string | string[];
+
   @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 200 })
   @IsOptional()
   @Type(() => Number)
-  @IsInt({ message: 'limit must be a whole number' })
-  @Min(1)
-  @Max(1000)
+  @IsQueryWholeNumber(1, 1000)
   limit?: number;
+
+  /** The label pairs asked for (validated by the pipe first). */
+  labels(): Record<string, string> {
+    const r = parseLabelSelectors(this.label);
+    return r.ok ? r.labels : {};
+  }
 }

@@ -64,3 +64,75 @@ function labelMapProblem(value: unknown): string | null {
   }
   return null;
 }
+
+/**
+ * A whole number within bounds, judged in one message: with separate IsInt/Min/Max a string such
+ * as "60" got three messages, none of which said that it was a string.
+ */
+export function IsWholeNumberInRange(min: number, max: number, texts: { what: string; maxNote?: string }, options?: ValidationOptions) {
+  const problem = (value: unknown, property: string): string | null => {
+    if (typeof value === 'string') return `${property} must be a JSON number, not the string ${JSON.stringify(value.slice(0, 40))}`;
+    if (typeof value !== 'number' || !Number.isInteger(value)) return `${property} must be ${texts.what}`;
+    if (value < min) return `${property} must be at least ${min}`;
+    if (value > max) return `${property} must be at most ${max}${texts.maxNote ?? ''}`;
+    return null;
+  };
+  return (object: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isWholeNumberInRange',
+      target: object.constructor,
+      propertyName,
+      options,
+      validator: {
+        validate: (value: unknown, args?: ValidationArguments) => problem(value, args?.property ?? propertyName) === null,
+        defaultMessage: (args?: ValidationArguments) => problem(args?.value, args?.property ?? propertyName) ?? '',
+      },
+    });
+}
+
+/** A query parameter (a string turned into a number by @Type) that must be a whole number in bounds: one message. */
+export function IsQueryWholeNumber(min: number, max: number, options?: ValidationOptions) {
+  return (object: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isQueryWholeNumber',
+      target: object.constructor,
+      propertyName,
+      options,
+      validator: {
+        validate: (value: unknown) => typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max,
+        defaultMessage: (args?: ValidationArguments) => `${args?.property} must be a whole number from ${min} to ${max}`,
+      },
+    });
+}
+
+const LABEL_SELECTOR = /^([a-zA-Z_][a-zA-Z0-9_]{0,62})=(.{0,256})$/s;
+
+/** `label=team=mail` (repeatable): every pair must hold. Returns the pairs, or the first problem. */
+export function parseLabelSelectors(value: string | string[] | undefined): { ok: true; labels: Record<string, string> } | { ok: false; error: string } {
+  const labels: Record<string, string> = {};
+  for (const item of value === undefined ? [] : Array.isArray(value) ? value : [value]) {
+    const m = LABEL_SELECTOR.exec(item);
+    if (!m) return { ok: false, error: `label must be name=value with a name matching ${LABEL_KEY.source}, got ${JSON.stringify(item.slice(0, 80))}` };
+    if (m[1]! in labels && labels[m[1]!] !== m[2]) return { ok: false, error: `label ${m[1]} is given twice with different values` };
+    labels[m[1]!] = m[2]!;
+  }
+  return { ok: true, labels };
+}
+
+/** `label` query parameter(s) in the form name=value. */
+export function IsLabelSelectors(options?: ValidationOptions) {
+  return (object: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isLabelSelectors',
+      target: object.constructor,
+      propertyName,
+      options,
+      validator: {
+        validate: (value: unknown) => (typeof value === 'string' || (Array.isArray(value) && value.every((v) => typeof v === 'string'))) && parseLabelSelectors(value as string[]).ok,
+        defaultMessage: (args?: ValidationArguments) => {
+          const r = typeof args?.value === 'string' || Array.isArray(args?.value) ? parseLabelSelectors(args.value as string[]) : null;
+          return r && !r.ok ? r.error : `${args?.property} must be name=value`;
+        },
+      },
+    });
+}

@@ -5,15 +5,12 @@ import {
   IsArray,
   IsBoolean,
   IsDefined,
-  IsInt,
   IsOptional,
   Matches,
-  Max,
-  Min,
 } from 'class-validator';
 import type { DomainSpec } from '../config/config.types.js';
 import { normaliseDomainName } from '../transport/dns/dns-names.js';
-import { IsDomainName, IsIpAddress, IsLabelMap } from './domain-validators.js';
+import { IsDomainName, IsIpAddress, IsLabelMap, IsLabelSelectors, IsWholeNumberInRange, parseLabelSelectors } from './domain-validators.js';
 
 export const MIN_INTERVAL_SECONDS = 30;
 export const MAX_INTERVAL_SECONDS = 7 * 24 * 3600;
@@ -33,9 +30,7 @@ export class DomainInputDto {
 
   @ApiPropertyOptional({ minimum: MIN_INTERVAL_SECONDS, maximum: MAX_INTERVAL_SECONDS, nullable: true, description: 'Seconds between checks; null uses MXWATCH_CHECK_INTERVAL' })
   @IsOptional()
-  @IsInt({ message: 'intervalSeconds must be a whole number of seconds' })
-  @Min(MIN_INTERVAL_SECONDS, { message: `intervalSeconds must be at least ${MIN_INTERVAL_SECONDS}` })
-  @Max(MAX_INTERVAL_SECONDS, { message: `intervalSeconds must be at most ${MAX_INTERVAL_SECONDS} (a week)` })
+  @IsWholeNumberInRange(MIN_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS, { what: 'a whole number of seconds', maxNote: ' (a week)' })
   intervalSeconds?: number | null;
 
   @ApiPropertyOptional({ type: [String], example: ['smtp.example.com'], description: 'Hosts where users submit mail (ports 587/465)' })
@@ -91,6 +86,20 @@ export class DomainInputDto {
 export class CreateDomainDto extends DomainInputDto {}
 
 export class UpdateDomainDto extends PartialType(OmitType(DomainInputDto, ['name'] as const)) {}
+
+/** Filters of `GET /domains`. */
+export class DomainsQueryDto {
+  @ApiPropertyOptional({ type: [String], example: ['team=mail'], description: 'name=value; repeat for several labels, all must match' })
+  @IsOptional()
+  @IsLabelSelectors()
+  label?: string | string[];
+
+  /** The label pairs asked for (validated by the pipe first). */
+  labels(): Record<string, string> {
+    const r = parseLabelSelectors(this.label);
+    return r.ok ? r.labels : {};
+  }
+}
 
 export class DomainDto {
   @ApiProperty({ example: 'example.com' }) name!: string;

@@ -1,45 +1,62 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiConflictResponse, ApiCreatedResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
-import { CreateDomainDto, DomainDto, UpdateDomainDto } from './domain.dto.js';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { AppLogger } from '../common/app-logger.js';
+import { CreateDomainDto, DomainDto, DomainsQueryDto, UpdateDomainDto } from './domain.dto.js';
+import { ErrorDto } from './responses.dto.js';
 import { DomainsService } from '../runtime/domains.service.js';
 
 @ApiTags('domains')
 @ApiBearerAuth()
+@ApiBadRequestResponse({ type: ErrorDto, description: 'invalid input; every problem is listed in message' })
 @Controller('domains')
 export class DomainsController {
-  constructor(private readonly domains: DomainsService) {}
+  constructor(
+    private readonly domains: DomainsService,
+    private readonly logger: AppLogger,
+  ) {}
 
   @Post()
   @ApiCreatedResponse({ type: DomainDto })
-  @ApiConflictResponse({ description: 'the domain is already monitored' })
-  create(@Body() dto: CreateDomainDto): Promise<DomainDto> {
-    return this.domains.create(dto);
+  @ApiConflictResponse({ type: ErrorDto, description: 'the domain is already monitored' })
+  async create(@Body() dto: CreateDomainDto): Promise<DomainDto> {
+    const created = await this.domains.create(dto);
+    this.changed('created', created.name, Object.keys(dto));
+    return created;
   }
 
   @Get()
   @ApiOkResponse({ type: [DomainDto] })
-  list(): Promise<DomainDto[]> {
-    return this.domains.list();
+  list(@Query() q: DomainsQueryDto): Promise<DomainDto[]> {
+    return this.domains.list(q.labels());
   }
 
   @Get(':name')
   @ApiOkResponse({ type: DomainDto })
-  @ApiNotFoundResponse()
+  @ApiNotFoundResponse({ type: ErrorDto })
   get(@Param('name') name: string): Promise<DomainDto> {
     return this.domains.get(name);
   }
 
   @Patch(':name')
   @ApiOkResponse({ type: DomainDto })
-  @ApiNotFoundResponse()
-  update(@Param('name') name: string, @Body() dto: UpdateDomainDto): Promise<DomainDto> {
-    return this.domains.update(name, dto);
+  @ApiNotFoundResponse({ type: ErrorDto })
+  async update(@Param('name') name: string, @Body() dto: UpdateDomainDto): Promise<DomainDto> {
+    const updated = await this.domains.update(name, dto);
+    this.changed('updated', updated.name, Object.keys(dto));
+    return updated;
   }
 
   @Delete(':name')
   @HttpCode(204)
-  @ApiNotFoundResponse()
-  delete(@Param('name') name: string): Promise<void> {
-    return this.domains.delete(name);
+  @ApiNoContentResponse({ description: 'deleted, with its history' })
+  @ApiNotFoundResponse({ type: ErrorDto })
+  async delete(@Param('name') name: string): Promise<void> {
+    await this.domains.delete(name);
+    this.changed('deleted', name.toLowerCase(), []);
+  }
+
+  /** An audit line per change of the monitored set: which fields, never their values (labels may name customers). */
+  private changed(action: 'created' | 'updated' | 'deleted', domain: string, fields: string[]): void {
+    this.logger.log({ msg: `domain ${action}`, domain, ...(fields.length ? { fields } : {}), via: 'api' }, 'Domains');
   }
 }

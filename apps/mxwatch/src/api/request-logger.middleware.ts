@@ -10,8 +10,11 @@ export class RequestLoggerMiddleware implements NestMiddleware {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const level = res.statusCode >= 500 ? 'error' : 'debug';
-      this.logger.pino[level]({ context: 'HTTP', method: req.method, url: req.originalUrl, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      // Refused credentials are worth an operator's attention (someone probing the API); the token itself is never logged.
+      const level = res.statusCode >= 500 ? 'error' : res.statusCode === 401 || res.statusCode === 403 ? 'warn' : 'debug';
+      const fields = { context: 'HTTP', method: req.method, url: req.originalUrl.slice(0, 512), status: res.statusCode, ms: Math.round(ms * 10) / 10 };
+      if (level === 'warn') this.logger.pino.warn({ ...fields, ip: req.ip, credentials: req.headers.authorization ? 'refused' : 'missing' }, 'request refused: not authorised');
+      else this.logger.pino[level](fields, 'request');
     });
     next();
   }

@@ -5,6 +5,7 @@ import { AppLogger } from './app-logger.js';
 @Module({})
 export class CommonModule {
   static forRoot(logger: AppLogger): DynamicModule {
+    logger.captureProcessWarnings();
     return { module: CommonModule, providers: [{ provide: AppLogger, useValue: logger }], exports: [AppLogger] };
   }
 }

@@ -11,6 +11,8 @@ export interface FindingQuery {
   domainId?: string;
   severity?: string;
   code?: string;
+  /** Labels the finding's domain must carry, all of them. */
+  labels?: Record<string, string>;
   limit: number;
 }
 
@@ -91,6 +93,8 @@ export class FindingsRepository {
     if (q.domainId) where.domainId = q.domainId;
     if (q.severity) where.severity = q.severity;
     if (q.code) where.code = q.code;
+    const labels = Object.entries(q.labels ?? {});
+    if (labels.length > 0) where.domain = { AND: labels.map(([k, v]) => ({ labels: { path: [k], equals: v } })) };
     return this.db.prisma.finding.findMany({
       where,
       include: { domain: { select: { name: true } } },
