@@ -58,7 +58,7 @@ export class NotificationsController {
   @HttpCode(200)
   @ApiBearerAuth()
   @ApiOperation({ summary: 'Send a failed notification again, with a fresh retry window; delivery runs in the background' })
-  @ApiOkResponse({ description: 'the notification, pending again' })
+  @ApiOkResponse({ type: NotificationDto, description: 'the notification, pending again' })
   @ApiNotFoundResponse({ description: 'no such notification' })
   @ApiConflictResponse({ description: 'the notification is not failed (already delivered, or still being retried), or its channel is gone' })
   async retry(@Param('id') id: string) {
