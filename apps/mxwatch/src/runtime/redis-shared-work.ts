@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { KeyedLimiter } from './shared-work.js';
+
+/**
+ * What SharedWork and KeyedLimiter do inside one process, across every worker of a fleet on
+ * Redis:
+ * - a result is stored in Redis with the time it was obtained, and reused by any worker whose
+ *   asking domain tolerates its age (the same rule as in-process);
+ * - a cross-process single flight: while one worker probes a key, the others wait for its
+ *   result instead of probing the same host at the same time;
+ * - the per-address limit holds fleet-wide (a semaphore of leases), so N workers do not open
+ *   N connections at once to a provider's MX.
+ * A local SharedWork in front keeps the common case (a provider's MX asked by thousands of
+ * domains) to one Redis read per key per process and cycle. When Redis fails, work falls back
+ * to the process-local behaviour: a check is never lost for want of sharing.
+ */
+
+/** JSON with the types probe results carry (Date, Map, Set, bigint, bytes) kept as such. */
+export const sharedCodec = {
+  encode(value: unknown): string {
+    return JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
+      const raw = this[key];
+      if (raw instanceof Date) return { $t: 'date', v: Number.isNaN(raw.getTime()) ? null : raw.toISOString() };
+      if (raw instanceof Map) return { $t: 'map', v: [...raw.entries()] };
+      if (raw instanceof Set) return { $t: 'set', v: [...raw.values()] };
+      if (typeof raw === 'bigint') return { $t: 'bigint', v: raw.toString() };
+      if (raw instanceof Uint8Array) return { $t: 'bytes', v: Buffer.from(raw).toString('base64') };
+      if (raw === undefined && Array.isArray(this)) return { $t: 'undef' };
+      if (typeof raw === 'number' && !Number.isFinite(raw)) return { $t: 'num', v: String(raw) };
+      // An object of ours that happens to have a `$t` key is escaped, so it cannot be read as a tag.
+      if (v && typeof v === 'object' && !Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, '$t')) return { $t: 'obj', v: Object.entries(v) };
+      return v;
+    });
+  },
+  decode<T>(text: string): T {
+    return JSON.parse(text, (_key, v: unknown) => {
+      if (!v || typeof v !== 'object' || Array.isArray(v) || !('$t' in v)) return v;
+      const t = v as { $t: string; v: unknown };
+      switch (t.$t) {
+        case 'date':
+          return new Date(t.v === null ? NaN : (t.v as string));
+        case 'map':
+          return new Map(t.v as Array<[unknown, unknown]>);
+        case 'set':
+          return new Set(t.v as unknown[]);
+        case 'bigint':
+          return BigInt(t.v as string);
+        case 'bytes':
+          return Buffer.from(t.v as string, 'base64');
+        case 'undef':
+          return undefined;
+        case 'num':
+          return Number(t.v);
+        case 'obj':
+          return Object.fromEntries(t.v as Array<[string, unknown]>);
+        default:
+          return v;
+      }
+    }) as T;
+  },
+};
+
+export interface RedisSharedWorkOptions {
+  /** Key prefix of the installation (redisPrefixFor). */
+  prefix: string;
+  /** How long a result stays in Redis at most (the longest interval any domain may have). */
+  resultTtlMs?: number;
+  /** How long a single flight may hold its key; a worker that died frees it after this. */
+  flightTtlMs?: number;
+  /** A Redis call waited for at most, before falling back to local work. */
+  redisTimeoutMs?: number;
+  now?: () => number;
+}
+
+const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+
+interface Stored {
+  at: number;
+  value: unknown;
+}
+
+export class RedisSharedWork {
+  /** This process's view: in-flight promises and results with the time they were obtained (possibly by another worker). */
+  private readonly local = new Map<string, { at: number; value: Promise<unknown> }>();
+  private readonly maxLocalEntries = 200_000;
+  private readonly resultTtlMs: number;
+  private readonly flightTtlMs: number;
+  private readonly now: () => number;
+  /** Counters for tests and metrics: results found in Redis, probes run here, waits on another worker's flight. */
+  readonly stats = { redisHits: 0, ran: 0, waited: 0, fallbacks: 0 };
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: RedisSharedWorkOptions,
+  ) {
+    this.now = options.now ?? Date.now;
+    this.resultTtlMs = options.resultTtlMs ?? 24 * 3600_000;
+    this.flightTtlMs = options.flightTtlMs ?? 120_000;
+  }
+
+  /** The same contract as SharedWork.run: a result no older than `maxAgeMs`, probed at most once at a time fleet-wide. */
+  run<T>(key: string, maxAgeMs: number, fn: () => Promise<T>): Promise<T> {
+    const t = this.now();
+    const e = this.local.get(key);
+    if (e && t - e.at <= maxAgeMs) return e.value as Promise<T>;
+    // One promise for this process's askers; its age becomes that of the result it resolves to.
+    const entry = { at: t, value: undefined as unknown as Promise<unknown> };
+    entry.value = this.fleetRun(key, maxAgeMs, fn).then(
+      ({ at, value }) => {
+        entry.at = at;
+        return value;
+      },
+      (err: unknown) => {
+        if (this.local.get(key) === entry) this.local.delete(key);
+        throw err;
+      },
+    );
+    this.local.delete(key);
+    this.local.set(key, entry);
+    if (this.local.size > this.maxLocalEntries) {
+      const excess = this.local.size - Math.floor(this.maxLocalEntries * 0.9);
+      let n = 0;
+      for (const k of this.local.keys()) {
+        if (n++ >= excess) break;
+        this.local.delete(k);
+      }
+    }
+    return entry.value as Promise<T>;
+  }
+
+  private resultKey(key: string): string {
+    return `${this.options.prefix}:sw:r:${key}`;
+  }
+
+  private flightKey(key: string): string {
+    return `${this.options.prefix}:sw:f:${key}`;
+  }
+
+  private async fleetRun<T>(key: string, maxAgeMs: number, fn: () => Promise<T>): Promise<{ at: number; value: T }> {
+    const token = randomUUID();
+    let waitMs = 20;
+    const giveUpAt = this.now() + this.flightTtlMs + 5_000;
+    for (;;) {
+      let fresh: Stored | null;
+      let mine: boolean;
+      try {
+        fresh = await this.read(key, maxAgeMs);
+        if (fresh) {
+          this.stats.redisHits++;
+          return fresh as { at: number; value: T };
+        }
+        mine = (await this.redis.set(this.flightKey(key), token, 'PX', this.flightTtlMs, 'NX')) === 'OK';
+      } catch {
+        // Redis unreachable: probe here, as a single process would.
+        this.stats.fallbacks++;
+        const at = this.now();
+        return { at, value: await fn() };
+      }
+      if (mine) {
+        this.stats.ran++;
+        try {
+          const at = this.now();
+          const value = await fn();
+          await this.redis.set(this.resultKey(key), sharedCodec.encode({ at, value }), 'PX', this.resultTtlMs).catch(() => undefined);
+          return { at, value };
+        } finally {
+          await this.redis.eval(RELEASE, 1, this.flightKey(key), token).catch(() => undefined);
+        }
+      }
+      // Another worker is probing this key: wait for its result (or for its flight to lapse).
+      this.stats.waited++;
+      if (this.now() > giveUpAt) {
+        this.stats.fallbacks++;
+        const at = this.now();
+        return { at, value: await fn() };
+      }
+      await new Promise((r) => setTimeout(r, waitMs));
+      waitMs = Math.min(waitMs * 2, 250);
+    }
+  }
+
+  private async read(key: string, maxAgeMs: number): Promise<Stored | null> {
+    const text = await this.redis.get(this.resultKey(key));
+    if (text === null) return null;
+    const stored = sharedCodec.decode<Stored>(text);
+    return this.now() - stored.at <= maxAgeMs ? stored : null;
+  }
+}
+
+const ACQUIRE = `
+redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[1])
+if redis.call('zcard', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('zadd', KEYS[1], ARGV[3], ARGV[4])
+  redis.call('pexpire', KEYS[1], ARGV[5])
+  return 1
+end
+return 0`;
+const EXTEND = `if redis.call('zscore', KEYS[1], ARGV[2]) then redis.call('zadd', KEYS[1], ARGV[1], ARGV[2]) redis.call('pexpire', KEYS[1], ARGV[3]) return 1 end return 0`;
+
+/**
+ * At most `concurrency` tasks per key across the fleet: a sorted set of leases per key (score =
+ * lease expiry), taken with one script, extended while the task runs, removed when it ends; a
+ * dead worker's lease expires. A local KeyedLimiter in front keeps a process's own waiters off Redis.
+ */
+export class RedisKeyedLimiter {
+  private readonly local: KeyedLimiter;
+  private readonly leaseMs: number;
+  readonly stats = { waited: 0, fallbacks: 0 };
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: { prefix: string; concurrency?: number; leaseMs?: number; maxWaitMs?: number },
+  ) {
+    this.local = new KeyedLimiter(options.concurrency ?? 1);
+    this.leaseMs = options.leaseMs ?? 30_000;
+  }
+
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    return this.local.run(key, () => this.fleetRun(key, fn));
+  }
+
+  private async fleetRun<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const k = `${this.options.prefix}:lim:${key}`;
+    const token = randomUUID();
+    const concurrency = this.options.concurrency ?? 1;
+    const giveUpAt = Date.now() + (this.options.maxWaitMs ?? 120_000);
+    let waitMs = 10;
+    for (;;) {
+      let got: boolean;
+      try {
+        const now = Date.now();
+        got = (await this.redis.eval(ACQUIRE, 1, k, String(now), String(concurrency), String(now + this.leaseMs), token, String(this.leaseMs * 2))) === 1;
+      } catch {
+        this.stats.fallbacks++;
+        return fn();
+      }
+      if (got) break;
+      this.stats.waited++;
+      if (Date.now() > giveUpAt) {
+        // Better one connection too many than a check that never runs.
+        this.stats.fallbacks++;
+        return fn();
+      }
+      await new Promise((r) => setTimeout(r, waitMs));
+      waitMs = Math.min(waitMs * 2, 200);
+    }
+    const extend = setInterval(() => {
+      const now = Date.now();
+      void this.redis.eval(EXTEND, 1, k, String(now + this.leaseMs), token, String(this.leaseMs * 2)).catch(() => undefined);
+    }, Math.floor(this.leaseMs / 3));
+    extend.unref();
+    try {
+      return await fn();
+    } finally {
+      clearInterval(extend);
+      await this.redis.zrem(k, token).catch(() => undefined);
+    }
+  }
+}
