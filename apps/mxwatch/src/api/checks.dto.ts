@@ -40,10 +40,10 @@ export class HistoryQueryDto {
 }
 
 export class FindingsQueryDto {
-  @ApiPropertyOptional({ enum: ['open', 'resolved'] })
+  @ApiPropertyOptional({ enum: ['open', 'resolved', 'pending'], description: 'default open and resolved; pending: seen, not yet MXWATCH_ALERT_AFTER runs in a row' })
   @IsOptional()
-  @IsIn(['open', 'resolved'], { message: 'status must be open or resolved' })
-  status?: 'open' | 'resolved';
+  @IsIn(['open', 'resolved', 'pending'], { message: 'status must be open, resolved or pending' })
+  status?: 'open' | 'resolved' | 'pending';
 
   @ApiPropertyOptional()
   @IsOptional()

@@ -2,7 +2,7 @@ import { BadRequestException, Inject, Injectable, NotFoundException, Optional } 
 import { REMOTE_CHECKS, type RemoteChecks } from './queue/queue-tokens.js';
 import { DomainsService } from './domains.service.js';
 import { FindingsRepository } from '../storage/findings.repository.js';
-import { findingToDto } from './findings.service.js';
+import { findingToDto, FindingsService } from './findings.service.js';
 import { FINDING_CATALOG, isFindingCode } from '../findings/finding-catalog.js';
 import { normaliseDomainName } from '../transport/dns/dns-names.js';
 import type { ProbeStatus } from '../probes/probe.types.js';
@@ -23,7 +23,7 @@ export interface HistoryQuery {
 
 /** What the findings route accepts (validated by the API layer before it gets here). */
 export interface FindingsQuery {
-  status?: 'open' | 'resolved';
+  status?: 'open' | 'resolved' | 'pending';
   domain?: string;
   severity?: string;
   code?: string;
@@ -66,6 +66,7 @@ export class ChecksService {
     private readonly runner: CheckRunner,
     private readonly checks: ChecksRepository,
     private readonly findings: FindingsRepository,
+    private readonly findingsService: FindingsService,
     /** On an `api` replica with Redis: manual checks run on a worker (runtime/queue). */
     @Optional() @Inject(REMOTE_CHECKS) private readonly remote?: RemoteChecks,
   ) {}
@@ -87,6 +88,7 @@ export class ChecksService {
     }
     const { run, findings } = outcome;
     const open = await this.findings.openFor(domain.id);
+    const pending = await this.findingsService.pending(domain.id);
     return {
       ...runToDto(run, domain.name),
       findings: {
@@ -95,6 +97,10 @@ export class ChecksService {
         opened: findings.opened.map((f) => findingToDto(f)),
         resolved: findings.resolved.map((f) => findingToDto(f)),
         open: open.map((f) => findingToDto(f)),
+        /** seen, not yet MXWATCH_ALERT_AFTER runs in a row: not open, not notified */
+        pending,
+        /** what is pending and why, in one sentence; null when nothing is */
+        note: this.findingsService.explainPending(pending),
       },
     };
   }
@@ -103,6 +109,7 @@ export class ChecksService {
     const domain = await this.domains.getRow(name);
     const run = await this.checks.latestRun(domain.id);
     const open = await this.findings.openFor(domain.id);
+    const pending = await this.findingsService.pending(domain.id);
     const probes: Record<string, unknown> = {};
     for (const probe of PROBE_NAMES) {
       const results = run?.results.filter((r) => r.probe === probe) ?? [];
@@ -113,6 +120,7 @@ export class ChecksService {
       lastRun: run ? { id: run.id, trigger: run.trigger, status: run.status, startedAt: run.startedAt.toISOString(), finishedAt: run.finishedAt.toISOString(), durationMs: run.durationMs } : null,
       probes,
       openFindings: open.map((f) => findingToDto(f)),
+      pendingFindings: pending,
     };
   }
 

@@ -62,6 +62,7 @@ export class DomainsService implements OnApplicationBootstrap {
 
   async update(name: string, dto: UpdateDomainDto): Promise<DomainDto> {
     const key = lookupName(name);
+    await this.assertApiManaged(key);
     const data: Record<string, unknown> = {};
     if (dto.intervalSeconds !== undefined) data.intervalSeconds = dto.intervalSeconds;
     if (dto.submissionHosts !== undefined) data.submissionHosts = [...new Set(dto.submissionHosts.map((h) => lookupName(h)!))];
@@ -78,9 +79,23 @@ export class DomainsService implements OnApplicationBootstrap {
 
   async delete(name: string): Promise<void> {
     const key = lookupName(name);
+    await this.assertApiManaged(key);
     const row = key ? await this.repo.delete(key) : null;
     if (!row) throw new NotFoundException(`domain ${name} is not monitored`);
     await this.events.emit('domain.retired', { name: row.name, reason: 'deleted' });
+  }
+
+  /**
+   * A domain the YAML file manages comes back as the file says at the next start: changing or
+   * deleting it over the API would look done and silently be undone, so it is refused (409) with
+   * the file to edit instead. Once the file has no `domains:` section it manages none any more.
+   */
+  private async assertApiManaged(key: string | null): Promise<void> {
+    if (key === null || this.config.domains === null) return;
+    const row = await this.repo.findByName(key);
+    if (row?.source === 'config') {
+      throw new ConflictException(`domain ${row.name} comes from the configuration file ${this.config.configFile ?? '(MXWATCH_CONFIG)'}: change or remove it there; the file is synced at every start`);
+    }
   }
 
   effectiveInterval(row: Pick<DomainRow, 'intervalSeconds'>): number {

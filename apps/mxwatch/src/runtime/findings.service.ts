@@ -61,6 +61,42 @@ export class FindingsService {
     for (const t of transitions) await this.events.emit(t.kind === 'opened' ? 'finding.opened' : 'finding.resolved', t);
     return { drafts, opened, resolved };
   }
+
+  /**
+   * Findings seen but not yet MXWATCH_ALERT_AFTER times in a row: not open, not notified. A new
+   * user's first check of a broken domain shows only these, so they are shown with how many runs
+   * they still need.
+   */
+  async pending(domainId: string): Promise<PendingFindingDto[]> {
+    const active = await this.repo.active(domainId);
+    return active
+      .filter((f) => f.status === 'pending')
+      .sort((a, b) => a.code.localeCompare(b.code) || a.target.localeCompare(b.target))
+      .map((f) => pendingFindingToDto(f, this.config.alertAfter));
+  }
+
+  /** One plain sentence for a check's answer: what is pending and why; null when nothing is. */
+  explainPending(pending: readonly PendingFindingDto[]): string | null {
+    return explainPending(pending, this.config.alertAfter);
+  }
+}
+
+export type PendingFindingDto = ReturnType<typeof pendingFindingToDto>;
+
+export function pendingFindingToDto(f: Finding, alertAfter: number) {
+  return { ...findingToDto(f), seenRuns: f.seenCount, alertAfter, runsUntilOpen: Math.max(1, alertAfter - f.seenCount) };
+}
+
+export function explainPending(pending: readonly Pick<PendingFindingDto, 'code' | 'seenRuns' | 'runsUntilOpen'>[], alertAfter: number): string | null {
+  if (pending.length === 0) return null;
+  const codes = [...new Set(pending.map((p) => p.code))];
+  const soonest = Math.min(...pending.map((p) => p.runsUntilOpen));
+  const what = pending.length === 1 ? `1 finding is pending (${codes[0]})` : `${pending.length} findings are pending (${codes.join(', ')})`;
+  return (
+    `${what}: a finding opens, and is notified, only once ${alertAfter} consecutive checks have seen it (MXWATCH_ALERT_AFTER=${alertAfter}), ` +
+    `so one bad answer never pages anyone. ${soonest === 1 ? 'The next check' : `${soonest} more checks`} seeing ${pending.length === 1 ? 'it' : 'them'} will open ${pending.length === 1 ? 'it' : 'them'}; ` +
+    'until then they are listed under findings.pending here, in GET /domains/{name}/status (pendingFindings) and in GET /findings?status=pending.'
+  );
 }
 
 export function findingToDto(f: Finding, domainName?: string) {

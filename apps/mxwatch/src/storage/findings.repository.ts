@@ -7,7 +7,7 @@ import { fromStorableText, toStorable, toStorableText } from './storable-text.js
 export type { Finding };
 
 export interface FindingQuery {
-  status?: 'open' | 'resolved';
+  status?: 'open' | 'resolved' | 'pending';
   domainId?: string;
   severity?: string;
   code?: string;
