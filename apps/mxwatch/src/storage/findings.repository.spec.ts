@@ -47,4 +47,17 @@ describe(FindingsRepository.name, () => {
     await repo.apply(d.id, [{ kind: 'seen', id: active!.id, draft, seenCount: 2, opens: false }], now);
     expect(await repo.openFor(d.id)).toMatchObject([{ target: 'mx\u2400evil.example', seenCount: 2 }]);
   });
+
+  it('should list only the findings of domains that carry every label asked for', async () => {
+    const now = new Date('2026-06-15T12:00:00Z');
+    const mail = await database.prisma.domain.create({ data: { name: 'mail.example', labels: { team: 'mail', env: 'prod' } } });
+    const web = await database.prisma.domain.create({ data: { name: 'web.example', labels: { team: 'web', env: 'prod' } } });
+    for (const d of [mail, web]) await repo.apply(d.id, [{ kind: 'create', draft: { ...draft, target: d.name }, status: 'open' }], now);
+    const domains = async (labels: Record<string, string>) => (await repo.list({ labels, limit: 10 })).map((f) => f.domain.name).sort();
+    expect(await domains({})).toEqual(['mail.example', 'web.example']);
+    expect(await domains({ env: 'prod' })).toEqual(['mail.example', 'web.example']);
+    expect(await domains({ team: 'mail' })).toEqual(['mail.example']);
+    expect(await domains({ team: 'web', env: 'prod' })).toEqual(['web.example']);
+    expect(await domains({ team: 'mail', env: 'dev' })).toEqual([]);
+  });
 });
