@@ -64,7 +64,7 @@ export async function probeBimi(ctx: ProbeContext, subject: BimiSubject): Promis
   const observations: ProbeObservation[] = [];
   const observe = (code: Code, params: ProbeObservation['params']) => observations.push({ code, target: domain, params: { domain, ...params } });
   const finish = (status: ProbeStatus, reason?: string): ProbeResult<BimiDetails> => ({
-    probe: 'bimi' as ProbeResult['probe'],
+    probe: 'bimi',
     target: domain,
     status,
     ...(reason ? { reason } : {}),

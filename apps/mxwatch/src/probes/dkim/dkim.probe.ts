@@ -58,7 +58,7 @@ export async function probeDkim(ctx: ProbeContext, subject: DkimSubject): Promis
   const observe = (code: Code, params: ProbeObservation['params'], severity?: ProbeObservation['severity']) =>
     observations.push({ code, target: name, params: { domain, selector, name, ...params }, ...(severity ? { severity } : {}) });
   const finish = (status: ProbeStatus, reason?: string): ProbeResult<DkimDetails> => ({
-    probe: 'dkim' as ProbeResult['probe'],
+    probe: 'dkim',
     target: name,
     status,
     ...(reason ? { reason } : {}),

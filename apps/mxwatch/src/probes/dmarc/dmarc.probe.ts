@@ -59,7 +59,7 @@ export async function probeDmarc(ctx: ProbeContext, domainInput: string): Promis
   const observations: ProbeObservation[] = [];
   const observe = (code: Code, params: ProbeObservation['params']) => observations.push({ code, target: domain, params: { domain, ...params } });
   const finish = (status: ProbeStatus, reason?: string): ProbeResult<DmarcDetails> => ({
-    probe: 'dmarc' as ProbeResult['probe'],
+    probe: 'dmarc',
     target: domain,
     status,
     ...(reason ? { reason } : {}),

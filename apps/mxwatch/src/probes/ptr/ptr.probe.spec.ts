@@ -95,7 +95,7 @@ describe(ptrSubjects.name, () => {
     const subjects = ptrSubjects(
       plan(
         {
-          mx: [{ status: 'pass', details: { hosts: [{ host: 'mx.example.test', addresses: ['192.0.2.25', '10.0.0.1'] }] } }],
+          mx: [{ probe: 'mx', status: 'pass', details: { hosts: [{ host: 'mx.example.test', ipLiteral: false, addresses: ['192.0.2.25', '10.0.0.1'] }] } }],
           spf: [{ status: 'pass', details: { ownNetworks: ['192.0.2.25/32', '198.51.100.7/32', '203.0.113.0/24', '2001:db8::9/128'] } }],
           smtp: [smtp('192.0.2.25', 25, 'mx.example.test ESMTP', 'localhost Hello'), smtp('192.0.2.25', 587, 'submission', 'x')],
         },

@@ -7,6 +7,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { normaliseDomainName, reverseIp } from '../../transport/dns/dns-names.js';
+import { mxAddresses, mxAnswer } from '../mx/mx.definition.js';
 import { defineProbe, statusFromObservations, type PlanView } from '../probe-definition.js';
 import type { DnsAnswer, DnsErrorKind, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
 import { PTR_FINDINGS } from './ptr.findings.js';
@@ -106,10 +107,7 @@ export function ptrSubjects(plan: PlanView, allowed: (ip: string) => boolean): P
     if (!s.roles.includes(role)) s.roles.push(role);
     if (host && !s.hosts.includes(host)) s.hosts.push(host);
   };
-  for (const r of plan.results('mx')) {
-    const hosts = (r.details as { hosts?: Array<{ host: string; addresses: string[] }> }).hosts ?? [];
-    for (const h of hosts) for (const ip of h.addresses) add(ip, 'mx', h.host);
-  }
+  for (const { host, ip } of mxAddresses(mxAnswer(plan.results('mx')))) add(ip, 'mx', host);
   for (const ip of plan.domain.sendingIps) add(ip, 'sending');
   for (const r of plan.results('spf')) {
     if (r.status === 'untestable') continue;
@@ -150,7 +148,7 @@ export async function probePtr(ctx: ProbeContext, subject: PtrSubject): Promise<
   const observe = (code: Code, params: ProbeObservation['params'], severity?: ProbeObservation['severity']) =>
     observations.push({ code, target: ip, params: { ip, domain: subject.domain, ...params }, ...(severity ? { severity } : {}) });
   const finish = (status: ProbeStatus, reason?: string): ProbeResult<PtrDetails> => ({
-    probe: 'ptr' as ProbeResult['probe'],
+    probe: 'ptr',
     target: ip,
     status,
     ...(reason ? { reason } : {}),

@@ -48,7 +48,7 @@ export async function probeSpf(ctx: ProbeContext, domainInput: string): Promise<
   const observe = (code: Code, params: ProbeObservation['params'], severity?: ProbeObservation['severity']) =>
     observations.push({ code, target: domain, params: { domain, ...params }, ...(severity ? { severity } : {}) });
   const finish = (status: ProbeStatus, reason?: string): ProbeResult<SpfDetails> => ({
-    probe: 'spf' as ProbeResult['probe'],
+    probe: 'spf',
     target: domain,
     status,
     ...(reason ? { reason } : {}),
