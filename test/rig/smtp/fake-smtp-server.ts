@@ -67,6 +67,25 @@ export interface FakeSmtpServer {
   close(): Promise<void>;
 }
 
+/**
+ * Connections open at once across every fake mail server of this process, and the most seen:
+ * how the suites prove the service's global connection limit from the servers' side.
+ */
+export const fakeSmtpActivity = {
+  active: 0,
+  peak: 0,
+  opened(): void {
+    this.active++;
+    this.peak = Math.max(this.peak, this.active);
+  },
+  closed(): void {
+    this.active = Math.max(0, this.active - 1);
+  },
+  resetPeak(): void {
+    this.peak = this.active;
+  },
+};
+
 const DAY_MS = 86_400_000;
 let sharedCa: Promise<TestCa> | null = null;
 
@@ -145,8 +164,10 @@ async function startSmtpServer(
     disabledCommands: ['AUTH'],
     onConnect: (_session, cb) => {
       connections++;
+      fakeSmtpActivity.opened();
       cb();
     },
+    onClose: () => fakeSmtpActivity.closed(),
     onData: (stream, _session, cb) => {
       stream.resume();
       stream.on('end', () => cb());
@@ -271,8 +292,12 @@ async function startScripted(
 
   const server = net.createServer((socket) => {
     connections++;
+    fakeSmtpActivity.opened();
     sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
+    socket.on('close', () => {
+      sockets.delete(socket);
+      fakeSmtpActivity.closed();
+    });
     socket.on('error', () => undefined);
     let bannerDone = false;
     const onEarly = () => {
