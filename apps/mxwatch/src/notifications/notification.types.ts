@@ -53,55 +53,17 @@ export interface NotificationEvent {
 // Channel configuration (YAML `notifications:` list; `MXWATCH_WEBHOOK_URL` maps to a webhook)
 // ---------------------------------------------------------------------------------------------
 
-interface ChannelFilter {
-  /** Notify only for findings at or above this severity (critical > warning > info). */
-  minSeverity?: Severity;
-  /** Notify only for domains that carry every one of these labels with the same value. */
-  labels?: Record<string, string>;
-}
-
-export interface WebhookChannelConfig extends ChannelFilter {
-  type: 'webhook';
-  name: string;
-  url: string;
-  /** When set, bodies are signed: see webhook.notifier.ts for how a receiver verifies. */
-  secret?: string;
-}
-
-export interface SlackChannelConfig extends ChannelFilter {
-  type: 'slack';
-  name: string;
-  /** Incoming-webhook URL (Slack, Mattermost, Rocket.Chat). It is a credential: never logged. */
-  url: string;
-}
-
-export interface SmtpRelayConfig {
-  host: string;
-  port: number;
-  /** Implicit TLS from the first byte (port 465). `false` still upgrades with STARTTLS when offered. */
-  secure?: boolean;
-  user?: string;
-  pass?: string;
-  /** `false` accepts self-signed relay certificates; only for a relay on a trusted network. */
-  rejectUnauthorized?: boolean;
-  /** Refuse to send unless STARTTLS succeeds. */
-  requireTLS?: boolean;
-  /** Never attempt STARTTLS; for a plain-text relay on localhost (and tests). */
-  ignoreTLS?: boolean;
-}
-
-export interface EmailChannelConfig extends ChannelFilter {
-  type: 'email';
-  name: string;
-  to: string[];
-  /** `alerts@example.com` or `mxwatch <alerts@example.com>`. */
-  from: string;
-  smtp: SmtpRelayConfig;
-}
-
-export type ChannelConfig = WebhookChannelConfig | SlackChannelConfig | EmailChannelConfig;
-export type ChannelType = ChannelConfig['type'];
-export const CHANNEL_TYPES: readonly ChannelType[] = ['webhook', 'slack', 'email'];
+// The channel shapes are settings: config/ validates them and owns their types.
+export type {
+  ChannelConfig,
+  ChannelType,
+  EmailChannelConfig,
+  SlackChannelConfig,
+  SmtpRelayConfig,
+  WebhookChannelConfig,
+} from '../config/notification-channels.js';
+export { CHANNEL_TYPES } from '../config/notification-channels.js';
+import type { ChannelType } from '../config/notification-channels.js';
 
 // ---------------------------------------------------------------------------------------------
 // Notifier contract

@@ -204,9 +204,68 @@ describe(EmailNotifier.name, () => {
   });
 
   it('should authenticate to the relay with the configured credentials', async () => {
-    await make(config({}, { user: 'relay-user', pass: 'relay-pass' })).send(sampleEvent(), never);
+    // This relay offers no STARTTLS: only a channel that says allowInsecureAuth may log in to it.
+    await make(config({}, { user: 'relay-user', pass: 'relay-pass', allowInsecureAuth: true })).send(sampleEvent(), never);
     expect(auths).toEqual([{ user: 'relay-user', pass: 'relay-pass' }]);
     expect(mails).toHaveLength(1);
+  });
+
+  it.each([
+    ['STARTTLS left to the relay', { ignoreTLS: false }],
+    ['ignoreTLS set', { ignoreTLS: true }],
+  ])('should never send the password to a relay that offers no STARTTLS (%s)', async (_what, tlsOptions) => {
+    const err = await failure(make(config({}, { user: 'relay-user', pass: 'relay-pass', ...tlsOptions })));
+    expect(auths).toEqual([]);
+    expect(mails).toEqual([]);
+    // Our configuration cannot work with this relay as it is: resending changes nothing.
+    expect(err).toMatchObject({ retryable: false, code: 'rejected' });
+  });
+
+  describe('with a relay that advertises AUTH and no STARTTLS (as when STARTTLS is stripped on the path)', () => {
+    let stripped: TcpServer;
+    let received = '';
+
+    beforeAll(async () => {
+      stripped = createTcpServer((s) => {
+        s.write('220 relay.test ESMTP\r\n');
+        s.on('data', (chunk: Buffer) => {
+          received += chunk.toString('latin1');
+          for (const line of chunk.toString('latin1').split('\r\n').filter(Boolean)) {
+            const verb = line.split(' ')[0]!.toUpperCase();
+            if (verb === 'EHLO') s.write('250-relay.test\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n');
+            else if (verb === 'QUIT') s.end('221 bye\r\n');
+            // Refusing the login still shows whether the client sent it.
+            else if (verb === 'AUTH') s.write('535 5.7.8 authentication failed\r\n');
+            else s.write('502 5.5.1 not implemented\r\n');
+          }
+        });
+      });
+      await new Promise<void>((resolve) => stripped.listen(0, '127.0.0.1', resolve));
+    });
+    afterAll(async () => new Promise<void>((resolve) => stripped.close(() => resolve())));
+
+    const secretForms = (user: string, pass: string) => [
+      pass,
+      Buffer.from(pass).toString('base64'),
+      Buffer.from(`\u0000${user}\u0000${pass}`).toString('base64'),
+    ];
+
+    it('should send no AUTH and no password, in any encoding', async () => {
+      received = '';
+      const strippedPort = (stripped.address() as AddressInfo).port;
+      await failure(make(config({}, { port: strippedPort, ignoreTLS: false, user: 'relay-user', pass: 'relay-pass' })));
+      expect(received).toMatch(/^EHLO /);
+      expect(received).toContain('STARTTLS');
+      expect(received).not.toMatch(/^AUTH/im);
+      for (const form of secretForms('relay-user', 'relay-pass')) expect(received).not.toContain(form);
+    });
+
+    it('should log in in clear text only when the channel says allowInsecureAuth', async () => {
+      received = '';
+      const strippedPort = (stripped.address() as AddressInfo).port;
+      await failure(make(config({}, { port: strippedPort, ignoreTLS: false, user: 'relay-user', pass: 'relay-pass', allowInsecureAuth: true })));
+      expect(received).toMatch(/^AUTH /im);
+    });
   });
 
   it('should report a permanent 5xx refusal as final', async () => {

@@ -93,13 +93,18 @@ export class EmailNotifier implements Notifier {
     this.name = config.name;
     this.sendTimeoutMs = options.sendTimeoutMs ?? DEFAULT_EMAIL_TIMEOUTS.sendTimeoutMs;
     const { smtp } = config;
+    const secure = smtp.secure ?? smtp.port === 465;
+    // Credentials never go out in clear text: without implicit TLS, STARTTLS is required (and a
+    // relay that does not offer it, or a path that strips it, fails the send before AUTH) unless
+    // the channel says allowInsecureAuth. requireTLS also overrides ignoreTLS in nodemailer.
+    const requireTLS = smtp.requireTLS === true || (smtp.user !== undefined && !secure && smtp.allowInsecureAuth !== true);
     const transportOptions: SMTPPool.Options = {
       pool: true,
       maxConnections: options.maxConnections ?? 2,
       host: smtp.host,
       port: smtp.port,
-      secure: smtp.secure ?? smtp.port === 465,
-      requireTLS: smtp.requireTLS ?? false,
+      secure,
+      requireTLS,
       ignoreTLS: smtp.ignoreTLS ?? false,
       tls: { rejectUnauthorized: smtp.rejectUnauthorized ?? true },
       connectionTimeout: options.connectionTimeoutMs ?? DEFAULT_EMAIL_TIMEOUTS.connectionTimeoutMs,
