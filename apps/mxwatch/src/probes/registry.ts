@@ -8,12 +8,20 @@ import { mxProbe } from './mx/mx.definition.js';
 import type { ProbeDefinition } from './probe-definition.js';
 import { smtpProbe } from './smtp/smtp.definition.js';
 import { starttlsProbe } from './starttls/starttls.definition.js';
+import { mtaStsProbe } from './mta-sts/mta-sts.probe.js';
+import { tlsRptProbe } from './tls-rpt/tls-rpt.probe.js';
+import { dnssecProbe } from './dnssec/dnssec.probe.js';
+import { daneProbe } from './dane/dane.probe.js';
 
 export const PROBES: readonly ProbeDefinition[] = [
   mxProbe,
   smtpProbe,
   starttlsProbe,
   dnsblProbe,
+  mtaStsProbe,
+  tlsRptProbe,
+  dnssecProbe,
+  daneProbe,
 ];
 
 /** The registered probe names, in registry order (REST filters, metric labels). */
