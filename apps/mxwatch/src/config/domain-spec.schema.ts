@@ -33,12 +33,15 @@ function hostName(field: string) {
   });
 }
 
-/** A list of at most `max` items, unique as written (duplicates after normalising are merged). */
-function uniqueList<T extends z.ZodType>(item: T, field: string, what: string, max: number) {
+/**
+ * A list of at most `max` items, unique as the REST API compares them (`key`; as written by
+ * default, and duplicates that only normalising reveals are merged).
+ */
+function uniqueList<T extends z.ZodType>(item: T, field: string, what: string, max: number, key: (x: unknown) => unknown = (x) => x) {
   return z
     .array(z.unknown(), { error: `${field} must be a list of ${what}` })
     .max(max, { error: `${field} must contain no more than ${max} elements` })
-    .refine((items) => new Set(items.map((x) => show(x))).size === items.length, { error: `All ${field}'s elements must be unique` })
+    .refine((items) => new Set(items.map((x) => show(key(x)))).size === items.length, { error: `All ${field}'s elements must be unique` })
     .pipe(z.array(item));
 }
 
@@ -87,7 +90,8 @@ const entry = z.strictObject(
     ).optional(),
     labels: labels.optional(),
     enabled: z.boolean({ error: 'enabled must be true or false' }).optional(),
-    dkimSelectors: uniqueList(dkimSelector, 'dkimSelectors', 'DKIM selectors', MAX_DKIM_SELECTORS).optional(),
+    // Selectors are case-insensitive DNS labels: `S1` and `s1` are the same selector.
+    dkimSelectors: uniqueList(dkimSelector, 'dkimSelectors', 'DKIM selectors', MAX_DKIM_SELECTORS, (x) => (typeof x === 'string' ? x.toLowerCase() : x)).optional(),
   },
   { error: (iss) => (iss.code === 'unrecognized_keys' ? 'property {key} should not exist' : undefined) },
 );

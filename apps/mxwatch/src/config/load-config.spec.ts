@@ -320,7 +320,7 @@ describe('loadConfig: settings added for resolvers, scale-out and hardening', ()
         '  uiAuth: open',
         'domains:',
         '  - name: example.com',
-        '    dkimSelectors: [S1, s1, 2024.Brand]',
+        '    dkimSelectors: [S1, 2024.Brand]',
       ].join('\n'),
     );
     const c = loadConfig({ env, cwd });
@@ -357,6 +357,7 @@ describe('loadConfig: settings added for resolvers, scale-out and hardening', ()
     ['a string for enabled', ['domains:', '  - name: a.example', '    enabled: "no"'], 'mxwatch.yml: domains[0].enabled: enabled must be true or false'],
     ['a selector with an underscore', ['domains:', '  - name: a.example', '    dkimSelectors: [s1, bad_sel]'], 'mxwatch.yml: domains[0].dkimSelectors[1]: "bad_sel" is not a DKIM selector: DNS labels of letters, digits and hyphens (s1, 2024.brand)'],
     ['a selector that is a name', ['domains:', '  - name: a.example', '    dkimSelectors: [s1._domainkey.a.example]'], 'mxwatch.yml: domains[0].dkimSelectors[0]: "s1._domainkey.a.example" is not a DKIM selector: DNS labels of letters, digits and hyphens (s1, 2024.brand)'],
+    ['the same selector twice', ['domains:', '  - name: a.example', '    dkimSelectors: [S1, s1]'], "mxwatch.yml: domains[0].dkimSelectors: All dkimSelectors's elements must be unique"],
     ['a selector string', ['domains:', '  - name: a.example', '    dkimSelectors: s1'], 'mxwatch.yml: domains[0].dkimSelectors: dkimSelectors must be a list of DKIM selectors'],
     [
       'a relay password over plain text',
