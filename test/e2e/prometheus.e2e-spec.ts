@@ -14,6 +14,10 @@ import { parse } from 'yaml';
 import { createFakeInternet, type FakeInternet, type MailDomain } from '../support/fake-internet.js';
 import { freePort, removeDir, ROOT, startApp, tempDir, type RunningApp } from '../support/app-process.js';
 import { createTestDatabase } from '../support/postgres.js';
+import { waitFor as waitForWithin } from '../support/wait-for.js';
+
+/** Prometheus needs a scrape and a rule evaluation or two: wait longer than the suites' default. */
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000) => waitForWithin(what, fn, timeoutMs);
 
 const PROMETHEUS = process.env.MXWATCH_TEST_PROMETHEUS ?? '/usr/bin/prometheus';
 const RULES_FILE = path.join(ROOT, 'deploy/prometheus/alerts.yml');
@@ -41,20 +45,6 @@ function grafanaInterpolate(expr: string): string {
 interface PromResponse<T> { status: string; data: T; errorType?: string; error?: string }
 interface Sample { metric: Record<string, string>; value: [number, string] }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 /** A webhook receiver for mxwatch's own notifications: 200 on /ok, 410 (final failure) on /gone. */
 async function startReceiver(): Promise<{ url: string; server: Server }> {
