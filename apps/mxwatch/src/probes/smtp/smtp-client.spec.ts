@@ -131,9 +131,12 @@ describe(SmtpSession.name, () => {
     const smtp = session(socket);
     await smtp.readReply('banner');
     const side = await serverSide;
-    const closed = new Promise((r) => side.once('close', r));
+    const closed = new Promise<string>((r) => side.once('close', () => r('closed')));
     smtp.close();
-    await closed;
+    // A close that never reaches the server must fail here, not hang until the suite's timeout.
+    const outcome = await Promise.race([closed, new Promise<string>((r) => setTimeout(() => r('still open after 2 s'), 2_000).unref())]);
+    expect(outcome).toBe('closed');
+    expect(socket.destroyed).toBe(true);
   });
 });
 
