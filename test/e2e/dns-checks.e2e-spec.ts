@@ -222,6 +222,7 @@ describe('DNS side: MX and DNSBL findings over HTTP', () => {
       const ip = net.allocateIp();
       await net.setBehaviour(ip, 25, 'good', { hostname: 'mx2.unres.test' });
       net.dns.setRecords('mx2.unres.test', 'A', [ip]);
+      net.ptr(ip, 'mx2.unres.test');
       const fixed = await check('unres.test');
       expect(fixed.findings.observed).toEqual([]);
       expect(fixed.findings.open).toEqual([]);

@@ -81,6 +81,11 @@ export interface MxSpec {
   certName?: string;
   /** `slow-banner`: delay before the banner. */
   bannerDelayMs?: number;
+  /**
+   * The PTR record of the host's (IPv4) address. Default: the host's own name (forward-confirmed
+   * reverse DNS, as a well-run mail host has); `null`: no PTR record; a name: that name.
+   */
+  ptr?: string | null;
 }
 
 export interface SrvSpec {
@@ -113,6 +118,13 @@ export interface MailDomainSpec {
   txt?: string[];
   /** Do not publish the domain at all (NXDOMAIN). */
   nxdomain?: boolean;
+  /**
+   * The domain's SPF record. Default `v=spf1 -all` (unless `txt` holds one), so a scenario that is
+   * not about SPF raises no SPF finding; `null`: no SPF record.
+   */
+  spf?: string | null;
+  /** TXT at `_dmarc.<name>`. Default `v=DMARC1; p=reject; rua=mailto:dmarc@<name>`; `null`: none. */
+  dmarc?: string | null;
 }
 
 export interface MailHost {
@@ -160,6 +172,8 @@ export interface FakeInternet {
    * REST API) and starts its servers; defaults as for an MX (`good` on 25, the rest closed).
    */
   addHost(spec: MxSpec): Promise<MailHost>;
+  /** Publishes (or with null removes) the PTR record of an IPv4 address, for hosts published through `dns` directly. */
+  ptr(ip: string, name: string | null): void;
   /** Starts (or replaces) the fake server on ip for one probed port; `closed` just stops it. */
   setBehaviour(ip: string, port: ProbedPort, behaviour: PortBehaviour, options?: { hostname?: string; bannerDelayMs?: number }): Promise<void>;
   /** The running fake server on ip:port, or null. */
@@ -233,6 +247,8 @@ export async function createFakeInternet(options: FakeInternetOptions = {}): Pro
   const firstIp = options.firstIp ?? randomFirstIp();
   const ports = await pickSharedPorts([firstIp, nextIp(firstIp), nextIp(nextIp(firstIp))]);
   for (const tld of options.tlds ?? ['test']) dns.setSoa(tld, 0, 0);
+  // Reverse DNS of the fake hosts: negative answers must not be cached either.
+  dns.setSoa('in-addr.arpa', 0, 0);
 
   const zones = new Map<string, FakeDnsbl>();
   const dnsbl = (zone: string, kind?: 'ip' | 'domain'): FakeDnsbl => {
@@ -280,6 +296,13 @@ export async function createFakeInternet(options: FakeInternetOptions = {}): Pro
     );
   };
 
+  /** PTR of an IPv4 address: `name` (default `fallback`), or none when `name` is null. */
+  const publishPtr = (ip: string, name: string | null | undefined, fallback: string) => {
+    if (!net.isIPv4(ip)) return;
+    const reverse = `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
+    dns.setRecords(reverse, 'PTR', name === null ? [] : [name ?? fallback]);
+  };
+
   const addMailDomain: FakeInternet['addMailDomain'] = async (name, spec) => {
     const domain = name.toLowerCase();
     const result: MailDomain = { name: domain, mx: [], submission: [], ips: [] };
@@ -305,6 +328,7 @@ export async function createFakeInternet(options: FakeInternetOptions = {}): Pro
       const addressName = cnameTo ?? host;
       if (cnameTo) dns.setRecords(host, 'CNAME', [cnameTo]);
       if (ip !== null) dns.setRecords(addressName, 'A', [ip]);
+      if (ip !== null) publishPtr(ip, ptrOf.get(host), addressName);
       if (ip !== null && isLoopback(ip)) {
         await startHost(ip, certName ?? host, behaviours, bannerDelayMs);
         if (!result.ips.includes(ip)) result.ips.push(ip);
@@ -312,6 +336,7 @@ export async function createFakeInternet(options: FakeInternetOptions = {}): Pro
       return ip;
     };
 
+    const ptrOf = new Map<string, string | null | undefined>((spec.mx ?? []).map((m) => [m.host, m.ptr]));
     for (const mx of spec.mx ?? []) {
       mxRecords.push({ preference: mx.pref ?? 10, exchange: mx.host });
       // The same host named twice (MX_DUPLICATE) is one host.
@@ -333,6 +358,7 @@ export async function createFakeInternet(options: FakeInternetOptions = {}): Pro
     if (mxRecords.length) dns.setRecords(domain, 'MX', mxRecords);
     if (spec.a?.length) {
       dns.setRecords(domain, 'A', spec.a);
+      for (const ip of spec.a) publishPtr(ip, undefined, domain);
       for (const ip of spec.a) {
         if (!isLoopback(ip)) continue;
         await startHost(ip, domain, { 25: spec.aBehaviour25 ?? 'good', 587: 'closed', 465: 'closed' });
@@ -350,11 +376,13 @@ export async function createFakeInternet(options: FakeInternetOptions = {}): Pro
       }
       dns.setRecords(`${label}.${domain}`, 'SRV', records);
     }
-    if (spec.txt?.length) dns.setRecords(domain, 'TXT', spec.txt);
-    if (!mxRecords.length && !spec.a?.length && !spec.txt?.length && !spec.submissionSrv?.length && !spec.submissionsSrv?.length) {
-      // The name must exist for "no MX" to be NODATA rather than NXDOMAIN.
-      dns.setRecords(domain, 'TXT', ['v=spf1 -all']);
-    }
+    // Every domain publishes TXT (an SPF record by default), which also makes the name exist, so "no MX" is NODATA rather than NXDOMAIN.
+    const txt = [...(spec.txt ?? [])];
+    if (spec.spf !== null && !txt.some((t) => /^v=spf1( |$)/i.test(t))) txt.push(spec.spf ?? 'v=spf1 -all');
+    if (txt.length) dns.setRecords(domain, 'TXT', txt);
+    else if (!mxRecords.length && !spec.a?.length && !spec.submissionSrv?.length && !spec.submissionsSrv?.length) dns.setRecords(domain, 'TXT', ['no spf']);
+    const dmarc = spec.dmarc === undefined ? `v=DMARC1; p=reject; rua=mailto:dmarc@${domain}` : spec.dmarc;
+    dns.setRecords(`_dmarc.${domain}`, 'TXT', dmarc === null ? [] : [dmarc]);
     return result;
   };
 
@@ -362,6 +390,7 @@ export async function createFakeInternet(options: FakeInternetOptions = {}): Pro
     const ip = spec.ip === undefined ? allocateIp() : spec.ip;
     if (spec.cnameTo) dns.setRecords(spec.host, 'CNAME', [spec.cnameTo]);
     if (ip !== null) dns.setRecords(spec.cnameTo ?? spec.host, 'A', [ip]);
+    if (ip !== null) publishPtr(ip, spec.ptr, spec.cnameTo ?? spec.host);
     if (ip !== null && isLoopback(ip)) {
       await startHost(ip, spec.certName ?? spec.host, { 25: spec.behaviour25 ?? 'good', 587: spec.behaviour587 ?? 'closed', 465: spec.behaviour465 ?? 'closed' }, spec.bannerDelayMs);
     }
@@ -398,6 +427,7 @@ export async function createFakeInternet(options: FakeInternetOptions = {}): Pro
     allocateIp,
     addMailDomain,
     addHost,
+    ptr: (ip, name) => publishPtr(ip, name, ''),
     setBehaviour,
     server: (ip, port) => slots.get(key(ip, port))?.server ?? null,
     connections: (ip) => ({

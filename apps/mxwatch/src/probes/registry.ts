@@ -5,6 +5,11 @@
  */
 import { dnsblProbe } from './dnsbl/dnsbl.definition.js';
 import { mxProbe } from './mx/mx.definition.js';
+import { bimiProbe } from './bimi/bimi.probe.js';
+import { dkimProbe } from './dkim/dkim.probe.js';
+import { dmarcProbe } from './dmarc/dmarc.probe.js';
+import { ptrProbe } from './ptr/ptr.probe.js';
+import { spfProbe } from './spf/spf.probe.js';
 import type { ProbeDefinition } from './probe-definition.js';
 import { smtpProbe } from './smtp/smtp.definition.js';
 import { starttlsProbe } from './starttls/starttls.definition.js';
@@ -18,6 +23,11 @@ export const PROBES: readonly ProbeDefinition[] = [
   smtpProbe,
   starttlsProbe,
   dnsblProbe,
+  spfProbe,
+  dmarcProbe,
+  dkimProbe,
+  ptrProbe,
+  bimiProbe,
   mtaStsProbe,
   tlsRptProbe,
   dnssecProbe,
