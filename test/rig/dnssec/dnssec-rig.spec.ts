@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeDnsServer } from '../dns/fake-dns-server.js';
 import { DnssecRig } from './dnssec-rig.js';
 
 const run = promisify(execFile);
@@ -97,6 +98,28 @@ describe(`${DnssecRig.name} without validation`, () => {
       expect(await dig(rig, 'mx.bogus.test', 'A')).toMatchObject({ status: 'NOERROR', answers: ['192.0.2.99'] });
     } finally {
       await rig.close();
+    }
+  });
+});
+
+describe(`${DnssecRig.name} in front of the fake DNS`, () => {
+  it('should forward other names to it (insecure) while its signed zones below stay secure', async () => {
+    const fake = await FakeDnsServer.start({ host: '127.0.0.1', http: false, udp: true, defaultTtl: 0 });
+    fake.setRecords('mx.elsewhere.test', 'A', ['192.0.2.77']);
+    const rig = await DnssecRig.start({
+      zones: [{ name: 'signed.test', signed: true, records: ['mx IN A 192.0.2.78'] }],
+      forward: { suffixes: ['test'], server: fake.udpAddress!.replace(':', '@') },
+    });
+    try {
+      const forwarded = await dig(rig, 'mx.elsewhere.test', 'A');
+      expect(forwarded).toMatchObject({ status: 'NOERROR', answers: ['192.0.2.77'] });
+      expect(forwarded.flags).not.toContain('ad');
+      const signed = await dig(rig, 'mx.signed.test', 'A');
+      expect(signed).toMatchObject({ status: 'NOERROR', answers: ['192.0.2.78'] });
+      expect(signed.flags).toContain('ad');
+    } finally {
+      await rig.close();
+      await fake.close();
     }
   });
 });

@@ -82,10 +82,14 @@ export class DnssecRig {
   readonly dir: string;
   readonly logFile: string;
 
+  private authChild: ChildProcess | null = null;
+
   private constructor(
     readonly ip: string,
     readonly port: number,
     private readonly controlPort: number,
+    /** With `forward`: the port of a second, authoritative-only unbound serving the zones. */
+    private readonly authPort: number | null,
     private readonly options: DnssecRigOptions,
   ) {
     this.dir = mkdtempSync(path.join(tmpdir(), 'mxwatch-dnssec-'));
@@ -107,7 +111,8 @@ export class DnssecRig {
     const ip = options.ip ?? `127.${20 + Math.floor(Math.random() * 200)}.${Math.floor(Math.random() * 250)}.53`;
     const port = await freePort(ip);
     const controlPort = await freePort(ip);
-    const rig = new DnssecRig(ip, port, controlPort, options);
+    const authPort = options.forward ? await freePort(ip) : null;
+    const rig = new DnssecRig(ip, port, controlPort, authPort, options);
     try {
       await rig.build();
       await rig.spawn();
@@ -127,6 +132,11 @@ export class DnssecRig {
   async setZones(zones: RigZone[]): Promise<void> {
     this.zones = zones;
     await this.build();
+    if (this.authChild) {
+      await stop(this.authChild);
+      this.authChild = spawn('unbound', ['-d', '-c', path.join(this.dir, 'auth.conf')], { stdio: ['ignore', 'ignore', 'ignore'] });
+      await this.waitReady(this.authPort!);
+    }
     await run('unbound-control', ['-c', path.join(this.dir, 'unbound.conf'), 'reload'], { timeout: 10_000 });
     await this.waitReady();
   }
@@ -135,6 +145,7 @@ export class DnssecRig {
     const anchors: string[] = [];
     const authZones: string[] = [];
     const localZones: string[] = [];
+    const stubZones: string[] = [];
     for (const zone of this.zones) {
       const apex = abs(zone.name);
       const file = path.join(this.dir, `${apex}zone`);
@@ -160,7 +171,12 @@ export class DnssecRig {
         throw new Error(`zone ${zone.name}: bogus records need a signed zone`);
       }
       localZones.push(`  local-zone: "${apex}" transparent`);
-      authZones.push(['auth-zone:', `  name: "${apex}"`, `  zonefile: "${served}"`, '  for-upstream: yes', '  for-downstream: no', '  fallback-enabled: no'].join('\n'));
+      // With a forward-zone above them, unbound forwards instead of using its own auth zones, and an
+      // auth zone served downstream skips validation: so a second unbound serves the zones and the
+      // validating one reaches it through stub zones, as it would reach real authoritative servers.
+      const viaStub = this.authPort !== null;
+      authZones.push(['auth-zone:', `  name: "${apex}"`, `  zonefile: "${served}"`, `  for-upstream: ${viaStub ? 'no' : 'yes'}`, `  for-downstream: ${viaStub ? 'yes' : 'no'}`, '  fallback-enabled: no'].join('\n'));
+      if (viaStub) stubZones.push(['stub-zone:', `  name: "${apex}"`, `  stub-addr: ${this.ip}@${this.authPort}`].join('\n'));
     }
     const anchorFile = path.join(this.dir, 'anchors.ds');
     writeFileSync(anchorFile, `${anchors.join('\n')}\n`);
@@ -189,20 +205,45 @@ export class DnssecRig {
       ...(anchors.length ? [`  trust-anchor-file: "${anchorFile}"`] : []),
       '  local-zone: "." static',
       ...localZones,
-      ...(forward?.suffixes.map((s) => `  local-zone: "${abs(s)}" transparent\n  domain-insecure: "${abs(s)}"`) ?? []),
+      ...(forward?.suffixes.map((s) => `  local-zone: "${abs(s)}" transparent`) ?? []),
       'remote-control:',
       '  control-enable: yes',
       `  control-interface: ${this.ip}`,
       `  control-port: ${this.controlPort}`,
       '  control-use-cert: no',
-      ...authZones,
+      ...(this.authPort === null ? authZones : stubZones),
       ...(forward?.suffixes.map((s) => ['forward-zone:', `  name: "${abs(s)}"`, `  forward-addr: ${forward.server}`].join('\n')) ?? []),
     ];
     writeFileSync(path.join(this.dir, 'unbound.conf'), `${conf.join('\n')}\n`);
     await run('unbound-checkconf', [path.join(this.dir, 'unbound.conf')]);
+    if (this.authPort !== null) {
+      const auth = [
+        'server:',
+        `  interface: ${this.ip}@${this.authPort}`,
+        `  port: ${this.authPort}`,
+        '  do-daemonize: no',
+        '  username: ""',
+        '  chroot: ""',
+        `  directory: "${this.dir}"`,
+        '  pidfile: ""',
+        '  use-syslog: no',
+        `  logfile: "${path.join(this.dir, 'auth.log')}"`,
+        '  access-control: 127.0.0.0/8 allow',
+        '  do-ip6: no',
+        '  module-config: "iterator"',
+        '  local-zone: "." static',
+        ...localZones,
+        ...authZones,
+      ];
+      writeFileSync(path.join(this.dir, 'auth.conf'), `${auth.join('\n')}\n`);
+      await run('unbound-checkconf', [path.join(this.dir, 'auth.conf')]);
+    }
   }
 
   private async spawn(): Promise<void> {
+    if (this.authPort !== null) {
+      this.authChild = spawn('unbound', ['-d', '-c', path.join(this.dir, 'auth.conf')], { stdio: ['ignore', 'ignore', 'ignore'] });
+    }
     this.child = spawn('unbound', ['-d', '-c', path.join(this.dir, 'unbound.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     this.child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -212,21 +253,22 @@ export class DnssecRig {
     });
     exited.catch(() => undefined);
     await Promise.race([this.waitReady(), exited]);
+    if (this.authPort !== null) await this.waitReady(this.authPort);
     ready = true;
   }
 
   /** Sends one query until unbound answers (any rcode). */
-  private async waitReady(): Promise<void> {
+  private async waitReady(port = this.port): Promise<void> {
     const until = Date.now() + 10_000;
     while (Date.now() < until) {
-      if (await this.query('.', 'SOA').then(() => true, () => false)) return;
+      if (await this.query('.', 'SOA', {}, port).then(() => true, () => false)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`unbound on ${this.address} did not answer: ${safeRead(this.logFile)}`);
   }
 
   /** A raw query over UDP, for rig self-checks. */
-  async query(name: string, type: string, flags: { dnssec?: boolean; cd?: boolean } = {}): Promise<packet.Packet> {
+  async query(name: string, type: string, flags: { dnssec?: boolean; cd?: boolean } = {}, port = this.port): Promise<packet.Packet> {
     const socket = createSocket('udp4');
     try {
       const id = Math.floor(Math.random() * 65535);
@@ -247,7 +289,7 @@ export class DnssecRig {
           }
         });
       });
-      socket.send(message, this.port, this.ip);
+      socket.send(message, port, this.ip);
       return await answer;
     } finally {
       socket.close();
@@ -255,16 +297,20 @@ export class DnssecRig {
   }
 
   async close(): Promise<void> {
-    const child = this.child;
+    const children = [this.child, this.authChild];
     this.child = null;
-    if (child && child.exitCode === null) {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
+    this.authChild = null;
+    await Promise.all(children.map((c) => (c ? stop(c) : undefined)));
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
 function safeRead(file: string): string {
