@@ -1,20 +1,21 @@
 # syntax=docker/dockerfile:1
 # mxwatch production image. Build: docker build -t mxwatch .   Run: see docker-compose.yml.
+# The image runs the current Node LTS (24); the project itself supports Node 20.19 and later
+# (package.json engines), which is what development and CI run.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 # Prisma's CLI phones home unless told not to.
 ENV CHECKPOINT_DISABLE=1
 COPY package.json package-lock.json ./
-# The image's npm predates package.json "allowScripts", which denies every install script
-# this project depends on (Prisma's engine download among them): --ignore-scripts keeps
-# that policy.
+# package.json "allowScripts" denies every install script this project depends on (Prisma's
+# engine download among them); --ignore-scripts keeps that policy whatever npm the image has.
 RUN npm ci --ignore-scripts
 COPY . .
 RUN npm run build \
  && npm prune --omit=dev --ignore-scripts
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     MXWATCH_DATA_DIR=/data \
     PORT=3000
@@ -33,7 +34,7 @@ USER mxwatch
 # The embedded database (used when DATABASE_URL is unset) lives here.
 VOLUME ["/data"]
 EXPOSE 3000
-# The slim image has no curl: ask Node (20 has fetch) for the readiness endpoint.
+# The slim image has no curl: ask Node (it has fetch) for the readiness endpoint.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/ready', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/main.js"]

@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -23,8 +24,45 @@ interface Service {
   ports?: (string | number | LongPort)[];
   depends_on?: string[] | Record<string, { condition?: string }>;
   healthcheck?: { test?: string | string[] };
+  networks?: string[] | Record<string, { ipv4_address?: string } | null>;
 }
-interface Compose { services: Record<string, Service>; volumes?: Record<string, unknown> }
+interface Compose {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+  networks?: Record<string, { ipam?: { config?: { subnet?: string }[] } }>;
+}
+
+/** What the operator must export before `docker compose up` (the file's `${VAR:?message}`). */
+const OPERATOR_ENV = { MXWATCH_API_TOKEN: 'c0ffee'.repeat(8), GRAFANA_ADMIN_PASSWORD: 'not-admin-0123456789' };
+
+/**
+ * Compose's variable interpolation (`$$`, `$VAR`, `${VAR}`, `${VAR:-default}`, `${VAR-default}`,
+ * `${VAR:?error}`, `${VAR?error}`), applied to every string of the parsed file as compose does.
+ * Throws like compose when a required variable is missing.
+ */
+function interpolate<T>(value: T, vars: Record<string, string | undefined>): T {
+  if (typeof value === 'string') {
+    return value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])((?:[^}])*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (m, braced?: string, colon?: string, op?: string, arg?: string, bare?: string) => {
+      if (m === '$$') return '$';
+      const name = (braced ?? bare)!;
+      const v = vars[name];
+      const missing = v === undefined || (colon === ':' && v === '');
+      if (op === '?' && missing) throw new Error(`required variable ${name} is missing a value: ${arg}`);
+      if (op === '-' && missing) return arg ?? '';
+      return v ?? '';
+    }) as T;
+  }
+  if (Array.isArray(value)) return value.map((v) => interpolate(v, vars)) as T;
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, vars)])) as T;
+  }
+  return value;
+}
+
+/** The `${VAR:?...}` variables of the file: compose refuses to start without them. */
+function requiredVariables(text: string): string[] {
+  return [...new Set([...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*):?\?/g)].map((m) => m[1]!))].sort();
+}
 
 interface Mount { source: string; target: string; readOnly: boolean; bind: boolean }
 
@@ -92,16 +130,51 @@ describe('docker-compose.yml', () => {
   let services: Record<string, Service>;
 
   beforeAll(() => {
-    compose = readYaml<Compose>(path.join(root, 'docker-compose.yml'));
+    compose = interpolate(readYaml<Compose>(path.join(root, 'docker-compose.yml')), OPERATOR_ENV);
     services = compose.services;
   });
 
-  it('should define the mxwatch, postgres, prometheus, alertmanager and grafana services', () => {
-    expect(Object.keys(services).sort()).toEqual(['alertmanager', 'grafana', 'mxwatch', 'postgres', 'prometheus']);
+  it('should define the mxwatch, postgres, unbound, prometheus, alertmanager and grafana services', () => {
+    expect(Object.keys(services).sort()).toEqual(['alertmanager', 'grafana', 'mxwatch', 'postgres', 'prometheus', 'unbound']);
   });
 
-  it('should build mxwatch from a context and Dockerfile that exist', () => {
-    const build = services.mxwatch.build;
+  it('should refuse to start without an API token and a Grafana password, and default neither', () => {
+    const text = readFileSync(path.join(root, 'docker-compose.yml'), 'utf8');
+    expect(requiredVariables(text)).toEqual(['GRAFANA_ADMIN_PASSWORD', 'MXWATCH_API_TOKEN']);
+    const parsed = readYaml<Compose>(path.join(root, 'docker-compose.yml'));
+    expect(() => interpolate(parsed, { ...OPERATOR_ENV, MXWATCH_API_TOKEN: undefined })).toThrow(/MXWATCH_API_TOKEN/);
+    expect(() => interpolate(parsed, { ...OPERATOR_ENV, MXWATCH_API_TOKEN: '' })).toThrow(/MXWATCH_API_TOKEN/);
+    expect(() => interpolate(parsed, { ...OPERATOR_ENV, GRAFANA_ADMIN_PASSWORD: undefined })).toThrow(/GRAFANA_ADMIN_PASSWORD/);
+    expect(env(services.mxwatch).MXWATCH_API_TOKEN).toBe(OPERATOR_ENV.MXWATCH_API_TOKEN);
+    expect(env(services.grafana).GF_SECURITY_ADMIN_PASSWORD).toBe(OPERATOR_ENV.GRAFANA_ADMIN_PASSWORD);
+    expect(text).not.toMatch(/GRAFANA_ADMIN_PASSWORD:-|:-admin\b/);
+  });
+
+  it('should listen on every interface of the container, which mxwatch accepts only with the token', async () => {
+    const { loadConfig } = await import('../../apps/mxwatch/src/config/load-config.js');
+    const environment = env(services.mxwatch);
+    expect(environment.HOST).toBe('0.0.0.0');
+    const withConfig = { ...environment, MXWATCH_CONFIG: hostPathOf(services.mxwatch, environment.MXWATCH_CONFIG) };
+    expect(loadConfig({ env: withConfig, cwd: root }).apiToken).toBe(OPERATOR_ENV.MXWATCH_API_TOKEN);
+    expect(() => loadConfig({ env: { ...withConfig, MXWATCH_API_TOKEN: undefined }, cwd: root })).toThrow(/MXWATCH_API_TOKEN/);
+  });
+
+  it('should publish the unauthenticated Prometheus and Alertmanager on loopback only, and never postgres or unbound', () => {
+    for (const name of ['prometheus', 'alertmanager']) {
+      for (const p of ports(services[name])) expect(p.published, name).toMatch(/^127\.0\.0\.1:\d+$/);
+    }
+    expect(services.postgres.ports).toBeUndefined();
+    expect(services.unbound.ports).toBeUndefined();
+  });
+
+  it('should run Prometheus without the lifecycle API (anyone reaching it could shut it down)', () => {
+    const args = [services.prometheus.command ?? []].flat().join(' ');
+    expect(args).toContain('--config.file=');
+    expect(args).not.toContain('--web.enable-lifecycle');
+  });
+
+  it.each(['mxwatch', 'unbound'])('should build %s from a context and Dockerfile that exist', (name) => {
+    const build = services[name]!.build;
     expect(build).toBeDefined();
     const context = path.resolve(root, typeof build === 'string' ? build : (build?.context ?? '.'));
     const dockerfile = path.resolve(context, typeof build === 'object' && build.dockerfile ? build.dockerfile : 'Dockerfile');
@@ -155,28 +228,93 @@ describe('docker-compose.yml', () => {
     expect(url.pathname.slice(1)).toBe(pg.POSTGRES_DB ?? pg.POSTGRES_USER);
   });
 
-  it('should start mxwatch only once postgres reports healthy with pg_isready', () => {
+  it('should start mxwatch only once postgres and unbound report healthy', () => {
     const deps = services.mxwatch.depends_on;
     expect(Array.isArray(deps)).toBe(false);
     expect((deps as Record<string, { condition?: string }>).postgres?.condition).toBe('service_healthy');
+    expect((deps as Record<string, { condition?: string }>).unbound?.condition).toBe('service_healthy');
     expect([services.postgres.healthcheck?.test].flat().join(' ')).toContain('pg_isready');
+    const unboundDockerfile = readFileSync(path.join(root, 'deploy/unbound/Dockerfile'), 'utf8');
+    expect(unboundDockerfile).toMatch(/^HEALTHCHECK .*unbound-control", "status"/m);
   });
 
-  it('should mount the example mxwatch config where MXWATCH_CONFIG points', () => {
+  it('should mount a minimal working config, with no example domains or channels, where MXWATCH_CONFIG points', () => {
     const configPath = env(services.mxwatch).MXWATCH_CONFIG;
     const host = hostPathOf(services.mxwatch, configPath);
-    expect(host).toBe(path.join(root, 'deploy/mxwatch.example.yml'));
-    const config = readYaml<{ settings?: object; domains?: { name: string }[]; notifications?: { type: string; name: string }[] }>(host!);
-    expect(config.domains?.map((d) => d.name)).toEqual(['example.com', 'example.org']);
-    for (const n of config.notifications ?? []) expect(['webhook', 'slack', 'email']).toContain(n.type);
+    expect(host).toBe(path.join(root, 'deploy/mxwatch.yml'));
+    const config = readYaml<{ settings?: object; domains?: unknown; notifications?: unknown }>(host!);
+    expect(Object.keys(config)).toEqual(['settings']);
   });
 
   it('should mount a config that mxwatch itself accepts, with the environment compose gives it', async () => {
     const { loadConfig } = await import('../../apps/mxwatch/src/config/load-config.js');
     const environment = env(services.mxwatch);
     const config = loadConfig({ env: { ...environment, MXWATCH_CONFIG: hostPathOf(services.mxwatch, environment.MXWATCH_CONFIG) }, cwd: root });
+    expect(config.domains ?? []).toEqual([]);
+    expect(config.notifications).toEqual([]);
+    expect(config.host).toBe('0.0.0.0');
+  });
+
+  it('should keep the reference config loadable, and say that the environment wins over it', async () => {
+    const { loadConfig } = await import('../../apps/mxwatch/src/config/load-config.js');
+    const file = path.join(root, 'deploy/mxwatch.example.yml');
+    const text = readFileSync(file, 'utf8');
+    expect(text).toMatch(/environment variable of the same setting WINS over\s*\n#\s*this file/);
+    expect(text).not.toMatch(/ARCHITECTURE\.md|overrides the environment/);
+    const config = loadConfig({ env: { MXWATCH_CONFIG: file, MXWATCH_CHECK_INTERVAL: '600' }, cwd: root });
     expect(config.domains?.map((d) => d.name)).toEqual(['example.com', 'example.org']);
-    expect(config.notifications.length).toBeGreaterThan(0);
+    expect(config.checkIntervalSeconds).toBe(600);
+  });
+
+  it('should resolve through the stack\'s own validating unbound, for the domains and for the lists', async () => {
+    const { loadConfig } = await import('../../apps/mxwatch/src/config/load-config.js');
+    const { isKnownPublicResolver } = await import('../../apps/mxwatch/src/transport/dns/public-resolvers.js');
+    const unboundNet = services.unbound.networks as Record<string, { ipv4_address?: string }>;
+    const address = unboundNet.default?.ipv4_address;
+    expect(address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const subnet = compose.networks?.default?.ipam?.config?.[0]?.subnet;
+    expect(subnet).toBeDefined();
+    const [net, bits] = subnet!.split('/');
+    const toInt = (ip: string) => ip.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+    const mask = 2 ** 32 - 2 ** (32 - Number(bits));
+    expect((toInt(address!) & mask) >>> 0, `${address} inside ${subnet}`).toBe((toInt(net!) & mask) >>> 0);
+
+    const environment = env(services.mxwatch);
+    const config = loadConfig({ env: { ...environment, MXWATCH_CONFIG: hostPathOf(services.mxwatch, environment.MXWATCH_CONFIG) }, cwd: root });
+    expect(config.dns).toMatchObject({ servers: [address], protocol: 'udp' });
+    expect(config.dnsblDns).toMatchObject({ servers: [address], protocol: 'udp' });
+    expect(isKnownPublicResolver([address!])).toBeNull();
+    expect(isKnownPublicResolver(['1.1.1.1'])).not.toBeNull();
+  });
+
+  it('should configure unbound as a validating resolver open to the compose network only, in a file unbound accepts', () => {
+    const dockerfile = readFileSync(path.join(root, 'deploy/unbound/Dockerfile'), 'utf8');
+    expect(dockerfile).toMatch(/^FROM debian:\S+/m);
+    expect(dockerfile).toMatch(/apt-get install [^\n]*\bunbound\b[^\n]*\bdns-root-data\b/);
+    expect(dockerfile).toMatch(/^COPY unbound\.conf \/etc\/unbound\/unbound\.conf$/m);
+    const conf = readFileSync(path.join(root, 'deploy/unbound/unbound.conf'), 'utf8');
+    const values = (key: string) => [...conf.matchAll(new RegExp(`^\\s*${key}:\\s*"?([^"\\n]+?)"?\\s*$`, 'gm'))].map((m) => m[1]);
+    expect(values('trust-anchor-file')).toEqual(['/usr/share/dns/root.key']);
+    expect(values('access-control')).toContain('0.0.0.0/0 refuse');
+    expect(values('access-control')).not.toContain('0.0.0.0/0 allow');
+    expect(values('access-control')).toContain('172.16.0.0/12 allow');
+    expect(values('interface')).toContain('0.0.0.0');
+    expect(values('control-interface')).toEqual(['127.0.0.1']);
+
+    // unbound-checkconf (Debian's unbound) also insists that the root files exist: give it stand-ins.
+    const dir = mkdtempSync(path.join(tmpdir(), 'mxwatch-unbound-'));
+    try {
+      writeFileSync(path.join(dir, 'root.hints'), '.  3600000  NS  a.root-servers.net.\na.root-servers.net.  3600000  A  198.41.0.4\n');
+      writeFileSync(path.join(dir, 'root.key'), '.  IN  DS  20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n');
+      const local = conf.replaceAll('/usr/share/dns/', `${dir}/`).replace(/^(\s*username:).*$/m, '$1 ""').replace(/^(\s*directory:).*$/m, `$1 "${dir}"`);
+      writeFileSync(path.join(dir, 'unbound.conf'), local);
+      const r = spawnSync('unbound-checkconf', [path.join(dir, 'unbound.conf')], { encoding: 'utf8', timeout: 30_000 });
+      if (r.error) throw new Error(`unbound-checkconf could not run (${r.error.message}): install Debian's unbound package`);
+      expect(`${r.stdout}${r.stderr}`.trim()).toMatch(/no errors/);
+      expect(r.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('should scrape mxwatch by its service name and container port', () => {
@@ -222,7 +360,6 @@ describe('docker-compose.yml', () => {
 
     const home = env(grafana).GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH;
     if (home) expect(existsSync(hostPathOf(grafana, home) ?? ''), home).toBe(true);
-    expect(env(grafana).GF_SECURITY_ADMIN_PASSWORD).toMatch(/^\$\{GRAFANA_ADMIN_PASSWORD:-.+\}$/);
   });
 });
 
@@ -231,9 +368,11 @@ describe('Dockerfile', () => {
   const final = stages.at(-1)!;
   const instr = (name: string) => final.instructions.filter((i) => i.toUpperCase().startsWith(`${name} `));
 
-  it('should be a multi-stage build on node:20-bookworm-slim', () => {
+  it('should be a multi-stage build on the current Node LTS (24), while the project still supports Node 20.19', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
-    for (const s of stages) expect(s.from).toMatch(/^FROM node:20-bookworm-slim\b/);
+    for (const s of stages) expect(s.from).toMatch(/^FROM node:24-bookworm-slim\b/);
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { engines: { node: string } };
+    expect(pkg.engines.node).toBe('>=20.19');
     expect(stages[0].from).toMatch(/\sAS\s+\w+/i);
     const build = stages[0].instructions.join('\n');
     expect(build).toMatch(/npm ci\b/);
@@ -316,6 +455,60 @@ describe('Dockerfile', () => {
     expect(ignored).toEqual(expect.arrayContaining(['node_modules', '.git', 'dist']));
     for (const needed of ['package.json', 'package-lock.json', 'prisma', 'apps', 'tsconfig.json', 'tsconfig.build.json', 'prisma.config.ts']) {
       expect(ignored, needed).not.toContain(needed);
+    }
+  });
+});
+
+describe('Grafana dashboard', () => {
+  interface Panel { id: number; title: string; targets?: { expr?: string }[]; panels?: Panel[] }
+  const all = (ps: Panel[]): Panel[] => ps.flatMap((p) => [p, ...all(p.panels ?? [])]);
+  const dashboard = JSON.parse(readFileSync(path.join(root, 'deploy/grafana/dashboards/mxwatch.json'), 'utf8')) as { panels: Panel[] };
+
+  it('should list closed port 25 anywhere and closed 587/465 of submission hosts, not the normal closed 587/465 of MX hosts', () => {
+    const panel = all(dashboard.panels).find((p) => p.title === 'Closed SMTP ports');
+    const expr = panel?.targets?.[0]?.expr;
+    expect(expr).toBeDefined();
+    // promtool evaluates the panel's query over made-up series: no Prometheus server needed.
+    const dir = mkdtempSync(path.join(tmpdir(), 'mxwatch-panel-'));
+    try {
+      const series = (metric: string, value: number) => ({ series: metric, values: `${value}x5` });
+      const test = {
+        rule_files: [],
+        evaluation_interval: '1m',
+        tests: [
+          {
+            interval: '1m',
+            input_series: [
+              series('mxwatch_domain_mx_info{domain="a.example",mx="mx.a.example",preference="10"}', 1),
+              series('mxwatch_domain_mx_info{domain="b.example",mx="mx.b.example",preference="10"}', 1),
+              series('mxwatch_smtp_port_open{host="mx.a.example",ip="192.0.2.1",port="25"}', 1),
+              series('mxwatch_smtp_port_open{host="mx.a.example",ip="192.0.2.1",port="587"}', 0),
+              series('mxwatch_smtp_port_open{host="mx.a.example",ip="192.0.2.1",port="465"}', 0),
+              series('mxwatch_smtp_port_open{host="mx.b.example",ip="192.0.2.2",port="25"}', 0),
+              series('mxwatch_smtp_port_open{host="smtp.a.example",ip="192.0.2.3",port="587"}', 0),
+              series('mxwatch_smtp_port_open{host="smtp.a.example",ip="192.0.2.3",port="465"}', 1),
+            ],
+            promql_expr_test: [
+              {
+                expr,
+                eval_time: '2m',
+                exp_samples: [
+                  { labels: 'mxwatch_smtp_port_open{host="mx.b.example",ip="192.0.2.2",port="25"}', value: 0 },
+                  { labels: 'mxwatch_smtp_port_open{host="smtp.a.example",ip="192.0.2.3",port="587"}', value: 0 },
+                ],
+              },
+            ],
+          },
+        ],
+      };
+      const file = path.join(dir, 'panel.test.yml');
+      writeFileSync(file, JSON.stringify(test));
+      const r = spawnSync('promtool', ['test', 'rules', file], { encoding: 'utf8', timeout: 60_000 });
+      if (r.error) throw new Error(`promtool could not run (${r.error.message}): install Debian's prometheus package`);
+      expect(`${r.stdout}${r.stderr}`, 'promtool output').toMatch(/SUCCESS/);
+      expect(r.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
