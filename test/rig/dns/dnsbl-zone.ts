@@ -18,6 +18,12 @@ function reverse(ip: string): string {
   return groups.map((g) => g.padStart(4, '0')).join('').split('').reverse().join('.');
 }
 
+/** `<key>.zen.dq.spamhaus.net` -> `zen.spamhaus.org`. */
+function spamhausZoneOfDqs(zone: string): string | null {
+  const m = /^[^.]+\.([a-z0-9-]+)\.dq\.spamhaus\.net$/.exec(zone);
+  return m ? `${m[1]}.spamhaus.org` : null;
+}
+
 /** Lists that document their own positive test name instead of RFC 5782's `test`. */
 const DOCUMENTED_TEST_NAMES: Record<string, string> = {
   'dbl.spamhaus.org': 'dbltest.com',
@@ -54,10 +60,19 @@ export class FakeDnsbl {
   ): FakeDnsbl {
     const list = new FakeDnsbl(server, zone, kind, options.ttl ?? 300, options.negativeTtl ?? 60);
     server.setSoa(zone, list.negativeTtl, list.negativeTtl);
-    const code = options.testCode ?? (zone === 'dbl.spamhaus.org' ? '127.0.1.2' : '127.0.0.2');
+    // A Spamhaus DQS zone (`<key>.dbl.dq.spamhaus.net`) behaves like the public zone it mirrors.
+    const like = spamhausZoneOfDqs(zone) ?? zone;
+    const code = options.testCode ?? (like === 'dbl.spamhaus.org' ? '127.0.1.2' : '127.0.0.2');
     if (kind === 'ip') list.listIp('127.0.0.2', { codes: [code], txt: 'RFC 5782 test point' });
-    else list.listDomain(options.testName ?? DOCUMENTED_TEST_NAMES[zone] ?? 'test', { codes: [code], txt: 'RFC 5782 test point' });
+    else list.listDomain(options.testName ?? DOCUMENTED_TEST_NAMES[like] ?? 'test', { codes: [code], txt: 'RFC 5782 test point' });
     return list;
+  }
+
+  /** A healthy Spamhaus Data Query Service zone for `key`: `<key>.zen.dq.spamhaus.net` for `zen.spamhaus.org`. */
+  static spamhausDqs(server: FakeDnsServer, key: string, publicZone: string, options: { negativeTtl?: number; ttl?: number } = {}): FakeDnsbl {
+    const m = /^([a-z0-9-]+)\.spamhaus\.org$/.exec(publicZone);
+    if (!m) throw new Error(`${publicZone} is not a Spamhaus zone`);
+    return FakeDnsbl.healthy(server, `${key}.${m[1]}.dq.spamhaus.net`, m[1] === 'dbl' ? 'domain' : 'ip', options);
   }
 
   /** The query name of an IP or domain in this zone. */

@@ -31,6 +31,11 @@ export interface DnsblZoneConfig {
   custom: boolean;
   /** In the default set when MXWATCH_DNSBL_ZONES is unset. */
   default: boolean;
+  /**
+   * The list refuses (or silently mis-answers) queries that reach it through the big public
+   * resolvers: through one, its answers say nothing about the subject.
+   */
+  refusesPublicResolvers?: boolean;
 }
 
 const SPAMHAUS_ERRORS = {
@@ -61,10 +66,10 @@ type TableEntry = Omit<DnsblZoneConfig, 'zone' | 'custom'>;
 const SINGLE_LISTED = { '127.0.0.2': 'listed' };
 
 export const DNSBL_ZONES: Readonly<Record<string, TableEntry>> = {
-  'zen.spamhaus.org': { kind: 'ip', listed: ZEN_CODES, errors: SPAMHAUS_ERRORS, default: true },
-  'sbl.spamhaus.org': { kind: 'ip', listed: pick(['127.0.0.2', '127.0.0.3', '127.0.0.9']), errors: SPAMHAUS_ERRORS, default: false },
-  'xbl.spamhaus.org': { kind: 'ip', listed: pick(['127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7']), errors: SPAMHAUS_ERRORS, default: false },
-  'pbl.spamhaus.org': { kind: 'ip', listed: pick(['127.0.0.10', '127.0.0.11']), errors: SPAMHAUS_ERRORS, default: false },
+  'zen.spamhaus.org': { kind: 'ip', listed: ZEN_CODES, errors: SPAMHAUS_ERRORS, default: true, refusesPublicResolvers: true },
+  'sbl.spamhaus.org': { kind: 'ip', listed: pick(['127.0.0.2', '127.0.0.3', '127.0.0.9']), errors: SPAMHAUS_ERRORS, default: false, refusesPublicResolvers: true },
+  'xbl.spamhaus.org': { kind: 'ip', listed: pick(['127.0.0.4', '127.0.0.5', '127.0.0.6', '127.0.0.7']), errors: SPAMHAUS_ERRORS, default: false, refusesPublicResolvers: true },
+  'pbl.spamhaus.org': { kind: 'ip', listed: pick(['127.0.0.10', '127.0.0.11']), errors: SPAMHAUS_ERRORS, default: false, refusesPublicResolvers: true },
   'dbl.spamhaus.org': {
     kind: 'domain',
     listed: {
@@ -81,8 +86,10 @@ export const DNSBL_ZONES: Readonly<Record<string, TableEntry>> = {
     errors: { ...SPAMHAUS_ERRORS, '127.0.1.255': { reason: 'wrong_query_kind', meaning: 'IP queries are not allowed on a domain list' } },
     testName: 'dbltest.com',
     default: true,
+    refusesPublicResolvers: true,
   },
-  'b.barracudacentral.org': { kind: 'ip', listed: { '127.0.0.2': 'listed on the Barracuda Reputation Block List' }, errors: {}, default: true },
+  // Barracuda answers only resolvers registered with it (free registration of the resolver's address).
+  'b.barracudacentral.org': { kind: 'ip', listed: { '127.0.0.2': 'listed on the Barracuda Reputation Block List' }, errors: {}, default: true, refusesPublicResolvers: true },
   'bl.spamcop.net': { kind: 'ip', listed: { '127.0.0.2': 'listed on SpamCop (reported spam source)' }, errors: {}, default: true },
   'psbl.surriel.com': { kind: 'ip', listed: { '127.0.0.2': 'listed on the Passive Spam Block List (spam trap hits)' }, errors: {}, default: true },
   'bl.mailspike.net': {
@@ -132,6 +139,7 @@ export const DNSBL_ZONES: Readonly<Record<string, TableEntry>> = {
     errors: { '127.0.0.1': { reason: 'query_refused_by_list', meaning: 'query refused (public resolver or query volume too high)' } },
     testName: 'test.uribl.com',
     default: false,
+    refusesPublicResolvers: true,
   },
   'multi.surbl.org': {
     kind: 'domain',
@@ -147,6 +155,7 @@ export const DNSBL_ZONES: Readonly<Record<string, TableEntry>> = {
     errors: {},
     testName: 'test.surbl.org',
     default: false,
+    refusesPublicResolvers: true,
   },
 };
 
@@ -220,4 +229,20 @@ export function zoneConfigFor(zone: string | DnsblZoneConfig, fallbackKind?: Dns
   const kind = (m?.[2].toLowerCase() as DnsblKind | undefined) ?? fallbackKind;
   if (!kind) throw new Error(`bug: unknown DNSBL zone ${zone} without a kind`);
   return custom(name, kind);
+}
+
+/**
+ * Spamhaus Data Query Service: with a (free) DQS key, `<list>.spamhaus.org` is asked at
+ * `<key>.<list>.dq.spamhaus.net`, with the same answer codes, through any resolver. Null for
+ * every other zone, or without a key. The result names the key: never log or store it.
+ */
+export function dqsZoneFor(zone: string, key: string | undefined): string | null {
+  if (!key) return null;
+  const m = /^([a-z0-9-]+)\.spamhaus\.org$/.exec(zone);
+  return m ? `${key.toLowerCase()}.${m[1]}.dq.spamhaus.net` : null;
+}
+
+/** Whether this list stays dark behind a public resolver (Spamhaus zones asked through DQS do not). */
+export function darkBehindPublicResolver(zone: DnsblZoneConfig, dqsKey: string | undefined): boolean {
+  return zone.refusesPublicResolvers === true && dqsZoneFor(zone.zone, dqsKey) === null;
 }

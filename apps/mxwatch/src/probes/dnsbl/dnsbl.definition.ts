@@ -1,9 +1,13 @@
 import { mxAddresses, mxAnswer, mxRefusedByResolver } from '../mx/mx.definition.js';
 import { defineProbe } from '../probe-definition.js';
 import type { ProbeResult } from '../probe.types.js';
+import { REFUSAL_REASONS } from './dnsbl-classifier.js';
 import { DNSBL_FINDINGS } from './dnsbl.findings.js';
 import { probeDnsbl, probeDnsblZoneHealth, type DnsblDetails, type DnsblSubject } from './dnsbl.probe.js';
-import { resolveZoneConfig, type DnsblZoneConfig } from './dnsbl-zones.js';
+import { darkBehindPublicResolver, resolveZoneConfig, type DnsblZoneConfig } from './dnsbl-zones.js';
+
+/** Target of the finding about the monitor's own DNSBL resolver (one per domain's run, not per address). */
+export const DNSBL_RESOLVER_TARGET = 'dnsbl-resolver';
 
 export interface DnsblWork {
   subject: DnsblSubject;
@@ -13,6 +17,19 @@ export interface DnsblWork {
    * REFUSED answers to list queries must not read as "this list refuses public resolvers".
    */
   resolverRefuses: boolean;
+  /**
+   * The DNSBL resolver is a known public one (its operator's name): refusals by lists that refuse
+   * public resolvers are expected, not news about each address.
+   */
+  publicResolver: string | null;
+  /** Set on one work item per run: the lists left dark by the public resolver, for the monitor finding. */
+  reportDarkLists?: string[];
+}
+
+/** A refusal by a list that refuses public resolvers, seen through one: untestable, and no DNSBL_QUERY_REFUSED per address. */
+function asPublicResolverRefusal(r: ProbeResult<DnsblDetails>): ProbeResult<DnsblDetails> {
+  if (r.details.state !== 'error' || !REFUSAL_REASONS.has(r.details.errorReason as never)) return r;
+  return { ...r, reason: 'dnsbl_resolver_public', observations: r.observations.filter((o) => o.code !== 'DNSBL_QUERY_REFUSED') };
 }
 
 /** A copy (shared results are never mutated) without the DNSBL_QUERY_REFUSED a DNS REFUSED rcode raised. */
@@ -32,14 +49,17 @@ export const dnsblProbe = defineProbe<DnsblDetails, DnsblWork>({
     const resolverRefuses = mxRefusedByResolver(mxResults);
     // Lists only know public addresses; asking about a private one would only leak it.
     const ips = [...new Set([...mxAddresses(mxAnswer(mxResults)).map((a) => a.ip), ...plan.domain.sendingIps])].filter((ip) => ctx.addressPolicy.forbiddenRange(ip) === null);
+    const publicResolver = ctx.settings.dnsblResolverPublic ?? null;
     const work: DnsblWork[] = [];
     for (const zone of zones) {
-      if (zone.kind === 'ip') for (const ip of ips) work.push({ subject: { kind: 'ip', ip }, zone, resolverRefuses });
-      else work.push({ subject: { kind: 'domain', domain: plan.domain.name }, zone, resolverRefuses });
+      if (zone.kind === 'ip') for (const ip of ips) work.push({ subject: { kind: 'ip', ip }, zone, resolverRefuses, publicResolver });
+      else work.push({ subject: { kind: 'domain', domain: plan.domain.name }, zone, resolverRefuses, publicResolver });
     }
+    const dark = publicResolver ? zones.filter((z) => darkBehindPublicResolver(z, ctx.settings.spamhausDqsKey)).map((z) => z.zone) : [];
+    if (dark.length && work.length) work[0] = { ...work[0], reportDarkLists: dark };
     return work;
   },
-  async run(ctx, { subject, zone, resolverRefuses }, env) {
+  async run(ctx, { subject, zone, resolverRefuses, publicResolver, reportDarkLists }, env) {
     // A zone's RFC 5782 test points are asked once a minute at most, whoever asks.
     const health = () => env.shared(`dnsbl-health|${zone.zone}`, () => probeDnsblZoneHealth(ctx, zone), { minAgeMs: 60_000 });
     const result =
@@ -47,12 +67,25 @@ export const dnsblProbe = defineProbe<DnsblDetails, DnsblWork>({
         ? await env.shared(`dnsbl|${subject.ip}|${zone.zone}`, async () => probeDnsbl(ctx, subject, zone, await health()))
         : // Not shared: no other domain asks about this one, and keeping it would only hold memory.
           await probeDnsbl(ctx, subject, zone, await health());
-    return resolverRefuses ? asResolverRefusal(result) : result;
+    let out = resolverRefuses ? asResolverRefusal(result) : result;
+    if (publicResolver && darkBehindPublicResolver(zone, ctx.settings.spamhausDqsKey)) out = asPublicResolverRefusal(out);
+    if (publicResolver && reportDarkLists?.length) {
+      out = {
+        ...out,
+        observations: [
+          ...out.observations,
+          { code: 'MONITOR_DNSBL_RESOLVER_PUBLIC', target: DNSBL_RESOLVER_TARGET, params: { resolver: publicResolver, lists: reportDarkLists.join(', ') } },
+        ],
+      };
+    }
+    return out;
   },
   findings: DNSBL_FINDINGS,
   covers(finding, results) {
     // A zone's health finding is seen by any testable answer of that zone; with no query to the
     // zone in this run (no addresses), it is gone only if the MX answer was conclusive.
+    // Any DNSBL answer of this run would have carried it again: the resolver is no longer public.
+    if (finding.code === 'MONITOR_DNSBL_RESOLVER_PUBLIC') return results.some((r) => r.probe === 'dnsbl') || undefined;
     if (finding.code !== 'DNSBL_ZONE_UNHEALTHY') return undefined;
     const ofZone = results.filter((r) => r.probe === 'dnsbl' && r.target.endsWith(`@${finding.target}`));
     return ofZone.some((r) => r.status !== 'untestable') || (ofZone.length === 0 && mxAnswer(results) !== null);

@@ -12,7 +12,15 @@ export const DNSBL_FINDINGS = {
     // A fact about our path to the list: reported although the listing status is unknown.
     reportWhenUntestable: true,
     message: '{zone} refused to answer our query for {subject} ({answer}); listing status unknown',
-    remediation: 'The list does not answer queries from public or shared resolvers (Cloudflare, Google, Quad9, DoH providers). Point MXWATCH_DNS_SERVERS at a recursive resolver of your own (e.g. unbound) or use the list\'s paid data feed (Spamhaus DQS key).',
+    remediation: 'The list does not answer queries from public or shared resolvers (Cloudflare, Google, Quad9, DoH providers). Point MXWATCH_DNSBL_DNS_SERVERS at a recursive resolver of your own (e.g. unbound; MXWATCH_DNSBL_DNS_PROTOCOL=udp) or, for Spamhaus, set MXWATCH_SPAMHAUS_DQS_KEY (free Data Query Service key).',
+  },
+  MONITOR_DNSBL_RESOLVER_PUBLIC: {
+    severity: 'warning',
+    // About the monitor itself: raised whatever the lists answered.
+    reportWhenUntestable: true,
+    message: 'mxwatch asks the DNS blacklists through {resolver}, a public resolver, which {lists} refuse to answer; listings there cannot be seen',
+    remediation:
+      'Point MXWATCH_DNSBL_DNS_SERVERS at a recursive resolver of your own (e.g. unbound on 127.0.0.1 with MXWATCH_DNSBL_DNS_PROTOCOL=udp, or `system` when /etc/resolv.conf names one); for Spamhaus you may instead set MXWATCH_SPAMHAUS_DQS_KEY (free Data Query Service key), which works through any resolver. Barracuda answers only resolvers registered with it.',
   },
   DNSBL_ZONE_UNHEALTHY: {
     severity: 'warning',

@@ -5,9 +5,9 @@
  * once per cycle (probeDnsblZoneHealth) and hands it to every probeDnsbl of that zone.
  */
 import { normaliseDomainName, reverseIp } from '../../transport/dns/dns-names.js';
-import type { ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
+import type { DnsAnswer, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
 import { classifyDnsblAnswer, REFUSAL_REASONS, type DnsblClassification, type DnsblCode } from './dnsbl-classifier.js';
-import { DOMAIN_LIST_NEGATIVE_TEST, zoneConfigFor, type DnsblKind, type DnsblZoneConfig } from './dnsbl-zones.js';
+import { DOMAIN_LIST_NEGATIVE_TEST, dqsZoneFor, zoneConfigFor, type DnsblKind, type DnsblZoneConfig } from './dnsbl-zones.js';
 
 export type DnsblSubject = { kind: 'ip'; ip: string } | { kind: 'domain'; domain: string };
 
@@ -44,6 +44,27 @@ export function dnsblQueryName(subject: DnsblSubject, zone: string): string {
   return `${norm.ok ? norm.name : subject.domain.toLowerCase()}.${zone}`;
 }
 
+/**
+ * Asks a list about the name `<name>` (the query name in the list's public zone). With a Spamhaus
+ * DQS key the question goes to the DQS zone instead, and the answer comes back as if the public
+ * zone had been asked: the key never reaches a result, a finding, a log or the API.
+ */
+export async function askList<T extends 'A' | 'TXT'>(ctx: ProbeContext, zone: string, name: string, type: T): Promise<DnsAnswer<T>> {
+  const key = ctx.settings.spamhausDqsKey;
+  const dqs = dqsZoneFor(zone, key);
+  if (!dqs || !key || !name.endsWith(`.${zone}`)) return ctx.dnsblResolver.resolve(name, type, { signal: ctx.signal });
+  const asked = `${name.slice(0, -zone.length)}${dqs}`;
+  const answer = await ctx.dnsblResolver.resolve(asked, type, { signal: ctx.signal });
+  const hide = (text: string) => text.split(dqs).join(`${zone} (via Spamhaus DQS)`).replace(new RegExp(escapeRegExp(key), 'gi'), '<DQS key>');
+  if (!answer.ok) return { ...answer, name, cause: hide(answer.cause) };
+  // A TXT reason is the list's own text; hide the key there too, should a list ever echo it.
+  return type === 'TXT' ? ({ ...answer, name, records: (answer.records as string[]).map(hide) } as DnsAnswer<T>) : { ...answer, name };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
 function subjectText(subject: DnsblSubject): string {
   return subject.kind === 'ip' ? subject.ip : subject.domain.toLowerCase();
 }
@@ -59,7 +80,7 @@ export async function probeDnsblZoneHealth(ctx: ProbeContext, zone: string | Dns
   let answers: [DnsblClassification, DnsblClassification];
   try {
     answers = await Promise.all(
-      [positive, negative].map(async (p) => classifyDnsblAnswer(config, await ctx.dnsblResolver.resolve(p.name, 'A', { signal: ctx.signal }))),
+      [positive, negative].map(async (p) => classifyDnsblAnswer(config, await askList(ctx, config.zone, p.name, 'A'))),
     ) as [DnsblClassification, DnsblClassification];
   } catch (err) {
     if (ctx.signal.aborted) return { zone: config.zone, healthy: true, verified: false, reason: 'the check deadline passed before the test points answered' };
@@ -121,7 +142,7 @@ export async function probeDnsbl(
   const name = dnsblQueryName(subject, config.zone);
   let verdict: DnsblClassification;
   try {
-    verdict = classifyDnsblAnswer(config, await ctx.dnsblResolver.resolve(name, 'A', { signal: ctx.signal }));
+    verdict = classifyDnsblAnswer(config, await askList(ctx, config.zone, name, 'A'));
   } catch (err) {
     if (!ctx.signal.aborted) throw err;
     details.error = 'the check deadline passed before the list answered';
@@ -151,7 +172,7 @@ export async function probeDnsbl(
 
   details.state = 'listed';
   details.codes = verdict.codes;
-  details.txt = await fetchTxt(ctx, name);
+  details.txt = await fetchTxt(ctx, config.zone, name);
   return done('fail', 'listed', [
     {
       code: 'DNSBL_LISTED',
@@ -168,9 +189,9 @@ export async function probeDnsbl(
 }
 
 /** The reason text is a courtesy: its absence or failure never changes the verdict. */
-async function fetchTxt(ctx: ProbeContext, name: string): Promise<string | null> {
+async function fetchTxt(ctx: ProbeContext, zone: string, name: string): Promise<string | null> {
   try {
-    const txt = await ctx.dnsblResolver.resolve(name, 'TXT', { signal: ctx.signal });
+    const txt = await askList(ctx, zone, name, 'TXT');
     return txt.ok && txt.records.length ? txt.records.join(' | ') : null;
   } catch {
     return null;

@@ -301,19 +301,44 @@ export class CachingResolver implements Resolver {
   }
 }
 
+/**
+ * One 'abort' listener per caller signal, however many lookups wait on it: a check's signal is
+ * shared by dozens of concurrent lookups, and Node warns (in plain text, into the JSON log) past
+ * ten listeners on one EventTarget.
+ */
+const abortWaiters = new WeakMap<AbortSignal, Set<() => void>>();
+
+function onAbort(signal: AbortSignal, callback: () => void): () => void {
+  let waiters = abortWaiters.get(signal);
+  if (!waiters) {
+    const set = new Set<() => void>();
+    waiters = set;
+    abortWaiters.set(signal, set);
+    signal.addEventListener(
+      'abort',
+      () => {
+        abortWaiters.delete(signal);
+        for (const w of [...set]) w();
+      },
+      { once: true },
+    );
+  }
+  waiters.add(callback);
+  return () => waiters!.delete(callback);
+}
+
 /** Settles with `promise`, or rejects with the signal's reason as soon as it aborts. */
 export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return promise;
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const off = onAbort(signal, () => reject(signal.reason));
     promise.then(
       (v) => {
-        signal.removeEventListener('abort', onAbort);
+        off();
         resolve(v);
       },
       (e) => {
-        signal.removeEventListener('abort', onAbort);
+        off();
         reject(e);
       },
     );

@@ -260,6 +260,23 @@ describe(PlainDnsResolver.name, () => {
     });
   });
 
+  it('should wait on one caller signal with any number of concurrent lookups without a listener-leak warning', async () => {
+    dns.setRecords('*.example.test', 'A', ['192.0.2.1']);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const controller = new AbortController();
+      const r = resolver('udp');
+      const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => r.resolve(`n${i}.example.test`, 'A', { signal: controller.signal })));
+      expect(answers.every((a) => a.ok)).toBe(true);
+      await new Promise((res) => setImmediate(res));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   describe('truncation', () => {
     it('should ask again over TCP when the UDP answer is truncated', async () => {
       dns.setRecords('a.example.test', 'A', ['192.0.2.1']).setFault('a.example.test', { truncate: true });
