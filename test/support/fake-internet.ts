@@ -48,8 +48,13 @@ export interface FakeInternetOptions {
    * would make the service ask the real default lists, which this internet does not serve.
    */
   dnsblZones?: DnsblZoneSpec[];
-  /** How the service talks to the fake DNS. `https` adds the DNS CA to the NODE_EXTRA_CA_CERTS file. Default `http`. */
-  dnsProtocol?: 'http' | 'https';
+  /**
+   * How the service talks to the fake DNS. `https` adds the DNS CA to the NODE_EXTRA_CA_CERTS file.
+   * `udp`/`tcp`: classic DNS, UDP and TCP on one port (`dns.udpAddress`), as a real resolver listens. Default `http`.
+   */
+  dnsProtocol?: 'http' | 'https' | 'udp' | 'tcp';
+  /** Also serve the fake DNS over UDP (`dns.udpAddress`), e.g. for a real resolver forwarding to it. Default false. */
+  dnsUdp?: boolean;
   /** Top-level domains that get an SOA (negative TTL 0). Default `['test']`. */
   tlds?: string[];
   /** First address handed out by `allocateIp()`. Default: `127.x.y.1`, x and y random (x ≥ 20). */
@@ -238,7 +243,8 @@ function nextIp(ip: string): string {
 
 export async function createFakeInternet(options: FakeInternetOptions = {}): Promise<FakeInternet> {
   const protocol = options.dnsProtocol ?? 'http';
-  const dns = await FakeDnsServer.start({ host: '127.0.0.1', http: protocol === 'http', https: protocol === 'https', udp: false, defaultTtl: TTL });
+  const plainDns = protocol === 'udp' || protocol === 'tcp';
+  const dns = await FakeDnsServer.start({ host: '127.0.0.1', http: protocol === 'http', https: protocol === 'https', udp: plainDns || (options.dnsUdp ?? false), defaultTtl: TTL });
   // EC keys: an RSA key per fake server costs about a second on a loaded machine.
   const ca = await createTestCa({ commonName: 'mxwatch e2e fake internet CA', keyType: 'ec' });
   const dir = mkdtempSync(path.join(tmpdir(), 'mxwatch-fake-internet-'));
@@ -398,7 +404,7 @@ export async function createFakeInternet(options: FakeInternetOptions = {}): Pro
   };
 
   const env: Record<string, string> = {
-    MXWATCH_DNS_SERVERS: protocol === 'http' ? dns.httpAddress! : dns.httpsAddress!,
+    MXWATCH_DNS_SERVERS: plainDns ? dns.udpAddress! : protocol === 'http' ? dns.httpAddress! : dns.httpsAddress!,
     MXWATCH_DNS_PROTOCOL: protocol,
     MXWATCH_DNS_TIMEOUT_MS: '400',
     MXWATCH_DNS_ATTEMPTS: '2',

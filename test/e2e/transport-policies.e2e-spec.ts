@@ -1,0 +1,233 @@
+/**
+ * Transport policies end to end: the built service resolves through a real validating unbound
+ * (UDP) that serves ldns-signed zones itself and forwards every other `.test` name to the fake
+ * DNS; MTA-STS policies come from the fake HTTPS policy server through MXWATCH_PORT_MAP
+ * (443 -> its port); DANE is matched against what the fake mail servers present.
+ *
+ * Exact finding sets are asserted over the codes of the four transport-policy probes (the other
+ * probes have their own suites).
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakePolicyServer } from '../rig/https/fake-policy-server.js';
+import { DnssecRig, type RigZone } from '../rig/dnssec/dnssec-rig.js';
+import { startApp, type RunningApp } from '../support/app-process.js';
+import { type CheckRun as Run, expectExactly, ofProbe } from '../support/check-run.js';
+import { createFakeInternet, type FakeInternet } from '../support/fake-internet.js';
+import { createTestDatabase } from '../support/postgres.js';
+
+const MINE = /^(MTASTS_|TLSRPT_|DNSSEC_|DANE_|MONITOR_RESOLVER_NOT_VALIDATING$)/;
+const CANARY_ZONES: RigZone[] = [
+  { name: 'canary-ok.test', signed: true, records: [] },
+  { name: 'canary-bad.test', signed: true, records: ['www IN A 192.0.2.1'], bogus: ['www.canary-bad.test. 1 IN A 192.0.2.66'] },
+];
+
+const policy = (mode: string, mx: string[], maxAge = 604800) => `version: STSv1\nmode: ${mode}\n${mx.map((m) => `mx: ${m}\n`).join('')}max_age: ${maxAge}\n`;
+
+/** The run with only the transport-policy findings. */
+function mine(run: Run): Run {
+  const keep = (list: Run['findings']['observed']) => list.filter((f) => MINE.test(f.code));
+  return { ...run, findings: { observed: keep(run.findings.observed), opened: keep(run.findings.opened), resolved: keep(run.findings.resolved), open: keep(run.findings.open) } };
+}
+
+function metricValue(text: string, name: string, labels: Record<string, string>): number | null {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`)) continue;
+    const m = /^[^{]+\{(.*)\} (\S+)$/.exec(line);
+    if (!m) continue;
+    const got = Object.fromEntries([...m[1]!.matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => got[k] === v) && Object.keys(got).length === Object.keys(labels).length) return Number(m[2]);
+  }
+  return null;
+}
+
+describe('transport policies: MTA-STS, TLS-RPT, DNSSEC and DANE', () => {
+  let net: FakeInternet;
+  let web: FakePolicyServer;
+  let rig: DnssecRig;
+  let app: RunningApp;
+  let zones: RigZone[];
+  let mxSecureIp: string;
+  let mxDaneBadIp: string;
+  const drop: Array<() => Promise<void>> = [];
+
+  async function monitor(name: string): Promise<void> {
+    const r = await app.api('POST', '/api/v1/domains', { name });
+    expect(r.status, r.text).toBe(201);
+  }
+
+  async function check(name: string): Promise<Run> {
+    const r = await app.api('POST', `/api/v1/domains/${name}/check`);
+    expect(r.status, r.text).toBe(200);
+    return r.body as Run;
+  }
+
+  /** An unsigned domain in the fake DNS with one good MX, a TLS-RPT record and an MTA-STS policy site. */
+  async function stsDomain(name: string, site: Parameters<FakePolicyServer['setSite']>[1] | null, options: { mxHost?: string; behaviour25?: 'good' | 'expired-cert'; stsHostIp?: string } = {}) {
+    const mxHost = options.mxHost ?? `mx.${name}`;
+    const d = await net.addMailDomain(name, { mx: [{ host: mxHost, behaviour25: options.behaviour25 ?? 'good' }] });
+    net.dns.setRecords(`_smtp._tls.${name}`, 'TXT', [`v=TLSRPTv1; rua=mailto:tls@${name}`]);
+    if (site) {
+      net.dns.setRecords(`_mta-sts.${name}`, 'TXT', ['v=STSv1; id=20240101'], 0);
+      net.dns.setRecords(`mta-sts.${name}`, 'A', [options.stsHostIp ?? web.ip], 0);
+      await web.setSite(`mta-sts.${name}`, site);
+    }
+    await monitor(name);
+    return d;
+  }
+
+  beforeAll(async () => {
+    net = await createFakeInternet({ dnsUdp: true });
+    web = await FakePolicyServer.start({ ca: net.ca, ip: net.allocateIp() });
+    mxSecureIp = (await net.addHost({ host: 'mx.secure.test' })).ip!;
+    mxDaneBadIp = (await net.addHost({ host: 'mx.danebad.test' })).ip!;
+    zones = [
+      ...CANARY_ZONES,
+      {
+        name: 'secure.test',
+        signed: true,
+        records: [
+          '@ IN MX 10 mx',
+          `mx IN A ${mxSecureIp}`,
+          '_mta-sts IN TXT "v=STSv1; id=1"',
+          `mta-sts IN A ${web.ip}`,
+          '_smtp._tls IN TXT "v=TLSRPTv1; rua=mailto:tls@secure.test"',
+        ],
+      },
+      { name: 'bogusmx.test', signed: true, records: ['@ IN MX 10 mx', 'mx IN A 192.0.2.30'], bogus: ['bogusmx.test. 1 IN MX 10 evil.example.'] },
+      { name: 'danebad.test', signed: true, records: ['@ IN MX 10 mx', `mx IN A ${mxDaneBadIp}`, `_25._tcp.mx IN TLSA 3 1 1 ${randomBytes(32).toString('hex')}`] },
+    ];
+    await web.setSite('mta-sts.secure.test', { behaviour: 'good', body: policy('enforce', ['mx.secure.test']) });
+    rig = await DnssecRig.start({ zones, forward: { suffixes: ['test'], server: net.dns.udpAddress!.replace(/:(\d+)$/, '@$1') } });
+    const db = await createTestDatabase();
+    drop.push(() => db.drop());
+    app = await startApp({
+      ...net.env,
+      DATABASE_URL: db.url,
+      MXWATCH_DNS_SERVERS: rig.address,
+      MXWATCH_DNS_PROTOCOL: 'udp',
+      MXWATCH_DNS_TIMEOUT_MS: '1000',
+      MXWATCH_PORT_MAP: `${net.env.MXWATCH_PORT_MAP},443:${web.port}`,
+      MXWATCH_DNSSEC_CANARY: 'canary-ok.test,www.canary-bad.test',
+      MXWATCH_CHECK_TIMEOUT: '15',
+    });
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+    await web?.close();
+    await rig?.close();
+    await net?.close();
+    await Promise.all(drop.map((f) => f()));
+  });
+
+  it('should find nothing wrong with a signed domain that enforces MTA-STS, reports TLS and pins its key with DANE', async () => {
+    await monitor('secure.test');
+    // The first run shows the key the MX presents; the owner publishes it (with the next key) as TLSA.
+    const first = await check('secure.test');
+    const starttls = ofProbe(first, 'starttls').find((r) => r.details.port === 25);
+    const spki: string = starttls!.details.chain[0].spkiSha256;
+    expect(spki).toMatch(/^[0-9a-f]{64}$/);
+    zones = zones.map((z) => (z.name === 'secure.test' ? { ...z, records: [...z.records, `_25._tcp.mx IN TLSA 3 1 1 ${spki}`, `_25._tcp.mx IN TLSA 3 1 1 ${randomBytes(32).toString('hex')}`] } : z));
+    await rig.setZones(zones);
+
+    const run = mine(await check('secure.test'));
+    expectExactly(run, []);
+    expect(ofProbe(run, 'mta-sts')[0]).toMatchObject({ status: 'pass', details: { state: 'enforce', id: '1' } });
+    expect(ofProbe(run, 'tls-rpt')[0]).toMatchObject({ status: 'pass', details: { state: 'valid' } });
+    expect(ofProbe(run, 'dnssec')[0]).toMatchObject({ status: 'pass', details: { state: 'secure', resolverValidating: true } });
+    expect(ofProbe(run, 'dane')[0]).toMatchObject({ status: 'pass', target: 'mx.secure.test', details: { deployed: true, addresses: [{ ip: mxSecureIp, match: true }] } });
+    expect(web.requests.filter((r) => r.host === 'mta-sts.secure.test').every((r) => r.sni === 'mta-sts.secure.test')).toBe(true);
+
+    const text = await (await fetch(`${app.baseUrl}/metrics`)).text();
+    expect(metricValue(text, 'mxwatch_mtasts_mode_info', { domain: 'secure.test', mode: 'enforce' })).toBe(1);
+    expect(metricValue(text, 'mxwatch_dnssec_state_info', { domain: 'secure.test', state: 'secure' })).toBe(1);
+    expect(metricValue(text, 'mxwatch_dane_match', { host: 'mx.secure.test', ip: mxSecureIp, port: '25' })).toBe(1);
+  });
+
+  it('should note an unsigned domain without MTA-STS or TLS-RPT with info findings only', async () => {
+    const d = await net.addMailDomain('plain.test', { mx: [{ host: 'mx.plain.test' }] });
+    await monitor('plain.test');
+    const run = mine(await check('plain.test'));
+    expectExactly(run, [
+      ['MTASTS_MISSING', 'plain.test', 'info'],
+      ['TLSRPT_MISSING', 'plain.test', 'info'],
+      ['DNSSEC_UNSIGNED', 'plain.test', 'info'],
+      ['DNSSEC_MX_HOST_UNSIGNED', d.mx[0]!.host, 'info'],
+    ]);
+  });
+
+  it('should report a policy host with an expired certificate as unreachable, naming the cause', async () => {
+    await stsDomain('sts-expired.test', { behaviour: 'expired', body: policy('enforce', ['mx.sts-expired.test']) });
+    const run = mine(await check('sts-expired.test'));
+    expectExactly(run, [
+      ['MTASTS_POLICY_UNREACHABLE', 'sts-expired.test', 'critical'],
+      ['DNSSEC_UNSIGNED', 'sts-expired.test'],
+      ['DNSSEC_MX_HOST_UNSIGNED', 'mx.sts-expired.test'],
+    ]);
+    expect(run.findings.observed.find((f) => f.code === 'MTASTS_POLICY_UNREACHABLE')!.message).toMatch(/certificate/);
+  });
+
+  it('should refuse an MTA-STS host that resolves to a refused address, report it, and dial nothing', async () => {
+    await stsDomain('sts-private.test', { behaviour: 'good', body: policy('enforce', ['mx.sts-private.test']) }, { stsHostIp: '10.20.30.40' });
+    const run = mine(await check('sts-private.test'));
+    expectExactly(run, [
+      ['MTASTS_POLICY_UNREACHABLE', 'sts-private.test', 'critical'],
+      ['DNSSEC_UNSIGNED', 'sts-private.test'],
+      ['DNSSEC_MX_HOST_UNSIGNED', 'mx.sts-private.test'],
+    ]);
+    const sts = ofProbe(run, 'mta-sts')[0]!;
+    expect(sts.details.fetch).toMatchObject({ error: 'forbidden', ip: null, refused: [{ ip: '10.20.30.40', range: 'private' }] });
+    expect(web.requests.filter((r) => r.host === 'mta-sts.sts-private.test')).toEqual([]);
+  });
+
+  it('should apply the one-label wildcard rule of RFC 8461 to MX coverage (two popular checkers match any suffix)', async () => {
+    await stsDomain('sts-wild.test', { behaviour: 'good', body: policy('enforce', ['*.sts-wild.test']) }, { mxHost: 'mx.deep.sts-wild.test' });
+    const run = mine(await check('sts-wild.test'));
+    expectExactly(run, [
+      ['MTASTS_MX_NOT_COVERED', 'mx.deep.sts-wild.test', 'critical'],
+      ['DNSSEC_UNSIGNED', 'sts-wild.test'],
+      ['DNSSEC_MX_HOST_UNSIGNED', 'mx.deep.sts-wild.test'],
+    ]);
+  });
+
+  it('should flag an MX certificate enforcing senders refuse, and only note a testing policy', async () => {
+    const d = await stsDomain('sts-badcert.test', { behaviour: 'good', body: policy('enforce', ['mx.sts-badcert.test']) }, { behaviour25: 'expired-cert' });
+    const run = mine(await check('sts-badcert.test'));
+    expectExactly(run, [
+      ['MTASTS_MX_CERT_INVALID', `mx.sts-badcert.test[${d.mx[0]!.ip}]:25`, 'critical'],
+      ['DNSSEC_UNSIGNED', 'sts-badcert.test'],
+      ['DNSSEC_MX_HOST_UNSIGNED', 'mx.sts-badcert.test'],
+    ]);
+    await stsDomain('sts-testing.test', { behaviour: 'good', body: policy('testing', ['mx.sts-testing.test']) }, { behaviour25: 'expired-cert' });
+    expectExactly(mine(await check('sts-testing.test')), [
+      ['MTASTS_TESTING', 'sts-testing.test', 'info'],
+      ['DNSSEC_UNSIGNED', 'sts-testing.test'],
+      ['DNSSEC_MX_HOST_UNSIGNED', 'mx.sts-testing.test'],
+    ]);
+  });
+
+  it('should report MX records that fail DNSSEC validation', async () => {
+    await monitor('bogusmx.test');
+    const run = mine(await check('bogusmx.test'));
+    expectExactly(run, [
+      ['DNSSEC_BOGUS', 'bogusmx.test', 'critical'],
+      ['MTASTS_MISSING', 'bogusmx.test'],
+      ['TLSRPT_MISSING', 'bogusmx.test'],
+    ]);
+    const text = await (await fetch(`${app.baseUrl}/metrics`)).text();
+    expect(metricValue(text, 'mxwatch_dnssec_state_info', { domain: 'bogusmx.test', state: 'bogus' })).toBe(1);
+  });
+
+  it('should report a TLSA record that matches nothing the MX presents, and warn that TLS-RPT is missing', async () => {
+    await monitor('danebad.test');
+    const run = mine(await check('danebad.test'));
+    expectExactly(run, [
+      ['DANE_NO_MATCH', `mx.danebad.test[${mxDaneBadIp}]:25`, 'critical'],
+      ['MTASTS_MISSING', 'danebad.test', 'info'],
+      ['TLSRPT_MISSING', 'danebad.test', 'warning'],
+    ]);
+    const text = await (await fetch(`${app.baseUrl}/metrics`)).text();
+    expect(metricValue(text, 'mxwatch_dane_match', { host: 'mx.danebad.test', ip: mxDaneBadIp, port: '25' })).toBe(0);
+  });
+});
