@@ -109,6 +109,11 @@ describe('scale-out: api and workers on Redis', () => {
     expect(api.output()).not.toContain('check finished');
     const leaders = workers.filter((w) => w.output().includes('scheduler role taken'));
     expect(leaders).toHaveLength(1);
+    // Work shared between domains went through Redis, for every worker to reuse.
+    const redis = new Redis({ host: REDIS_HOST, port: REDIS_PORT });
+    const [, shared] = await redis.scan('0', 'MATCH', `mxwatch:*:${db.name}:sw:r:*`, 'COUNT', 100_000);
+    redis.disconnect();
+    expect(shared.length).toBeGreaterThan(0);
   });
 
   it('should answer a manual check on the api replica with the run a worker stored', async () => {

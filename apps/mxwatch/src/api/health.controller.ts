@@ -1,7 +1,8 @@
-import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Inject, Optional, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { AppLogger } from '../common/app-logger.js';
 import { DatabaseService } from '../database/database.service.js';
+import { QUEUE_HEALTH, type QueueHealth } from '../runtime/queue/queue-tokens.js';
 import { HealthDto, NotReadyDto, ReadinessDto } from './responses.dto.js';
 
 /** A readiness check answers in this time or reports the database as not answering. */
@@ -13,6 +14,8 @@ export class HealthController {
   constructor(
     private readonly db: DatabaseService,
     private readonly logger: AppLogger,
+    /** With MXWATCH_REDIS_URL: Redis is a dependency too (runtime/queue). */
+    @Optional() @Inject(QUEUE_HEALTH) private readonly queue?: QueueHealth,
   ) {}
 
   @Get('live')
@@ -24,7 +27,11 @@ export class HealthController {
   @Get('ready')
   @ApiOkResponse({ type: ReadinessDto, description: 'the database answers' })
   @ApiServiceUnavailableResponse({ type: NotReadyDto, description: 'the database does not answer' })
-  async ready(): Promise<{ status: 'ok'; database: string }> {
+  async ready(): Promise<{ status: 'ok'; database: string; redis?: string; missing?: string[] }> {
+    const redis = await this.queue?.check();
+    if (redis && !redis.ok) this.logger.warn({ msg: 'readiness: Redis does not answer', err: redis.error }, 'Health');
+    const redisField = redis ? { redis: redis.ok ? 'ok' : 'unavailable' } : {};
+    const redisMissing = redis && !redis.ok ? ['redis'] : [];
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -34,10 +41,15 @@ export class HealthController {
     } catch (e) {
       // The cause (a Prisma or driver error naming hosts, users, SQL) goes to the log; anyone may call this route.
       this.logger.warn({ msg: 'readiness: the database does not answer', database: this.db.kind, err: e instanceof Error ? e.message : String(e) }, 'Health');
-      throw new ServiceUnavailableException({ statusCode: 503, status: 'unavailable', database: this.db.kind, reason: 'the database does not answer' });
+      throw new ServiceUnavailableException({ statusCode: 503, status: 'unavailable', database: this.db.kind, reason: 'the database does not answer', ...redisField, missing: ['database', ...redisMissing] });
     } finally {
       clearTimeout(timer);
     }
-    return { status: 'ok', database: this.db.kind };
+    // A worker (or scheduler) without Redis cannot work: not ready. An api replica still serves
+    // everything but manual checks: ready, and says what is missing.
+    if (redis && !redis.ok && redis.required) {
+      throw new ServiceUnavailableException({ statusCode: 503, status: 'unavailable', database: this.db.kind, reason: 'Redis does not answer', ...redisField, missing: redisMissing });
+    }
+    return { status: 'ok', database: this.db.kind, ...redisField, ...(redisMissing.length > 0 ? { missing: redisMissing } : {}) };
   }
 }

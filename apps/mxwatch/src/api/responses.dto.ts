@@ -124,6 +124,8 @@ export class HealthDto {
 export class ReadinessDto {
   @ApiProperty({ enum: ['ok'] }) status!: string;
   @ApiProperty({ enum: ['postgres', 'pglite'] }) database!: string;
+  @ApiPropertyOptional({ enum: ['ok', 'unavailable'], description: 'with MXWATCH_REDIS_URL' }) redis?: string;
+  @ApiPropertyOptional({ type: [String], example: ['redis'], description: 'what does not answer (an api replica stays ready without Redis; it only loses manual checks)' }) missing?: string[];
 }
 
 export class NotReadyDto {
@@ -131,6 +133,8 @@ export class NotReadyDto {
   @ApiProperty({ enum: ['unavailable'] }) status!: string;
   @ApiProperty({ enum: ['postgres', 'pglite'] }) database!: string;
   @ApiProperty({ example: 'the database does not answer', description: 'a short reason; details are in the log' }) reason!: string;
+  @ApiPropertyOptional({ enum: ['ok', 'unavailable'], description: 'with MXWATCH_REDIS_URL' }) redis?: string;
+  @ApiPropertyOptional({ type: [String], example: ['database', 'redis'] }) missing?: string[];
 }
 
 export class ErrorDto {

@@ -7,9 +7,10 @@ export type { DomainInput };
 export interface DomainCheckOptions {
   /** The registered probes to run (the registry, or a subset in tests and the CLI). */
   probes: readonly ProbeDefinition[];
-  shared: SharedWork;
-  /** One connection at a time per address. */
-  perAddress: KeyedLimiter;
+  /** In-process SharedWork, or its fleet-wide version on Redis (RedisSharedWork). */
+  shared: Pick<SharedWork, 'run'>;
+  /** One connection at a time per address (fleet-wide with RedisKeyedLimiter). */
+  perAddress: Pick<KeyedLimiter, 'run'>;
   /** The global limit of connections at once, whatever check they belong to. */
   connections?: <T>(fn: () => Promise<T>) => Promise<T>;
   /** How old a shared result may be for this domain (0: fresh, for manual checks). */

@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig, DnsResolverConfig } from '../config/config.types.js';
 import { isKnownPublicResolver } from '../transport/dns/public-resolvers.js';
@@ -9,6 +9,7 @@ import { NetDialer } from '../transport/net/net-dialer.js';
 import type { AddressPolicyLike, ProbeContext, ProbeSettings } from '../probes/probe.types.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { KeyedLimiter, SharedWork } from './shared-work.js';
+import { FLEET_SHARING, type FleetSharing } from './redis-shared-work.js';
 
 /**
  * An address policy that remembers its answers. The answer is a pure function of the address,
@@ -54,14 +55,20 @@ export class ProbeRuntime implements OnApplicationShutdown {
   readonly policy: AddressPolicyLike;
   readonly dialer: NetDialer;
   readonly settings: ProbeSettings;
-  readonly shared = new SharedWork();
-  readonly perAddress = new KeyedLimiter(1);
+  readonly shared: Pick<SharedWork, 'run'>;
+  readonly perAddress: Pick<KeyedLimiter, 'run'>;
   /** Every SMTP connection of every check, manual or scheduled, waits here. */
   readonly connections: LimitFunction;
   /** Every check, manual or scheduled, waits here. */
   readonly checks: LimitFunction;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    /** With MXWATCH_REDIS_URL: shared work and the per-address limit hold across every worker (runtime/queue). */
+    @Optional() @Inject(FLEET_SHARING) fleet?: FleetSharing,
+  ) {
+    this.shared = fleet?.shared ?? new SharedWork();
+    this.perAddress = fleet?.perAddress ?? new KeyedLimiter(1);
     this.resolver = resolverFor(config.dns);
     this.dnsblResolver = sameResolverConfig(config.dns, config.dnsblDns) ? this.resolver : resolverFor(config.dnsblDns);
     this.policy = new MemoizedAddressPolicy(AddressPolicy.fromList(config.allowPrivateTargets));

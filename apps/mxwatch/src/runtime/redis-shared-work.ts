@@ -73,6 +73,14 @@ export interface RedisSharedWorkOptions {
   now?: () => number;
 }
 
+/** Injection token: the fleet-wide SharedWork and per-address limiter, present when Redis is configured. */
+export const FLEET_SHARING = Symbol('FLEET_SHARING');
+
+export interface FleetSharing {
+  shared: RedisSharedWork;
+  perAddress: RedisKeyedLimiter;
+}
+
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 interface Stored {

@@ -9,6 +9,8 @@ import { CheckWorkerService } from './check-worker.service.js';
 import { QueueSchedulerService } from './queue-scheduler.service.js';
 import { CHECK_QUEUE_OPTIONS, QUEUE_HEALTH, REMOTE_CHECKS } from './queue-tokens.js';
 import { RedisHealthService } from './redis-health.service.js';
+import { fleetSharingProvider } from './fleet-sharing.provider.js';
+import { FLEET_SHARING } from '../redis-shared-work.js';
 import { redisOptionsFromUrl, redisPrefixFor } from './redis-options.js';
 import { RemoteChecksService } from './remote-checks.service.js';
 
@@ -34,7 +36,8 @@ export class CheckQueueModule {
     const options = { ...defaultQueueOptions(config), ...overrides };
     const plan = rolePlan(config);
     const providers: Provider[] = [{ provide: CHECK_QUEUE_OPTIONS, useValue: options }, ScheduleRepository];
-    const exports: Array<Provider | symbol> = [CHECK_QUEUE_OPTIONS, QUEUE_HEALTH];
+    const exports: Array<Provider | symbol> = [CHECK_QUEUE_OPTIONS, QUEUE_HEALTH, FLEET_SHARING];
+    providers.push(fleetSharingProvider);
     providers.push(RedisHealthService, { provide: QUEUE_HEALTH, useExisting: RedisHealthService });
     if (plan.scheduler === 'queue') providers.push(QueueSchedulerService);
     if (plan.checks === 'queue') providers.push(CheckWorkerService);

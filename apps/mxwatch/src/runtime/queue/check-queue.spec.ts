@@ -40,7 +40,8 @@ describe('check queue', () => {
     ({ redisUrl: TEST_REDIS_URL, checkConcurrency: 4, checkIntervalSeconds: 300, schedulerTickSeconds: 3600, retentionDays: 30, checkTimeoutSeconds: 30, role: 'all', ...overrides }) as AppConfig;
   const options = (overrides: Partial<CheckQueueOptions> = {}): CheckQueueOptions => ({
     prefix: keys.prefix,
-    leaderTtlMs: 1_000,
+    // Long enough that a slow machine never lets it lapse mid-test (the tests call tick() without the renewal timer).
+    leaderTtlMs: 10_000,
     lockDurationMs: 1_000,
     stalledIntervalMs: 300,
     maxWaiting: 10_000,
@@ -172,8 +173,8 @@ describe('check queue', () => {
   it('should move the scheduler role to another replica when the leader dies, without enqueueing anything twice', async () => {
     await addDue(10, 'first');
     const q = queue();
-    const a = scheduler(q);
-    const b = scheduler(q);
+    const a = scheduler(q, options({ leaderTtlMs: 1_000 }));
+    const b = scheduler(q, options({ leaderTtlMs: 1_000 }));
     expect(await a.tick(NOW)).toBe(10);
     expect(await b.tick(NOW)).toBe(0);
     expect(b.isLeader).toBe(false);
