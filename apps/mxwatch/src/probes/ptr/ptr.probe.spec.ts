@@ -58,6 +58,8 @@ describe(probePtr.name, () => {
     const r = await probe(zone, { greetings: [{ where: 'banner', endpoint: `mx.example.test[${IP}]:25`, name: 'localhost' }, { where: 'ehlo', endpoint: `mx.example.test[${IP}]:25`, name: 'mx.example.test' }] });
     expect(codes(r)).toEqual(['HELO_NAME_INVALID']);
     expect(r.observations[0]!.params).toMatchObject({ name: 'localhost', where: `SMTP banner on mx.example.test[${IP}]:25` });
+    const both = await probe(zone, { greetings: [{ where: 'banner', endpoint: 'e', name: 'mail' }, { where: 'ehlo', endpoint: 'e', name: 'mail' }] });
+    expect(both.observations.map((o) => [o.code, o.params.name, o.params.where])).toEqual([['HELO_NAME_INVALID', 'mail', 'SMTP banner on e, EHLO reply on e']]);
   });
 
   it.each(['servfail', 'timeout'] as const)('should be untestable with no finding when the PTR lookup fails (%s)', async (fault) => {

@@ -164,7 +164,14 @@ export async function probePtr(ctx: ProbeContext, subject: PtrSubject): Promise<
   };
 
   try {
-    for (const g of details.greetings) if (!g.valid) observe('HELO_NAME_INVALID', { name: g.name, where: `${g.where === 'banner' ? 'SMTP banner' : 'EHLO reply'} on ${g.endpoint}` });
+    // One finding per address: the banner and the EHLO reply usually carry the same bad name.
+    const invalid = details.greetings.filter((g) => !g.valid);
+    if (invalid.length) {
+      observe('HELO_NAME_INVALID', {
+        name: [...new Set(invalid.map((g) => g.name))].join('", "'),
+        where: invalid.map((g) => `${g.where === 'banner' ? 'SMTP banner' : 'EHLO reply'} on ${g.endpoint}`).join(', '),
+      });
+    }
 
     const ptr = await resolve(details.reverseName, 'PTR');
     const names = ptr.ok ? [...new Set(ptr.records.map((n) => n.toLowerCase().replace(/\.$/, '')))] : [];
