@@ -206,6 +206,11 @@ describe('dane probe on a real validating resolver', () => {
     const r = await run('one.dane.test', [{ ip: '192.0.2.1', chain: [other, caEl] }]);
     expect(codes(r)).toEqual(['DANE_NO_MATCH@one.dane.test[192.0.2.1]:25', 'DANE_ROLLOVER_RISK@one.dane.test[192.0.2.1]:25']);
     expect(r.observations.find((o) => o.code === 'DANE_ROLLOVER_RISK')!.params.why).toMatch(/key changed/);
+    // Another domain sharing this MX, checked after the change was first seen, sees the same.
+    clock += 300_000;
+    expect(codes(await run('one.dane.test', [{ ip: '192.0.2.1', chain: [other, caEl] }]))).toEqual(['DANE_NO_MATCH@one.dane.test[192.0.2.1]:25', 'DANE_ROLLOVER_RISK@one.dane.test[192.0.2.1]:25']);
+    // Once what is presented matches a record again, the risk is gone.
+    expect(codes(await run('one.dane.test', [{ ip: '192.0.2.1' }]))).toEqual(['DANE_NO_ROLLOVER@one.dane.test']);
   });
 
   it('should warn of a rollover when the certificate expires soon and no record matches another key', async () => {

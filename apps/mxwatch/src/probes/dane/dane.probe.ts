@@ -59,6 +59,13 @@ export interface DaneProbeOptions {
 
 const DAY_MS = 86_400_000;
 
+/** The key an address presented, and the one before it when it changed. */
+interface KeySeen {
+  spki: string;
+  previous: string | null;
+  changedAt: number | null;
+}
+
 function target(host: string, ip: string): string {
   return `${host}[${ip}]:25`;
 }
@@ -223,18 +230,23 @@ export function createDaneProbe(options: DaneProbeOptions = {}) {
           if (res.match === false) observe('DANE_NO_MATCH', target(host, ip), { ip, problem: res.problem });
 
           if (res.leafSpkiSha256) {
+            // Per address, not per domain: every domain sharing this MX must see the same change.
             const key = `dane:${target(host, ip)}`;
-            const last = await memory.get<{ spki: string; at: number }>(key);
+            const seen = (await memory.get<KeySeen>(key)) ?? null;
             const leaf = fact.chain![0]!;
+            const next: KeySeen =
+              seen === null ? { spki: leaf.spkiSha256, previous: null, changedAt: null }
+              : seen.spki === leaf.spkiSha256 ? seen
+              : { spki: leaf.spkiSha256, previous: seen.spki, changedAt: now };
             const spareExists = records.some((r) => r.usage === 2 || !fact.chain!.some((c) => matchesElement(r, c)));
             const expiresMs = Date.parse(leaf.notAfter);
             const daysLeft = Number.isFinite(expiresMs) ? Math.floor((expiresMs - now) / DAY_MS) : null;
-            if (last && last.spki !== leaf.spkiSha256 && !res.match) {
-              observe('DANE_ROLLOVER_RISK', target(host, ip), { ip, why: `the presented key changed since ${new Date(last.at).toISOString()} and no TLSA record matches the new one` });
+            if (next.previous !== null && next.changedAt !== null && !res.match) {
+              observe('DANE_ROLLOVER_RISK', target(host, ip), { ip, why: `the presented key changed at ${new Date(next.changedAt).toISOString()} and no TLSA record matches the new one` });
             } else if (res.match && daysLeft !== null && daysLeft < ctx.settings.certWarnDays && !spareExists) {
               observe('DANE_ROLLOVER_RISK', target(host, ip), { ip, why: `the certificate expires in ${daysLeft} day(s) and no TLSA record matches any other key: the renewal will break DANE unless it keeps the key` });
             }
-            await memory.set(key, { spki: leaf.spkiSha256, at: now });
+            if (next !== seen) await memory.set(key, next);
           }
         }
 
