@@ -144,6 +144,7 @@ describe('Status pages in Chromium', () => {
     await expect(strip.locator('rect').last().getAttribute('data-state')).resolves.toBe('pass');
     await expect(page.locator('svg[data-probe="starttls"] rect').last().getAttribute('data-state')).resolves.toBe('warn');
     await page.screenshot({ path: path.join(ARTIFACTS, 'domain.png'), fullPage: true });
+    await page.locator('section[aria-labelledby="timeline-h"]').screenshot({ path: path.join(ARTIFACTS, 'timeline.png') });
 
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
     await phone.goto(`${app.baseUrl}/domains/expiring.test`);

@@ -174,14 +174,16 @@ function policySections(v: DomainView): Html {
 <h2 id="policies-h">Policies</h2>
 ${others.map((p) => {
   const rs = v.results.filter((r) => r.probe === p.name);
-  return html`<section class="card" data-probe="${p.name}" aria-labelledby="policy-${p.name}">
-<h3 id="policy-${p.name}">${p.title} ${badge(worst(rs.map((r) => r.status)))}</h3>
+  const status = worst(rs.map((r) => r.status));
+  // Passing policies start folded, so what needs attention is what the eye meets.
+  return html`<details class="card" data-probe="${p.name}"${status === 'pass' ? null : html` open`}>
+<summary><h3 id="policy-${p.name}">${p.title} ${badge(status)}</h3></summary>
 ${
   rs.length === 0
     ? html`<p class="muted">No result in the latest check.</p>`
     : rs.map((r) => html`<div class="result"><p><strong>${r.target}</strong> ${badge(r.status)}${r.reason ? html` <code>${r.reason}</code>` : null}</p>${detailsList(r.details)}</div>`)
 }
-</section>`;
+</details>`;
 })}
 </section>`;
 }

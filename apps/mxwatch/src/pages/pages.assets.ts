@@ -66,6 +66,8 @@ button[disabled] { opacity:.6; cursor:progress; }
 .facts dd { margin:0; overflow-wrap:anywhere; }
 .card { border:1px solid var(--line); border-radius:6px; padding:.6rem .8rem; margin:.6rem 0; }
 .card > h3 { margin-top:0; }
+details.card > summary { cursor:pointer; }
+details.card > summary > h3 { display:inline; margin:0; font-size:1.05rem; }
 pre { white-space:pre-wrap; overflow-wrap:anywhere; background:var(--panel); padding:.5rem; border-radius:4px; font-size:.85rem; margin:.3rem 0; }
 .timeline { display:grid; grid-template-columns: minmax(6rem, max-content) 1fr; gap:.3rem 1rem; align-items:center; }
 .timeline > div:nth-child(odd) { font-family: ui-monospace, monospace; font-size:.9rem; }
