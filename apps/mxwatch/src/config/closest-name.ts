@@ -11,18 +11,32 @@ export function editDistance(a: string, b: string): number {
   return previous[b.length]!;
 }
 
+/** `MXWATCH_DNS_SERVERS` → MXWATCH, DNS, SERVERS; `dnsblDnsServers` → DNSBL, DNS, SERVERS. */
+function wordsOf(name: string): Set<string> {
+  return new Set(name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase().split('_').filter(Boolean));
+}
+
 /**
  * The known name closest to `name`, when it is close enough to be a slip (a missing S, a swapped
- * word, one word of a longer name) rather than a different setting. Case is ignored.
+ * letter, a dropped word) rather than a different setting. Case is ignored. Among the close
+ * ones, a name that has every word of `name` wins over a merely shorter edit:
+ * `MXWATCH_DNSBL_PROTOCOL` means `MXWATCH_DNSBL_DNS_PROTOCOL`, not `MXWATCH_DNS_PROTOCOL`.
  */
 export function closestName(name: string, known: readonly string[]): string | undefined {
-  const wanted = name.toUpperCase();
-  let best: { name: string; distance: number } | undefined;
-  for (const candidate of known) {
-    const distance = editDistance(wanted, candidate.toUpperCase());
-    if (!best || distance < best.distance) best = { name: candidate, distance };
-  }
-  if (!best) return undefined;
-  const allowed = Math.max(2, Math.floor(Math.min(name.length, best.name.length) / 4));
-  return best.distance <= allowed ? best.name : undefined;
+  // The shared prefix says nothing about which setting was meant: compare what follows it.
+  const bare = (s: string) => s.toUpperCase().replace(/^MXWATCH_/, '');
+  const wanted = bare(name);
+  const words = wordsOf(name.replace(/^MXWATCH_/i, ''));
+  const close = known
+    .map((candidate) => {
+      const theirs = wordsOf(candidate.replace(/^MXWATCH_/i, ''));
+      const hasEveryWord = [...words].every((w) => theirs.has(w));
+      const distance = editDistance(wanted, bare(candidate));
+      const allowed = Math.max(1, Math.floor(Math.min(wanted.length, bare(candidate).length) / 4));
+      // One word left out (`DNSBL_SERVERS` for `DNSBL_DNS_SERVERS`) is a slip whatever its length.
+      return { candidate, distance, hasEveryWord, ok: distance <= allowed || (hasEveryWord && theirs.size - words.size === 1) };
+    })
+    .filter((c) => c.ok)
+    .sort((a, b) => Number(b.hasEveryWord) - Number(a.hasEveryWord) || a.distance - b.distance);
+  return close[0]?.candidate;
 }

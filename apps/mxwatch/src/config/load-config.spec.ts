@@ -238,7 +238,12 @@ describe('loadConfig: settings added for resolvers, scale-out and hardening', ()
   it.each<[Record<string, string>, string]>([
     [{ MXWATCH_DNS_SERVER: '127.0.0.1' }, 'MXWATCH_DNS_SERVER: unknown variable; did you mean MXWATCH_DNS_SERVERS?'],
     [{ MXWATCH_CHECK_INTERVALL: '60' }, 'MXWATCH_CHECK_INTERVALL: unknown variable; did you mean MXWATCH_CHECK_INTERVAL?'],
-    [{ MXWATCH_DNSBL_PROTOCOL: 'udp' }, 'MXWATCH_DNSBL_PROTOCOL: unknown variable; did you mean MXWATCH_DNS_PROTOCOL?'],
+    [{ MXWATCH_DNSBL_PROTOCOL: 'udp' }, 'MXWATCH_DNSBL_PROTOCOL: unknown variable; did you mean MXWATCH_DNSBL_DNS_PROTOCOL?'],
+    [{ MXWATCH_DNSBL_SERVERS: '127.0.0.53' }, 'MXWATCH_DNSBL_SERVERS: unknown variable; did you mean MXWATCH_DNSBL_DNS_SERVERS?'],
+    [{ MXWATCH_SPAMHAUS_KEY: 'k' }, 'MXWATCH_SPAMHAUS_KEY: unknown variable; did you mean MXWATCH_SPAMHAUS_DQS_KEY?'],
+    [{ MXWATCH_TOKEN: 'k' }, 'MXWATCH_TOKEN: unknown variable; did you mean MXWATCH_API_TOKEN?'],
+    [{ MXWATCH_ROLES: 'api' }, 'MXWATCH_ROLES: unknown variable; did you mean MXWATCH_ROLE?'],
+    [{ MXWATCH_MODE: 'api' }, 'MXWATCH_MODE: unknown variable'],
     [{ MXWATCH_COLOUR_SCHEME: 'dark' }, 'MXWATCH_COLOUR_SCHEME: unknown variable'],
     [{ MXWATCH_DNS_SERVERS: '' }, 'MXWATCH_DNS_SERVERS: is empty: list at least one server, or unset it to use the default'],
     [{ MXWATCH_DNSBL_DNS_SERVERS: ' , ' }, 'MXWATCH_DNSBL_DNS_SERVERS: is empty: list at least one server, or unset it to use the default'],
