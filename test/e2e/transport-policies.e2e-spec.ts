@@ -231,3 +231,53 @@ describe('transport policies: MTA-STS, TLS-RPT, DNSSEC and DANE', () => {
     expect(metricValue(text, 'mxwatch_dane_match', { host: 'mx.danebad.test', ip: mxDaneBadIp, port: '25' })).toBe(0);
   });
 });
+
+describe('transport policies behind a resolver that does not validate DNSSEC', () => {
+  let net: FakeInternet;
+  let rig: DnssecRig;
+  let app: RunningApp;
+  const drop: Array<() => Promise<void>> = [];
+
+  beforeAll(async () => {
+    net = await createFakeInternet({ dnsUdp: true });
+    rig = await DnssecRig.start({
+      validating: false,
+      zones: [...CANARY_ZONES, { name: 'bogusmx2.test', signed: true, records: ['@ IN MX 10 mx', 'mx IN A 192.0.2.30'], bogus: ['bogusmx2.test. 1 IN MX 10 mx.other.test.'] }],
+      forward: { suffixes: ['test'], server: net.dns.udpAddress!.replace(/:(\d+)$/, '@$1') },
+    });
+    const db = await createTestDatabase();
+    drop.push(() => db.drop());
+    app = await startApp({
+      ...net.env,
+      DATABASE_URL: db.url,
+      MXWATCH_DNS_SERVERS: rig.address,
+      MXWATCH_DNS_PROTOCOL: 'udp',
+      MXWATCH_DNS_TIMEOUT_MS: '1000',
+      MXWATCH_DNSSEC_CANARY: 'canary-ok.test,www.canary-bad.test',
+      MXWATCH_CHECK_TIMEOUT: '15',
+    });
+  });
+
+  afterAll(async () => {
+    await app?.stop();
+    await rig?.close();
+    await net?.close();
+    await Promise.all(drop.map((f) => f()));
+  });
+
+  it('should make every DNSSEC and DANE result untestable and raise only the monitor finding, never a DNSSEC verdict on a domain', async () => {
+    await net.addMailDomain('unsigned.test', { mx: [{ host: 'mx.unsigned.test' }] });
+    for (const name of ['unsigned.test', 'bogusmx2.test']) {
+      const r = await app.api('POST', '/api/v1/domains', { name });
+      expect(r.status, r.text).toBe(201);
+      const c = await app.api('POST', `/api/v1/domains/${name}/check`);
+      expect(c.status, c.text).toBe(200);
+      const run = mine(c.body as Run);
+      const dnssecCodes = run.findings.observed.filter((f) => f.code.startsWith('DNSSEC_') || f.code.startsWith('DANE_'));
+      expect(dnssecCodes).toEqual([]);
+      expect(run.findings.observed.filter((f) => f.code === 'MONITOR_RESOLVER_NOT_VALIDATING').map((f) => f.target)).toEqual(['resolver']);
+      expect(ofProbe(run, 'dnssec')[0]).toMatchObject({ status: 'untestable', reason: 'resolver_not_validating' });
+      for (const dane of ofProbe(run, 'dane')) expect(dane).toMatchObject({ status: 'untestable', reason: 'resolver_not_validating' });
+    }
+  });
+});
