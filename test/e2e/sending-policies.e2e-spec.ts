@@ -202,6 +202,24 @@ describe('Sending side: SPF, DMARC, DKIM, PTR and BIMI findings over HTTP', () =
     });
   });
 
+  it('should raise DNSBL_SPF_IP_LISTED for a listed address only SPF names, while a configured sending IP keeps DNSBL_LISTED', async () => {
+    const name = 'spf-listed.test';
+    const spfIp = net.allocateIp();
+    const configured = net.allocateIp();
+    for (const [ip, host] of [[spfIp, `out1.${name}`], [configured, `out2.${name}`]] as const) {
+      net.dns.setRecords(host, 'A', [ip]);
+      net.ptr(ip, host);
+      net.dnsbl('zen.spamhaus.org').listIp(ip, { codes: ['127.0.0.2'], txt: 'https://check.spamhaus.org/' });
+    }
+    await addDomain(name, { spf: `v=spf1 ip4:${spfIp} ip4:${configured} -all` }, { sendingIps: [configured] });
+    const run = await check(name);
+    expectExactly(run, [
+      ['DNSBL_LISTED', `${configured}@zen.spamhaus.org`, 'critical'],
+      ['DNSBL_SPF_IP_LISTED', `${spfIp}@zen.spamhaus.org`, 'warning'],
+    ]);
+    expect(run.findings.observed.find((f) => f.code === 'DNSBL_SPF_IP_LISTED')!.message).toContain('SPF record authorises');
+  });
+
   describe('DMARC', () => {
     it('should raise DMARC_POLICY_NONE and DMARC_RUA_UNAUTHORIZED, and accept a wildcard authorisation', async () => {
       const name = 'dmarc-none.test';

@@ -4,6 +4,8 @@ import type { ProbeResult } from '../probe.types.js';
 import { REFUSAL_REASONS } from './dnsbl-classifier.js';
 import { DNSBL_FINDINGS } from './dnsbl.findings.js';
 import { probeDnsbl, probeDnsblZoneHealth, type DnsblDetails, type DnsblSubject } from './dnsbl.probe.js';
+import { spfSendingAddresses } from '../spf/spf-sending-addresses.js';
+import type { SpfDetails } from '../spf/spf.probe.js';
 import { darkBehindPublicResolver, resolveZoneConfig, type DnsblZoneConfig } from './dnsbl-zones.js';
 
 /** Target of the finding about the monitor's own DNSBL resolver (one per domain's run, not per address). */
@@ -24,6 +26,18 @@ export interface DnsblWork {
   publicResolver: string | null;
   /** Set on one work item per run: the lists left dark by the public resolver, for the monitor finding. */
   reportDarkLists?: string[];
+  /** Known only from the domain's own SPF part (not an MX address nor a configured sending IP). */
+  spfDerived?: boolean;
+}
+
+/** A listing of an address only SPF names is DNSBL_SPF_IP_LISTED (a warning), on a copy: shared results are never mutated. */
+function asSpfDerived(r: ProbeResult<DnsblDetails>): ProbeResult<DnsblDetails> {
+  if (!r.observations.some((o) => o.code === 'DNSBL_LISTED')) return r;
+  return {
+    ...r,
+    status: r.status === 'fail' ? 'warn' : r.status,
+    observations: r.observations.map((o) => (o.code === 'DNSBL_LISTED' ? { ...o, code: 'DNSBL_SPF_IP_LISTED' } : o)),
+  };
 }
 
 /** A refusal by a list that refuses public resolvers, seen through one: untestable, and no DNSBL_QUERY_REFUSED per address. */
@@ -42,7 +56,7 @@ export const dnsblProbe = defineProbe<DnsblDetails, DnsblWork>({
   name: 'dnsbl',
   scope: 'address',
   title: 'DNS blacklists: MX addresses, sending IPs and the domain, listed / clean / the list did not answer',
-  needs: ['mx'],
+  needs: ['mx', 'spf'],
   subjects(plan, ctx) {
     const zones = resolveZoneConfig(ctx.settings.dnsblZones);
     const mxResults = plan.results('mx');
@@ -50,16 +64,20 @@ export const dnsblProbe = defineProbe<DnsblDetails, DnsblWork>({
     // Lists only know public addresses; asking about a private one would only leak it.
     const ips = [...new Set([...mxAddresses(mxAnswer(mxResults)).map((a) => a.ip), ...plan.domain.sendingIps])].filter((ip) => ctx.addressPolicy.forbiddenRange(ip) === null);
     const publicResolver = ctx.settings.dnsblResolverPublic ?? null;
+    // Addresses the domain's own SPF part authorises (issue 12): at most 64, third-party pools never.
+    const spfResult = plan.results('spf')[0] as ProbeResult<SpfDetails> | undefined;
+    const spfIps = spfSendingAddresses(spfResult).filter((ip) => !ips.includes(ip) && ctx.addressPolicy.forbiddenRange(ip) === null);
     const work: DnsblWork[] = [];
     for (const zone of zones) {
       if (zone.kind === 'ip') for (const ip of ips) work.push({ subject: { kind: 'ip', ip }, zone, resolverRefuses, publicResolver });
+      if (zone.kind === 'ip') for (const ip of spfIps) work.push({ subject: { kind: 'ip', ip }, zone, resolverRefuses, publicResolver, spfDerived: true });
       else work.push({ subject: { kind: 'domain', domain: plan.domain.name }, zone, resolverRefuses, publicResolver });
     }
     const dark = publicResolver ? zones.filter((z) => darkBehindPublicResolver(z, ctx.settings.spamhausDqsKey)).map((z) => z.zone) : [];
     if (dark.length && work.length) work[0] = { ...work[0], reportDarkLists: dark };
     return work;
   },
-  async run(ctx, { subject, zone, resolverRefuses, publicResolver, reportDarkLists }, env) {
+  async run(ctx, { subject, zone, resolverRefuses, publicResolver, reportDarkLists, spfDerived }, env) {
     // A zone's RFC 5782 test points are asked once a minute at most, whoever asks.
     const health = () => env.shared(`dnsbl-health|${zone.zone}`, () => probeDnsblZoneHealth(ctx, zone), { minAgeMs: 60_000 });
     const result =
@@ -68,6 +86,7 @@ export const dnsblProbe = defineProbe<DnsblDetails, DnsblWork>({
         : // Not shared: no other domain asks about this one, and keeping it would only hold memory.
           await probeDnsbl(ctx, subject, zone, await health());
     let out = resolverRefuses ? asResolverRefusal(result) : result;
+    if (spfDerived) out = asSpfDerived(out);
     if (publicResolver && darkBehindPublicResolver(zone, ctx.settings.spamhausDqsKey)) out = asPublicResolverRefusal(out);
     if (publicResolver && reportDarkLists?.length) {
       out = {

@@ -7,6 +7,11 @@ export const DNSBL_FINDINGS = {
     message: '{subject} is listed on {zone}: {meaning} ({code}){txt}',
     remediation: 'Find and stop the cause (compromised account, open relay, bad list hygiene), then request delisting on the list\'s own website; the TXT record usually links to it.',
   },
+  DNSBL_SPF_IP_LISTED: {
+    severity: 'warning',
+    message: 'An address your SPF record authorises, {subject}, is listed on {zone}: {meaning} ({code}){txt}',
+    remediation: 'If the address still sends your mail, find and stop the cause, then request delisting on the list\'s website. If it no longer does, remove it from your SPF record.',
+  },
   DNSBL_QUERY_REFUSED: {
     severity: 'warning',
     // A fact about our path to the list: reported although the listing status is unknown.
