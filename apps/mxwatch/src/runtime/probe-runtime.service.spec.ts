@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AddressPolicy } from '../transport/net/address-policy.js';
-import { MemoizedAddressPolicy } from './probe-runtime.service.js';
+import { loadConfig } from '../config/load-config.js';
+import { MemoizedAddressPolicy, ProbeRuntime } from './probe-runtime.service.js';
 
 describe(MemoizedAddressPolicy.name, () => {
   it('should answer as the policy it wraps, asking it once per address', () => {
@@ -19,5 +20,23 @@ describe(MemoizedAddressPolicy.name, () => {
     for (let i = 0; i < 25; i++) memo.forbiddenRange(`203.0.113.${i}`);
     expect((memo as unknown as { answers: Map<string, unknown> }).answers.size).toBeLessThanOrEqual(10);
     expect(memo.forbiddenRange('203.0.113.1')).toBe('documentation');
+  });
+});
+
+describe(ProbeRuntime.name, () => {
+  it('should let every lookup and dial of a check listen on its signal without a MaxListenersExceededWarning', async () => {
+    const runtime = new ProbeRuntime(loadConfig({ env: {} }));
+    const { ctx, dispose } = runtime.context();
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 200; i++) ctx.signal.addEventListener('abort', () => undefined, { once: true });
+      await new Promise((r) => setImmediate(r));
+      expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      dispose();
+    }
   });
 });
