@@ -4,6 +4,7 @@
  * message, NXDOMAIN vs NODATA, positive and negative TTLs (RFC 2308), DNSSEC flags and RFC 8914
  * extended errors. Transports only move bytes.
  */
+import { domainToASCII } from 'node:url';
 import packet from 'dns-packet';
 import type {
   DnskeyRecord,
@@ -37,9 +38,13 @@ export const MAX_DNS_MESSAGE = 65_535;
 
 const EXTENDED_RCODES: Record<number, string> = { 16: 'BADVERS', 23: 'BADCOOKIE' };
 
-/** Lower-case, without the trailing dot: the form used as cache key and in answers. */
+/**
+ * Lower-case, without the trailing dot, internationalised labels as punycode (what goes on the
+ * wire, and what tangerine sends too): the form used as cache key, in questions and in answers.
+ */
 export function canonicalName(name: string): string {
-  const lower = name.trim().toLowerCase();
+  let lower = name.trim().toLowerCase();
+  if (/[^\x00-\x7f]/.test(lower)) lower = domainToASCII(lower) || lower;
   return lower.length > 1 && lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }
 

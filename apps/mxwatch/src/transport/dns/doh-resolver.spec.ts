@@ -40,6 +40,11 @@ describe(DohResolver.name, () => {
       await expect(r.resolve('HOST.example.test.', 'AAAA')).resolves.toMatchObject({ ok: true, records: ['2001:db8::1'], ttl: 60 });
     });
 
+    it('should ask internationalised names in punycode and accept the answer to them', async () => {
+      dns.setRecords('xn--bcher-kva.example.test', 'A', ['192.0.2.8']);
+      await expect(resolver().resolve('bücher.example.test', 'A')).resolves.toMatchObject({ ok: true, records: ['192.0.2.8'] });
+    });
+
     it('should resolve MX records with lower-cased exchanges and the null MX as "."', async () => {
       dns.setRecords('example.test', 'MX', [{ preference: 10, exchange: 'MX1.Example.test' }, { preference: 0, exchange: '.' }]);
       await expect(resolver().resolve('example.test', 'MX')).resolves.toMatchObject({

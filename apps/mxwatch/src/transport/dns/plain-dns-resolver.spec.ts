@@ -78,6 +78,11 @@ describe(PlainDnsResolver.name, () => {
       expect(dns.queries.every((q) => q.transport === protocol)).toBe(true);
     });
 
+    it('should ask internationalised names in punycode', async () => {
+      dns.setRecords('xn--bcher-kva.example.test', 'A', ['192.0.2.8']);
+      await expect(resolver(protocol).resolve('Bücher.example.test', 'A')).resolves.toMatchObject({ ok: true, name: 'xn--bcher-kva.example.test', records: ['192.0.2.8'] });
+    });
+
     it('should randomise query ids and source ports', async () => {
       dns.setRecords('*.example.test', 'A', ['192.0.2.1']);
       const r = resolver(protocol);
