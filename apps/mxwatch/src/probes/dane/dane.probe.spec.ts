@@ -34,7 +34,7 @@ function element(pem: string): ChainElement {
 
 interface AddressTls { ip: string; chain?: ChainElement[] | null; nameMatch?: boolean; offered?: boolean; handshakeOk?: boolean; status?: string }
 
-describe('dane probe on a real validating resolver', () => {
+describe(`${createDaneProbe.name} on a real validating resolver`, () => {
   let ca: TestCa;
   let leaf: ChainElement;
   let leafDer: string;

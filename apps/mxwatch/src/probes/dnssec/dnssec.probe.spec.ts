@@ -56,7 +56,7 @@ async function run(resolver: Resolver, domain: string, mxHosts: string[] | null)
 
 const codes = (r: ProbeResult) => r.observations.map((o) => `${o.code}@${o.target}`).sort();
 
-describe('dnssec probe on a real validating resolver (unbound over ldns-signed zones)', () => {
+describe(`${dnssecProbe.name} on a real validating resolver (unbound over ldns-signed zones)`, () => {
   let rig: DnssecRig;
   let resolver: ConfiguredResolver;
 
@@ -118,7 +118,7 @@ describe('dnssec probe on a real validating resolver (unbound over ldns-signed z
   });
 });
 
-describe('dnssec probe behind a resolver that does not validate', () => {
+describe(`${dnssecProbe.name} behind a resolver that does not validate`, () => {
   let rig: DnssecRig;
   let resolver: ConfiguredResolver;
 

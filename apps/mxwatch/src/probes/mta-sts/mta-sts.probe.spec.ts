@@ -33,7 +33,7 @@ const TESTING = (mx: string[], maxAge = 604800) => ENFORCE(mx, maxAge).replace('
 
 interface TlsFact { host: string; ip: string; status?: string; offered?: boolean; handshakeOk?: boolean; notAfter?: string; trusted?: boolean; nameMatch?: boolean; authorizationError?: string | null }
 
-describe('mta-sts probe', () => {
+describe(createMtaStsProbe.name, () => {
   let ca: TestCa;
   let web: FakePolicyServer;
   let ip: string;

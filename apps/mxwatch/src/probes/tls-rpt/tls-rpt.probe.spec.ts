@@ -36,7 +36,7 @@ async function run(answer: string[] | DnsErrorKind, others: { mtaSts?: ProbeResu
   return r;
 }
 
-describe('tls-rpt probe', () => {
+describe(tlsRptProbe.name, () => {
   it('should pass a valid record with no finding', async () => {
     const r = await run(['v=TLSRPTv1; rua=mailto:tls@example.test']);
     expect(r).toMatchObject({ probe: 'tls-rpt', status: 'pass', observations: [], details: { state: 'valid', rua: ['mailto:tls@example.test'] } });
