@@ -160,6 +160,21 @@ describe('mxwatch check (the built command)', () => {
     expect(report.probes.find((p: { name: string }) => p.name === 'mx').status).toBe('untestable');
   });
 
+  it('should show a progress line and colour on a terminal', async () => {
+    // util-linux `script` gives the command a pseudo-terminal, as an operator's shell would.
+    const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const command = [process.execPath, CLI, 'check', 'broken.test', '--probes', CORE].map(quote).join(' ');
+    const r = await new Promise<Run>((resolve) => {
+      const child = spawn('script', ['-qec', command, '/dev/null'], { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', TERM: 'xterm', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.once('exit', (code) => resolve({ code, stdout, stderr: '' }));
+    });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/\r\u001b\[2Kchecking broken\.test: \d+\/\d+ probe runs done/);
+    expect(r.stdout).toContain('\u001b[31mCRITICAL\u001b[0m');
+  });
+
   it('should run every registered probe by default, report each, and exit as its findings say', async () => {
     const all = await run(CLI, ['check', 'broken.test', '--json'], env);
     const report = JSON.parse(all.stdout);
