@@ -316,7 +316,8 @@ export function createMtaStsProbe(options: MtaStsProbeOptions = {}) {
       if (!fetch.ok) {
         const deadlineLimited = ctx.deadline - (Date.now() - fetch.durationMs) < DEFAULT_FETCH_TIMEOUT_MS;
         const c = classifyFailure(fetch, deadlineLimited);
-        if (!details.fetchReused) state.failure = { id: verdict.id, at: nowMs, fetch };
+        // Without the body: thousands of remembered failures must not each hold up to 64 KiB.
+        if (!details.fetchReused) state.failure = { id: verdict.id, at: nowMs, fetch: { ...fetch, body: null } };
         details.retryAfter = iso((state.failure?.at ?? nowMs) + RETRY_AFTER_FAILURE_MS);
         details.error = fetch.cause;
         if ('untestable' in c) {
