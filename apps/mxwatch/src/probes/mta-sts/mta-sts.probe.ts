@@ -330,7 +330,8 @@ export function createMtaStsProbe(options: MtaStsProbeOptions = {}) {
         if (c.removed) removedUnsafely('policy');
       } else {
         state.failure = null;
-        details.body = body;
+        // Stored with every run: a policy is a few hundred bytes, and an odd large one need not be kept whole.
+        details.body = body !== null && body.length > 8192 ? `${body.slice(0, 8192)}\n[... ${body.length - 8192} more characters]` : body;
         details.policyHash = createHash('sha256').update(body ?? '').digest('hex');
         const type = mediaType(fetch.headers['content-type']);
         if (type !== 'text/plain') observe('MTASTS_CONTENT_TYPE', domain, { contentType: fetch.headers['content-type'] ?? '(none)' });
