@@ -299,6 +299,9 @@ describe('loadConfig: settings added for resolvers, scale-out and hardening', ()
     const secrets = { MXWATCH_SPAMHAUS_DQS_KEY: 'leaky key 123', MXWATCH_API_TOKEN: 'tiny-secret', DATABASE_URL: 'mysql://u:pa55word@db' };
     const text = problems(() => loadConfig({ env: secrets, cwd: tmpdir() })).join('\n');
     for (const s of ['leaky key 123', 'tiny-secret', 'pa55word']) expect(text).not.toContain(s);
+    const { env, cwd } = withFile('settings:\n  webhookSecret: [hmac-pa55]\n  apiToken: {value: tok-pa55}\n');
+    const yaml = problems(() => loadConfig({ env, cwd }));
+    expect(yaml).toEqual(['mxwatch.yml: settings.apiToken: must be a string', 'mxwatch.yml: settings.webhookSecret: must be a string']);
   });
 
   it('should collect every problem of a broken environment at once', () => {

@@ -65,7 +65,8 @@ export function loadConfig({ env, cwd = process.cwd(), extensions = [] }: LoadCo
     // An empty variable is unset (compose's `${X:-}`), except for lists, where it is a mistake.
     if (fromEnv !== undefined && (fromEnv.trim() !== '' || ('list' in row && row.list))) [raw, label] = [fromEnv, row.env];
     else if (fromYaml !== undefined && fromYaml !== null) [raw, label] = [fromYaml, `${where}: settings.${yamlKey}`];
-    values[name] = row.fallback;
+    // A copy: the defaults are module-level arrays and maps, and a caller may change its config.
+    values[name] = structuredClone(row.fallback);
     if (label === undefined) continue;
     const schema = typeof row.schema === 'function' ? row.schema(cwd) : row.schema;
     const parsed = schema.safeParse(raw);
@@ -74,7 +75,8 @@ export function loadConfig({ env, cwd = process.cwd(), extensions = [] }: LoadCo
       origin[name] = label;
     } else {
       // A setting's messages quote the offending item, so the index inside a list adds nothing.
-      problems.push(...formatIssues(parsed.error.issues.map((i) => ({ ...i, path: [] })), label));
+      const issues = parsed.error.issues.map((i) => ({ ...i, path: [], message: 'secret' in row && row.secret ? withoutValue(i.message) : i.message }));
+      problems.push(...formatIssues(issues, label));
     }
   }
   const v = values as SettingValues;
@@ -174,6 +176,14 @@ export function loadConfig({ env, cwd = process.cwd(), extensions = [] }: LoadCo
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * A secret's message keeps what is wrong and drops the value given (`…, got "…"`, a YAML list or
+ * mapping); a URL's scheme (`got mysql:`) is kept, it is no secret.
+ */
+function withoutValue(message: string): string {
+  return message.replace(/, got ["[{].*$/s, '');
 }
 
 function hint(name: string | undefined): string {
