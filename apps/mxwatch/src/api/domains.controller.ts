@@ -4,6 +4,7 @@ import { AppLogger } from '../common/app-logger.js';
 import { CreateDomainDto, DomainDto, DomainsQueryDto, UpdateDomainDto } from './domain.dto.js';
 import { ErrorDto } from './responses.dto.js';
 import { DomainsService } from '../runtime/domains.service.js';
+import { normaliseDomainName } from '../transport/dns/dns-names.js';
 
 @ApiTags('domains')
 @ApiBearerAuth()
@@ -52,7 +53,8 @@ export class DomainsController {
   @ApiNotFoundResponse({ type: ErrorDto })
   async delete(@Param('name') name: string): Promise<void> {
     await this.domains.delete(name);
-    this.changed('deleted', name.toLowerCase(), []);
+    const normal = normaliseDomainName(name);
+    this.changed('deleted', normal.ok ? normal.name : name, []);
   }
 
   /** An audit line per change of the monitored set: which fields, never their values (labels may name customers). */
