@@ -154,6 +154,48 @@ describe('Status pages in Chromium', () => {
     await phone.close();
   });
 
+  it('should have landmarks, a working skip link, and text contrast of at least 4.5:1 (WCAG AA)', async () => {
+    for (const url of ['/', '/domains/expiring.test']) {
+      await page.goto(`${app.baseUrl}${url}`);
+      await expect(page.locator('header nav, main, footer').count()).resolves.toBe(3);
+      await expect(page.locator('h1').count()).resolves.toBe(1);
+      // Keyboard: the first Tab reaches the skip link, which moves focus to the content.
+      await page.keyboard.press('Tab');
+      await expect(page.evaluate(() => document.activeElement?.textContent)).resolves.toBe('Skip to content');
+      await page.keyboard.press('Enter');
+      await expect(page.evaluate(() => document.activeElement?.id)).resolves.toBe('main');
+      // Every form control has a label.
+      await expect(page.locator('input:not([type=hidden]), select').evaluateAll((els) => els.filter((e) => !(e as HTMLInputElement).labels?.length).length)).resolves.toBe(0);
+      const worst = await page.evaluate(() => {
+        const lum = (rgb: string) => {
+          const [r, g, b] = rgb.match(/\d+(\.\d+)?/g)!.slice(0, 3).map((v) => {
+            const c = Number(v) / 255;
+            return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+          });
+          return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+        };
+        const background = (el: Element | null): string => {
+          for (let e = el; e; e = e.parentElement) {
+            const bg = getComputedStyle(e).backgroundColor;
+            if (!/rgba\(.*, 0\)$/.test(bg) && bg !== 'transparent') return bg;
+          }
+          return 'rgb(255, 255, 255)';
+        };
+        let min = { ratio: 21, text: '' };
+        const walker = document.createTreeWalker(document.querySelector('main')!, NodeFilter.SHOW_TEXT);
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+          const el = n.parentElement!;
+          if (!n.textContent!.trim() || el.closest('svg, details:not([open]) > :not(summary)')) continue;
+          const [a, b] = [lum(getComputedStyle(el).color), lum(background(el))];
+          const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+          if (ratio < min.ratio) min = { ratio, text: n.textContent!.trim().slice(0, 40) };
+        }
+        return min;
+      });
+      expect(worst.ratio, `lowest contrast on ${url}: "${worst.text}"`).toBeGreaterThanOrEqual(4.5);
+    }
+  });
+
   it('should answer 404 for a domain that is not monitored', async () => {
     const response = await page.goto(`${app.baseUrl}/domains/unknown.test`);
     expect(response?.status()).toBe(404);
