@@ -13,6 +13,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { Redis } from 'ioredis';
 import { FakeDnsbl } from '../test/rig/dns/dnsbl-zone.js';
 import { FakeDnsServer } from '../test/rig/dns/fake-dns-server.js';
 import { createTestCa } from '../test/rig/tls/test-ca.js';
@@ -41,6 +42,9 @@ const HISTORY_ROWS = envInt('BENCH_HISTORY_ROWS', 1_000_000, 0, 50_000_000);
 const HISTORY_REQUESTS = envInt('BENCH_HISTORY_REQUESTS', 200, 1, 100_000);
 const SCRAPES = envInt('BENCH_SCRAPES', 9, 1, 1000);
 const SEED = envInt('BENCH_SEED', 42, 0, 2 ** 31);
+/** N > 0: N worker processes and one api process on Redis (MXWATCH_ROLE), instead of one process. */
+const WORKERS = envInt('BENCH_WORKERS', 0, 0, 16);
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SKIP_YAML = ['1', 'true', 'yes'].includes((process.env.BENCH_SKIP_YAML ?? '').toLowerCase());
 const KEEP = ['1', 'true', 'yes'].includes((process.env.BENCH_KEEP_LOGS ?? '').toLowerCase());
 /** Node flags for the measured service process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
@@ -69,7 +73,8 @@ const TARGETS = {
 };
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const MAIN = path.join(ROOT, 'dist/main.js');
+/** BENCH_MAIN: a build elsewhere (e.g. .out/<name>/dist/main.js), so a bench need not rebuild dist/. */
+const MAIN = process.env.BENCH_MAIN ? path.resolve(process.env.BENCH_MAIN) : path.join(ROOT, 'dist/main.js');
 
 // ------------------------------------------------------------------------------------------
 // Cleanup: everything started registers its undo; run once, in reverse, on every exit path.
@@ -134,13 +139,15 @@ interface Figures {
   rows: { checkRuns: number; probeResults: number; findings: number };
   scrape: { medianMs: number; maxMs: number; bytes: number; series: number; duringCycleMedianMs: number; duringCycleMaxMs: number };
   history: { rows: number; insertMs: number; requests: number; p50Ms: number; p95Ms: number; maxMs: number; errors: number };
+  /** Every measured process: its role, CPU during the cycle and peak RSS (VmHWM). */
+  processes: Array<{ role: string; pid: number; cycleCpuMs: number; peakRssMb: number }>;
 }
 
 async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(tmpdir(), 'mxwatch-bench-'));
   onCleanup('temp dir', () => (KEEP ? console.log(`logs kept in ${tmp}`) : rmSync(tmp, { recursive: true, force: true })));
 
-  section(`mxwatch fleet benchmark: ${fmtInt(DOMAINS)} domains, MXWATCH_CHECK_CONCURRENCY=${CONCURRENCY}, tick ${TICK_SECONDS} s, hard timeout ${TIMEOUT_MS / 1000} s`);
+  section(`mxwatch fleet benchmark: ${fmtInt(DOMAINS)} domains, ${WORKERS > 0 ? `${WORKERS} worker process${WORKERS > 1 ? 'es' : ''} + 1 api on Redis` : 'one process'}, MXWATCH_CHECK_CONCURRENCY=${CONCURRENCY}, tick ${TICK_SECONDS} s, hard timeout ${TIMEOUT_MS / 1000} s`);
   const fleet = buildFleet({ domains: DOMAINS, seed: SEED });
   console.log(`  ${describeFleet(fleet)}`);
   const naive = naiveCounts(fleet, ZONES);
@@ -222,33 +229,47 @@ async function main(): Promise<void> {
   }
 
   // ----------------------------------------------------------------------------------------
-  // The measured cycle.
-  const { app, readyMs } = await AppProcess.start({
-    main: MAIN,
-    cwd: tmp,
-    logFile: path.join(tmp, 'mxwatch.log'),
-    env: { ...baseEnv, MXWATCH_SCHEDULER: 'true', MXWATCH_SCHEDULER_TICK: String(TICK_SECONDS), MXWATCH_CHECK_CONCURRENCY: String(CONCURRENCY) },
-    nodeArgs: APP_NODE_ARGS,
-    readyTimeoutMs: 60_000,
-  });
-  onCleanup('mxwatch', async () => {
-    const code = await app.stop();
-    if (code !== 0 && code !== null) console.error(`mxwatch exited with ${code}; log: ${app.logFile}`);
-  });
-  log(`mxwatch ready in ${fmtMs(readyMs)} (pid ${app.pid}); log ${app.logFile}`);
+  // The measured cycle: one process, or (BENCH_WORKERS) one api and N workers on Redis.
+  const measuredEnv = { ...baseEnv, MXWATCH_SCHEDULER_TICK: String(TICK_SECONDS), MXWATCH_CHECK_CONCURRENCY: String(CONCURRENCY) };
+  const procs: Array<{ role: string; app: AppProcess; peakKb: number; cpu0: number }> = [];
+  const startProcess = async (role: string, env: Record<string, string>, logName: string) => {
+    const { app: p, readyMs: ms } = await AppProcess.start({ main: MAIN, cwd: tmp, logFile: path.join(tmp, logName), env, nodeArgs: APP_NODE_ARGS, readyTimeoutMs: 90_000 });
+    onCleanup(`mxwatch ${role}`, async () => {
+      const code = await p.stop();
+      if (code !== 0 && code !== null) console.error(`mxwatch ${role} exited with ${code}; log: ${p.logFile}`);
+    });
+    log(`mxwatch ${role} ready in ${fmtMs(ms)} (pid ${p.pid}); log ${p.logFile}`);
+    procs.push({ role, app: p, peakKb: 0, cpu0: NaN });
+    return { app: p, readyMs: ms };
+  };
+  if (WORKERS > 0) {
+    // Every key this run makes lives under the prefix mxwatch derives from its database.
+    onCleanup('Redis keys', () => deleteRedisKeys(`mxwatch:*:${db.name}:*`));
+  }
+  const { app } =
+    WORKERS === 0
+      ? await startProcess('all', { ...measuredEnv, MXWATCH_SCHEDULER: 'true' }, 'mxwatch.log')
+      : await startProcess('api', { ...measuredEnv, MXWATCH_ROLE: 'api', MXWATCH_REDIS_URL: REDIS_URL, MXWATCH_SCHEDULER: 'false' }, 'mxwatch-api.log');
+  for (let i = 0; i < WORKERS; i++) await startProcess(`worker ${i + 1}`, { ...measuredEnv, MXWATCH_ROLE: 'worker', MXWATCH_REDIS_URL: REDIS_URL, MXWATCH_SCHEDULER: 'true' }, `mxwatch-worker-${i + 1}.log`);
 
   let peakRssKb = 0;
+  /** The api's (or the single process's) memory; every process's peak is kept too. */
   const sampleMemory = (): Memory | null => {
-    const m = app.memory();
-    if (m) peakRssKb = Math.max(peakRssKb, m.rssKb, m.hwmKb);
-    return m;
+    for (const p of procs) {
+      const pm = p.app.memory();
+      if (pm) p.peakKb = Math.max(p.peakKb, pm.rssKb, pm.hwmKb);
+    }
+    peakRssKb = Math.max(peakRssKb, ...procs.map((p) => p.peakKb));
+    return app.memory();
   };
   const memTimer = setInterval(sampleMemory, 250);
   onCleanup('memory sampler', () => clearInterval(memTimer));
 
   dns.clearLog();
   Object.assign(mail.stats, { connections: 0, byPort: { 25: 0, 587: 0, 465: 0 }, tlsHandshakes: 0, quits: 0 });
-  const cpu0 = app.cpuMs() ?? NaN;
+  for (const p of procs) p.cpu0 = p.app.cpuMs() ?? NaN;
+  const processesCpu = () => procs.reduce((sum, p) => sum + ((p.app.cpuMs() ?? NaN) - p.cpu0), 0);
+  const cpu0 = 0;
   const benchCpu0 = process.cpuUsage();
   const t0 = Date.now();
   await sql.query(
@@ -268,7 +289,7 @@ async function main(): Promise<void> {
   let nextScrape = Date.now() + SCRAPE_EVERY_MS;
   while (checked < DOMAINS) {
     await sleep(250);
-    if (!app.running) throw new Error(`mxwatch exited during the cycle; log: ${app.logFile}`);
+    for (const p of procs) if (!p.app.running) throw new Error(`mxwatch ${p.role} exited during the cycle; log: ${p.app.logFile}`);
     const { rows } = await sql.query<{ n: number }>('SELECT count(*)::int AS n FROM "CheckRun"');
     if (rows[0]!.n > checked) {
       checked = rows[0]!.n;
@@ -295,7 +316,8 @@ async function main(): Promise<void> {
     }
   }
   const cycleDoneAt = Date.now();
-  const appCpuMs = (app.cpuMs() ?? NaN) - cpu0;
+  const perProcessCpu = procs.map((p) => (p.app.cpuMs() ?? NaN) - p.cpu0);
+  const appCpuMs = processesCpu() - cpu0;
   const benchCpu = process.cpuUsage(benchCpu0);
   const benchCpuMs = (benchCpu.user + benchCpu.system) / 1000;
   const memCycle = sampleMemory();
@@ -397,8 +419,24 @@ async function main(): Promise<void> {
       duringCycleMaxMs: scrapesDuring.length ? Math.max(...scrapesDuring) : NaN,
     },
     history: { rows: historyRows, insertMs: historyInsertMs, requests: history.samples, p50Ms: history.p50, p95Ms: history.p95, maxMs: history.max, errors: history.errors },
+    processes: procs.map((p, i) => ({ role: p.role, pid: p.app.pid, cycleCpuMs: perProcessCpu[i]!, peakRssMb: Math.max(p.peakKb, p.app.memory()?.hwmKb ?? 0) / 1024 })),
   };
   report(figures, { statusMix, probeMix, findingMix, smtpByPort: smtpSeen.byPort });
+}
+
+/** Deletes the keys of this run only (never FLUSHALL a shared Redis). */
+async function deleteRedisKeys(pattern: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 5000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Reads the service's own memory gauges (prom-client default metrics) out of a scrape. */
@@ -496,6 +534,9 @@ function report(
       ['CPU during the cycle', `mxwatch ${fmtMs(f.cycle.appCpuMs)} (${(f.cycle.appCpuMs / f.cycle.observedMs).toFixed(2)} cores, ${(f.cycle.appCpuMs / Math.max(1, f.cycle.checked)).toFixed(1)} ms per domain); fake DNS+SMTP+bench ${fmtMs(f.cycle.benchCpuMs)} (${(f.cycle.benchCpuMs / f.cycle.observedMs).toFixed(2)} cores); ${availableParallelism()} cores in all`],
       ['DNS queries seen', `${fmtInt(f.dns.seen)} vs ${fmtInt(f.dns.naive)} naive (${ratio(f.dns.seen, f.dns.naive)}); ${Object.entries(f.dns.byType).map(([t, n]) => `${t} ${fmtInt(n)}`).join(', ')}`],
       ['SMTP connections seen', `${fmtInt(f.smtp.seen)} vs ${fmtInt(f.smtp.naiveAccepted)} naive to open ports (${ratio(f.smtp.seen, f.smtp.naiveAccepted)}), ${fmtInt(f.smtp.naiveAttempts)} naive attempts incl. closed ports; by port ${Object.entries(mix.smtpByPort).map(([p, n]) => `${p}:${fmtInt(n)}`).join(' ')}; ${fmtInt(f.smtp.tlsHandshakes)} TLS handshakes`],
+      ...(f.processes.length > 1
+        ? [['per process (CPU in the cycle, peak RSS)', f.processes.map((p) => `${p.role}: ${fmtMs(p.cycleCpuMs)} CPU, ${p.peakRssMb.toFixed(0)} MB`).join('; ')]]
+        : []),
       ['peak RSS (mxwatch)', `${f.memory.peakRssMbCycle.toFixed(0)} MB during the cycle, ${f.memory.peakRssMbEnd.toFixed(0)} MB by the end (VmHWM); ${f.memory.rssMbEnd.toFixed(0)} MB now`],
       ['memory after the cycle', f.memory.afterCycle],
       ['database rows written', `CheckRun ${fmtInt(f.rows.checkRuns)}, ProbeResult ${fmtInt(f.rows.probeResults)}, Finding ${fmtInt(f.rows.findings)}`],
@@ -516,7 +557,7 @@ function report(
       `< ${fmtMs(cycleTargetMs)} (>= ${rateTarget.toFixed(1)}/s)`,
       verdict(f.cycle.complete && f.cycle.wallMs < cycleTargetMs),
     ],
-    ['peak RSS of mxwatch', `${f.memory.peakRssMbEnd.toFixed(0)} MB`, `< ${TARGETS.rssMb} MB`, verdict(f.memory.peakRssMbEnd < TARGETS.rssMb)],
+    ['peak RSS of mxwatch', `${f.memory.peakRssMbEnd.toFixed(0)} MB${f.processes.length > 1 ? ' (largest process)' : ''}`, `< ${TARGETS.rssMb} MB`, verdict(f.memory.peakRssMbEnd < TARGETS.rssMb)],
     ['/metrics scrape (median)', fmtMs(f.scrape.medianMs), `< ${TARGETS.scrapeMs} ms`, verdict(f.scrape.medianMs < TARGETS.scrapeMs)],
     ['history p95', fmtMs(f.history.p95Ms), `< ${TARGETS.historyP95Ms} ms`, verdict(f.history.p95Ms < TARGETS.historyP95Ms && f.history.errors === 0)],
   ];

@@ -236,6 +236,25 @@ describe('check queue', () => {
     expect(notified.get(name!)).toBe(1);
   });
 
+  it('should retry a check that failed before storing its run (the database busy), and store it once', async () => {
+    const [name] = await addDue(1);
+    const q = queue();
+    await scheduler(q).tick(NOW);
+    const real = runner();
+    let failures = 0;
+    const flaky = {
+      run: (d: DomainRow, trigger: 'manual' | 'schedule') => {
+        if (failures++ === 0) return Promise.reject(new Error('Transaction API error: Unable to start a transaction in the given time.'));
+        return real.run(d, trigger);
+      },
+    } as unknown as CheckRunner;
+    const w = worker(flaky);
+    await waitUntil(() => w.outcomes.stored === 1, 20_000);
+    expect(w.outcomes.failed).toBe(1);
+    expect(await database.prisma.checkRun.count()).toBe(1);
+    expect(notified.get(name!)).toBe(1);
+  });
+
   it('should skip a domain deleted or disabled while its job waited', async () => {
     const names = await addDue(2);
     const q = queue();

@@ -143,6 +143,10 @@ export class QueueSchedulerService implements OnApplicationBootstrap, OnApplicat
         data: { trigger: 'schedule', domainId: d.id, name: d.name, dueAt: d.dueAt.toISOString() },
         opts: {
           jobId: scheduledJobId(d.id, d.dueAt),
+          // A check that failed before storing its run (the database busy or away) is retried;
+          // one that failed after storing finds its run by the job id and stops there.
+          attempts: 3,
+          backoff: { type: 'exponential', delay: 5_000 },
           // Kept a while so a repeated enqueue of the same slot still finds it and adds nothing.
           removeOnComplete: { age: Math.max(3600, this.config.checkIntervalSeconds), count: 100_000 },
           removeOnFail: { age: 24 * 3600 },
