@@ -195,7 +195,7 @@ class SpfWalker {
       if (needsMessage(redirect.value)) {
         node.children.push(this.node(redirect.value, redirect.text, null, false, 'needs_message', 'the target depends on the message being checked'));
       } else {
-        const target = expandStaticMacros(redirect.value, this.root);
+        const target = expandStaticMacros(redirect.value, node.domain, this.root);
         node.children.push(await this.follow(target, redirect.text, path, own, decides));
       }
     } else if (decides) {
@@ -232,7 +232,7 @@ class SpfWalker {
       if (term.name === 'include') node.children.push(this.node(spec, term.text, null, false, 'needs_message', 'the target depends on the message being checked'));
       return;
     }
-    const target = expandStaticMacros(spec, this.root);
+    const target = expandStaticMacros(spec, node.domain, this.root);
     if (term.name === 'include') {
       const child = await this.follow(target, term.text, path, own, false);
       node.children.push(child);

@@ -231,16 +231,16 @@ export function needsMessage(spec: string): boolean {
 }
 
 /**
- * Expands the macros a monitor can know (section 7.3): `d` and `o` are the domain being
- * checked (the sender's domain is the monitored domain itself), plus `%%`, `%_`, `%-`.
- * Call only when `needsMessage(spec)` is false.
+ * Expands the macros a monitor can know (section 7.3): `d` is the domain whose record is being
+ * evaluated (an include's target inside that include), `o` the sender's domain (the monitored
+ * domain itself), plus `%%`, `%_`, `%-`. Call only when `needsMessage(spec)` is false.
  */
-export function expandStaticMacros(spec: string, domain: string): string {
+export function expandStaticMacros(spec: string, domain: string, senderDomain = domain): string {
   const out = spec.replace(/%(%|_|-|\{([a-z])([0-9]*)(r?)([.\-+,/_=]*)\})/gi, (_all, simple: string, letter?: string, digits?: string, reverse?: string, delims?: string) => {
     if (simple === '%') return '%';
     if (simple === '_') return ' ';
     if (simple === '-') return '%20';
-    const value = letter!.toLowerCase() === 'd' || letter!.toLowerCase() === 'o' ? domain : '';
+    const value = letter!.toLowerCase() === 'd' ? domain : letter!.toLowerCase() === 'o' ? senderDomain : '';
     let parts = value.split(new RegExp(`[${escapeClass(delims || '.')}]`));
     if (reverse) parts = parts.reverse();
     if (digits) parts = parts.slice(-Number(digits));

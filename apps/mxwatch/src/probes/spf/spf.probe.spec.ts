@@ -119,6 +119,17 @@ describe(probeSpf.name, () => {
       expect(r.details.lookups).toBe(3);
     });
 
+    it('should expand %{d} to the domain being evaluated (the include target inside an include) and %{o} to the sender domain', async () => {
+      const r = await probe({
+        [D]: { TXT: ['v=spf1 include:_spf.%{d} -all'] },
+        '_spf.example.test': { TXT: ['v=spf1 a:out.%{d} a:mail.%{o} -all'] },
+        'out._spf.example.test': { A: ['192.0.2.7'] },
+        'mail.example.test': { A: ['192.0.2.8'] },
+      });
+      expect(r.observations).toEqual([]);
+      expect(r.details.ownNetworks).toEqual(['192.0.2.7/32', '192.0.2.8/32']);
+    });
+
     it('should report a syntax error inside an include, naming where it is', async () => {
       const r = await probe({ [D]: { TXT: ['v=spf1 include:_spf.example.test -all'] }, '_spf.example.test': { TXT: ['v=spf1 ip4:300.1.1.1 -all'] } });
       expect(codes(r)).toEqual(['SPF_SYNTAX']);
