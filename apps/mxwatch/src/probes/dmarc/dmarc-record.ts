@@ -71,7 +71,8 @@ export function parseDmarc(record: string): ParsedDmarc {
     const problem = checkTag(name, value, out);
     if (problem) out.errors.push(problem);
   }
-  if (!('p' in out.tags)) out.errors.push('the required "p" tag is missing');
+  // RFC 7489 section 6.6.3 and DMARCbis: without p, a record with a usable rua is applied as p=none.
+  if (!('p' in out.tags) && out.rua.length === 0) out.errors.push('the "p" tag is missing (and no rua makes the record usable without it)');
   return out;
 }
 

@@ -81,7 +81,7 @@ describe(probeDmarc.name, () => {
     it.each([
       ['"v" not first (receivers discard the record)', 'p=reject; v=DMARC1', ['DMARC_MISSING', 'DMARC_SYNTAX']],
       ['a bad policy value', 'v=DMARC1; p=rejected; rua=mailto:d@example.test', ['DMARC_SYNTAX']],
-      ['no p tag', 'v=DMARC1; rua=mailto:d@example.test', ['DMARC_SYNTAX']],
+      ['no p tag and no rua', 'v=DMARC1; adkim=s', ['DMARC_NO_REPORTS', 'DMARC_SYNTAX']],
       ['a bad rua URI', 'v=DMARC1; p=reject; rua=dmarc@example.test', ['DMARC_NO_REPORTS', 'DMARC_SYNTAX']],
       ['a bad adkim', 'v=DMARC1; p=reject; adkim=x; rua=mailto:d@example.test', ['DMARC_SYNTAX']],
       ['a duplicate tag', 'v=DMARC1; p=reject; p=none; rua=mailto:d@example.test', ['DMARC_SYNTAX']],
@@ -89,6 +89,13 @@ describe(probeDmarc.name, () => {
       const r = await probe({ [`_dmarc.${D}`]: { TXT: [record] } });
       expect(codes(r)).toEqual(expected);
       expect(r.status).toBe('fail');
+    });
+
+    it('should read a record without p but with rua as p=none (RFC 7489 section 6.6.3, DMARCbis), not as a syntax error', async () => {
+      const r = await probe({ [`_dmarc.${D}`]: { TXT: ['v=DMARC1; rua=mailto:d@example.test'] } });
+      expect(codes(r)).toEqual(['DMARC_POLICY_NONE']);
+      expect(r.observations[0]!.params.tag).toBe('no p tag, read as p=none');
+      expect(r.details.effectivePolicy).toBe('none');
     });
 
     it('should report unknown tags as info, not as a syntax error', async () => {

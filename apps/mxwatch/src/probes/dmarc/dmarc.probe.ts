@@ -134,6 +134,9 @@ export async function probeDmarc(ctx: ProbeContext, domainInput: string): Promis
     // Section 6.6.3: an invalid or missing policy is applied as "none" when the record is otherwise usable.
     details.effectivePolicy = declared ?? 'none';
     if (declared === 'none') observe('DMARC_POLICY_NONE', { recordName, tag: `${tag}=none` });
+    else if (declared === null && !(tag in parsed.tags) && !('p' in parsed.tags) && parsed.rua.length) {
+      observe('DMARC_POLICY_NONE', { recordName, tag: 'no p tag, read as p=none' });
+    }
 
     if (parsed.rua.length === 0) observe('DMARC_NO_REPORTS', { recordName });
     const recordOrg = organisationalDomain(recordDomain);
