@@ -10,7 +10,14 @@ import { ROOT, startApp, type RunningApp } from '../support/app-process.js';
 import { createFakeInternet, type FakeInternet } from '../support/fake-internet.js';
 import { createTestDatabase } from '../support/postgres.js';
 
-const CHROMIUM = process.env.MXWATCH_CHROMIUM ?? '/usr/bin/chromium';
+// Callbacks given to page.evaluate run in the browser; the project compiles without the DOM library.
+declare const document: any;
+declare const getComputedStyle: (element: any) => { color: string; backgroundColor: string };
+declare const NodeFilter: { SHOW_TEXT: number };
+type Element = any;
+type HTMLInputElement = any;
+
+const CHROMIUM = process.env.MXWATCH_TEST_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'pages');
 const API_TOKEN = 'pages-e2e-api-token-0123456789';

@@ -17,6 +17,7 @@ export function layout(options: LayoutOptions, body: Html): Html {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light">
+<link rel="icon" href="data:,">
 <title>${options.title} · mxwatch</title>
 <link rel="stylesheet" href="/assets/mxwatch.css?v=${ASSET_VERSION}">
 <script src="/assets/mxwatch.js?v=${ASSET_VERSION}" defer></script>
