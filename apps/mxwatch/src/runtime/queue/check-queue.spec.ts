@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import { NotFoundException } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../../../test/support/postgres.js';
@@ -9,7 +10,7 @@ import { openDatabase, type Database } from '../../database/open-database.js';
 import { ChecksRepository } from '../../storage/checks.repository.js';
 import type { DomainRow } from '../../storage/domains.repository.js';
 import { ScheduleRepository } from '../../storage/schedule.repository.js';
-import type { CheckRunner } from '../check-runner.service.js';
+import { ManualQueueFullError, type CheckRunner } from '../check-runner.service.js';
 import type { ChecksService } from '../checks.service.js';
 import type { DomainsService } from '../domains.service.js';
 import { CHECK_QUEUE, scheduledJobId, type CheckJobData, type CheckQueueOptions, type ScheduledCheckJob } from './check-jobs.js';
@@ -275,6 +276,18 @@ describe('check queue', () => {
     closers.push(() => api.onApplicationShutdown());
     worker(runner(), options(), 4, { checkNow: async (n: string) => ({ domain: n, ranOn: 'worker' }) } as never);
     expect(await api.checkNow(name!)).toEqual({ domain: name, ranOn: 'worker' });
+  });
+
+  it("should answer as the in-process API would when the worker refuses a manual check (its manual queue full, the domain deleted)", async () => {
+    const [name] = await addDue(1);
+    const q = queue();
+    const row = await database.prisma.domain.findUniqueOrThrow({ where: { name } });
+    const api = new RemoteChecksService(q as never, { getRow: async () => row } as unknown as DomainsService, config({ role: 'api' }), options());
+    closers.push(() => api.onApplicationShutdown());
+    const answers = [new ManualQueueFullError(20, 8), new NotFoundException(`domain ${name} was deleted while it was being checked`)];
+    worker(runner(), options(), 4, { checkNow: async () => Promise.reject(answers.shift()) } as never);
+    await expect(api.checkNow(name!)).rejects.toMatchObject({ status: 429 });
+    await expect(api.checkNow(name!)).rejects.toMatchObject({ status: 404 });
   });
 
   it('should answer 504 when no worker runs a manual check before the deadline, and withdraw it', async () => {

@@ -61,11 +61,6 @@ export class CheckWorkerService implements OnApplicationBootstrap, OnApplication
     await Promise.race([this.worker.close(), new Promise((r) => setTimeout(r, 20_000))]);
   }
 
-  /** True while the worker's Redis connection is up (readiness). */
-  get connected(): boolean {
-    return this.worker.isRunning() && this.lastError === '';
-  }
-
   private noteError(e: Error): void {
     // A Redis outage makes BullMQ report the same error on every retry: log it once.
     if (e.message !== this.lastError) this.logger.pino.warn({ context: 'Worker', err: e.message }, 'queue connection problem; waiting for Redis');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { GatewayTimeoutException, Inject, Injectable, NotFoundException, ServiceUnavailableException, type OnApplicationShutdown } from '@nestjs/common';
+import { GatewayTimeoutException, HttpException, HttpStatus, Inject, Injectable, NotFoundException, ServiceUnavailableException, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import { QueueEvents, type Queue } from 'bullmq';
 import { APP_CONFIG } from '../../config/config.module.js';
@@ -56,6 +56,8 @@ export class RemoteChecksService implements RemoteChecks, OnApplicationShutdown 
         throw new GatewayTimeoutException(`no worker finished the check within ${Math.round(this.options.manualDeadlineMs / 1000)} s`);
       }
       if (/was deleted|not found/i.test(msg)) throw new NotFoundException(msg);
+      // The worker's own manual queue is full (ManualQueueFullError): the same answer as in-process.
+      if (/already waiting/i.test(msg)) throw new HttpException(msg, HttpStatus.TOO_MANY_REQUESTS);
       throw new ServiceUnavailableException(`the check failed on the worker: ${msg}`);
     }
     if (result.outcome !== 'manual') throw new ServiceUnavailableException(`unexpected job result ${result.outcome}`);
