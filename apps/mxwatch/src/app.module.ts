@@ -1,5 +1,6 @@
 import { type DynamicModule, type MiddlewareConsumer, Module, type NestModule } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { DatabaseUnavailableInterceptor } from './api/database-unavailable.interceptor.js';
 import { ApiTokenGuard } from './api/api-token.guard.js';
 import type { AppLogger } from './common/app-logger.js';
 import { CommonModule } from './common/common.module.js';
@@ -43,7 +44,7 @@ export class AppModule implements NestModule {
         ...(plan.scheduler === 'local' ? [SchedulerModule] : []),
         ...(config.redisUrl ? [CheckQueueModule.forRoot(config, scale.queue)] : []),
       ],
-      providers: [{ provide: APP_GUARD, useClass: ApiTokenGuard }],
+      providers: [{ provide: APP_GUARD, useClass: ApiTokenGuard }, { provide: APP_INTERCEPTOR, useClass: DatabaseUnavailableInterceptor }],
     };
   }
 

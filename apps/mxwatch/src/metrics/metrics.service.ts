@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
 import type { Counter, Gauge } from 'prom-client';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
@@ -6,6 +6,7 @@ import type { ProbeDefinition, SeriesSample } from '../probes/probe-definition.j
 import type { ProbeResult } from '../probes/probe.types.js';
 import { PROBES } from '../probes/registry.js';
 import { EventBus, type CheckCompletedEvent } from '../runtime/events.js';
+import { DatabaseOutage } from '../runtime/run-buffer.js';
 import { MetricsRepository } from '../storage/metrics.repository.js';
 import { renderPrometheusText } from './exposition.js';
 import { createMetrics, registerProbeMetrics, type Metrics, type ProbeMetric } from './metrics.js';
@@ -53,6 +54,7 @@ export class MetricsService implements OnModuleInit {
     private readonly events: EventBus,
     private readonly repo: MetricsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional() private readonly outage?: DatabaseOutage,
   ) {
     this.probeMetrics = registerProbeMetrics(this.m.registry, PROBES);
     this.defs = new Map(PROBES.map((p) => [p.name, p]));
@@ -61,6 +63,7 @@ export class MetricsService implements OnModuleInit {
   onModuleInit(): void {
     this.events.on('check.completed', (c) => this.recordCheck(c));
     this.events.on('domain.retired', (e) => this.forgetDomain(e.name));
+    this.outage?.onDropped((reason) => this.m.checkRunsDropped.inc({ reason }));
   }
 
   private get perDomain(): boolean {

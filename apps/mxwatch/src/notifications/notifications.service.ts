@@ -3,6 +3,7 @@ import { AppLogger } from '../common/app-logger.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import { FindingsService, type RunTransitions } from '../runtime/findings.service.js';
+import { DatabaseOutage } from '../runtime/run-buffer.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { Finding } from '../storage/findings.repository.js';
 import { NotificationsRepository, type Notification } from '../storage/notifications.repository.js';
@@ -30,6 +31,7 @@ export class NotificationsService implements OnApplicationBootstrap, OnApplicati
     private readonly metrics: MetricsService,
     private readonly logger: AppLogger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly outage: DatabaseOutage,
   ) {
     this.channels = config.notifications;
     for (const c of config.notifications) this.notifiers.set(c.name, createNotifier(c));
@@ -39,7 +41,10 @@ export class NotificationsService implements OnApplicationBootstrap, OnApplicati
       retryHours: config.notifyRetryHours,
       revive: reviveEvent,
       onDelivered: (row, status, attempt) => this.onDelivered(row, status, attempt),
-      onError: (e) => this.logger.error(e, 'Notifications'),
+      // A database outage is logged once, by DatabaseOutage; deliveries resume when it ends.
+      onError: (e) => {
+        if (!this.outage.failed(e, 'Notifications')) this.logger.error(e, 'Notifications');
+      },
     });
   }
 

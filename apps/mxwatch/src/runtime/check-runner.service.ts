@@ -10,6 +10,7 @@ import { runDomainCheck, type DomainCheckOutcome } from './domain-check.js';
 import { EventBus, type CheckCompletedEvent } from './events.js';
 import { FindingsService } from './findings.service.js';
 import { ProbeRuntime } from './probe-runtime.service.js';
+import { DatabaseOutage } from './run-buffer.js';
 
 const ORDER: ProbeStatus[] = ['pass', 'untestable', 'warn', 'fail'];
 
@@ -41,6 +42,7 @@ export class CheckRunner {
     private readonly events: EventBus,
     private readonly logger: AppLogger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly outage: DatabaseOutage,
   ) {}
 
   /**
@@ -87,19 +89,24 @@ export class CheckRunner {
     const results = outcome.results;
     const finishedAt = new Date();
     const status = worstStatus(results);
-    const stored = await this.checks.storeRun({
-      domainId: domain.id,
-      trigger,
-      status,
-      startedAt,
-      finishedAt,
-      results,
-      nextCheckAt: trigger === 'schedule' ? new Date(startedAt.getTime() + interval) : null,
+    // When the database is unavailable the finished run is kept (bounded) and stored once it is
+    // back (runtime/run-buffer.ts); a step that already succeeded is not repeated then.
+    let stored: Awaited<ReturnType<ChecksRepository['storeRun']>> | undefined;
+    return this.outage.persistOrKeep(domain.name, async () => {
+      stored ??= await this.checks.storeRun({
+        domainId: domain.id,
+        trigger,
+        status,
+        startedAt,
+        finishedAt,
+        results,
+        nextCheckAt: trigger === 'schedule' ? new Date(startedAt.getTime() + interval) : null,
+      });
+      const findings = await this.findings.applyRun({ id: domain.id, name: domain.name, labels: domain.labels as Record<string, string> }, results, finishedAt);
+      this.logger.pino.info({ context: 'Check', domain: domain.name, trigger, status, ms: finishedAt.getTime() - startedAt.getTime(), results: results.length, opened: findings.opened.length, resolved: findings.resolved.length }, 'check finished');
+      await this.events.emit('check.completed', { domain, trigger, results, startedAt, finishedAt, status, opened: findings.opened, resolved: findings.resolved });
+      return { run: stored, findings };
     });
-    const findings = await this.findings.applyRun({ id: domain.id, name: domain.name, labels: domain.labels as Record<string, string> }, results, finishedAt);
-    this.logger.pino.info({ context: 'Check', domain: domain.name, trigger, status, ms: finishedAt.getTime() - startedAt.getTime(), results: results.length, opened: findings.opened.length, resolved: findings.resolved.length }, 'check finished');
-    await this.events.emit('check.completed', { domain, trigger, results, startedAt, finishedAt, status, opened: findings.opened, resolved: findings.resolved });
-    return { run: stored, findings };
   }
 }
 

@@ -3,9 +3,40 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig, DomainSpec } from '../config/config.types.js';
 import { AppLogger } from '../common/app-logger.js';
 import { normaliseDomainName } from '../transport/dns/dns-names.js';
-import type { CreateDomainDto, DomainDto, UpdateDomainDto } from '../api/domain.dto.js';
 import { DomainExistsError, DomainsRepository, type DomainRow } from '../storage/domains.repository.js';
 import { EventBus } from './events.js';
+
+/** What the API hands over to create a domain (api/domain.dto.ts validates it first). */
+export interface CreateDomainInput {
+  toSpec(): DomainSpec;
+}
+
+/** The fields a PATCH may change; absent ones stay as they are. */
+export interface UpdateDomainInput {
+  intervalSeconds?: number | null;
+  submissionHosts?: string[];
+  sendingIps?: string[];
+  dkimSelectors?: string[];
+  labels?: Record<string, string>;
+  enabled?: boolean;
+}
+
+/** A domain as the API shows it. */
+export interface DomainView {
+  name: string;
+  intervalSeconds: number | null;
+  effectiveIntervalSeconds: number;
+  submissionHosts: string[];
+  sendingIps: string[];
+  dkimSelectors: string[];
+  labels: Record<string, string>;
+  enabled: boolean;
+  source: string;
+  lastCheckAt: string | null;
+  nextCheckAt: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
 
 @Injectable()
 export class DomainsService implements OnApplicationBootstrap {
@@ -31,7 +62,7 @@ export class DomainsService implements OnApplicationBootstrap {
     for (const spec of specs) if (!spec.enabled) await this.events.emit('domain.retired', { name: spec.name, reason: 'disabled' });
   }
 
-  async create(dto: CreateDomainDto): Promise<DomainDto> {
+  async create(dto: CreateDomainInput): Promise<DomainView> {
     const spec = complete(dto.toSpec());
     try {
       return this.toDto(await this.repo.create(spec, 'api', this.firstCheckAt()));
@@ -42,14 +73,14 @@ export class DomainsService implements OnApplicationBootstrap {
   }
 
   /** Every domain, or those carrying all of `labels`. */
-  async list(labels: Record<string, string> = {}): Promise<DomainDto[]> {
+  async list(labels: Record<string, string> = {}): Promise<DomainView[]> {
     const wanted = Object.entries(labels);
     const rows = await this.repo.list();
     const matching = wanted.length === 0 ? rows : rows.filter((d) => wanted.every(([k, v]) => (d.labels as Record<string, unknown>)?.[k] === v));
     return matching.map((d) => this.toDto(d));
   }
 
-  async get(name: string): Promise<DomainDto> {
+  async get(name: string): Promise<DomainView> {
     return this.toDto(await this.getRow(name));
   }
 
@@ -60,7 +91,7 @@ export class DomainsService implements OnApplicationBootstrap {
     return row;
   }
 
-  async update(name: string, dto: UpdateDomainDto): Promise<DomainDto> {
+  async update(name: string, dto: UpdateDomainInput): Promise<DomainView> {
     const key = lookupName(name);
     await this.assertApiManaged(key);
     const data: Record<string, unknown> = {};
@@ -102,7 +133,7 @@ export class DomainsService implements OnApplicationBootstrap {
     return row.intervalSeconds ?? this.config.checkIntervalSeconds;
   }
 
-  toDto(row: DomainRow): DomainDto {
+  toDto(row: DomainRow): DomainView {
     return {
       name: row.name,
       intervalSeconds: row.intervalSeconds,

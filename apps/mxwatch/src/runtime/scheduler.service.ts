@@ -1,9 +1,10 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import pLimit from 'p-limit';
 import { CheckRunner } from './check-runner.service.js';
 import { ChecksRepository, DomainGoneError } from '../storage/checks.repository.js';
 import { AppLogger } from '../common/app-logger.js';
+import { DatabaseOutage } from './run-buffer.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import { ScheduleRepository, type ClaimedDomain } from '../storage/schedule.repository.js';
@@ -36,6 +37,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     private readonly schedule: ScheduleRepository,
     private readonly logger: AppLogger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    /** Absent in unit tests that build the scheduler by hand. */
+    @Optional() private readonly outage?: DatabaseOutage,
   ) {
     this.limit = pLimit(config.checkConcurrency);
   }
@@ -79,7 +82,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       }
       return due.length;
     } catch (e) {
-      this.logger.error(e, 'Scheduler');
+      // A database outage is logged once by DatabaseOutage, not once per tick.
+      if (!this.outage?.failed(e, 'Scheduler')) this.logger.error(e, 'Scheduler');
       return 0;
     } finally {
       this.ticking = false;
@@ -101,7 +105,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       if (!fresh) return;
       await this.runner.run(fresh, 'schedule');
     } catch (e) {
-      if (e instanceof DomainGoneError) return;
+      if (e instanceof DomainGoneError || this.outage?.failed(e, 'Scheduler')) return;
       this.logger.pino.error({ context: 'Scheduler', domain: d.name, err: e }, 'check failed');
     }
   }
@@ -117,7 +121,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       if (total > 0) this.logger.log({ msg: 'pruned old check runs', runs: total, before: before.toISOString() }, 'Scheduler');
       return total;
     } catch (e) {
-      this.logger.error(e, 'Scheduler');
+      if (!this.outage?.failed(e, 'Scheduler')) this.logger.error(e, 'Scheduler');
       return total;
     } finally {
       this.pruning = false;

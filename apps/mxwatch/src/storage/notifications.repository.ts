@@ -1,13 +1,30 @@
 import { Injectable } from '@nestjs/common';
 import { Prisma, type Notification } from '../generated/prisma/client.js';
 import { DatabaseService } from '../database/database.service.js';
-import type { DeliveryAttempt } from '../notifications/notifiers/retry.js';
-import type { AttemptUpdate, NotificationStore } from '../notifications/notification-dispatcher.js';
 
 export type { Notification };
 
 /** The attempt log keeps the first attempt and the latest ones: a day of retries is ~200 attempts. */
 const MAX_LOGGED_ATTEMPTS = 50;
+
+/** One delivery attempt as the attempt log keeps it (notifications/notifiers/retry.ts makes them). */
+export interface StoredAttempt {
+  n: number;
+  ok: boolean;
+  startedAt: Date;
+  durationMs: number;
+  error?: string;
+  code?: string;
+  status?: number;
+  retryable?: boolean;
+  nextDelayMs?: number;
+}
+
+export interface AttemptUpdate {
+  attempt: StoredAttempt;
+  status: 'pending' | 'sent' | 'failed';
+  nextAttemptAt: Date | null;
+}
 
 export interface NewNotification {
   findingId: string | null;
@@ -20,7 +37,7 @@ export interface NewNotification {
 
 /** The notifications table is the delivery queue: see notification-dispatcher.ts. */
 @Injectable()
-export class NotificationsRepository implements NotificationStore {
+export class NotificationsRepository {
   constructor(private readonly db: DatabaseService) {}
 
   create(input: NewNotification): Promise<Notification> {
@@ -116,7 +133,7 @@ export class NotificationsRepository implements NotificationStore {
   }
 }
 
-function appendAttempt(log: Prisma.JsonArray, attempt: DeliveryAttempt): Prisma.InputJsonValue[] {
+function appendAttempt(log: Prisma.JsonArray, attempt: StoredAttempt): Prisma.InputJsonValue[] {
   const next = [...(log as Prisma.InputJsonValue[]), JSON.parse(JSON.stringify(attempt)) as Prisma.InputJsonValue];
   return next.length > MAX_LOGGED_ATTEMPTS ? [next[0]!, ...next.slice(next.length - MAX_LOGGED_ATTEMPTS + 1)] : next;
 }
