@@ -330,6 +330,39 @@ describe(DohResolver.name, () => {
     });
   });
 
+  describe('HTTP/2', () => {
+    it('should fall back to HTTP/2 for a DoH server that speaks nothing else over TLS, and stay on it', async () => {
+      const { createSecureServer } = await import('node:http2');
+      const { default: packet } = await import('dns-packet');
+      const { createTestCa } = await import('../../../../../test/rig/tls/test-ca.js');
+      const ca = await createTestCa({ commonName: 'h2 test CA' });
+      const leaf = await ca.issue({ commonName: '127.0.0.7', altNames: ['127.0.0.7'] });
+      const seen: string[] = [];
+      const server = createSecureServer({ key: leaf.key, cert: leaf.cert, allowHTTP1: false }, (req, res) => {
+        seen.push(`${req.httpVersion} ${req.method}`);
+        const url = new URL(req.url, 'https://x');
+        const query = packet.decode(Buffer.from(url.searchParams.get('dns')!, 'base64url'));
+        const answer = packet.encode({
+          type: 'response', id: query.id, flags: packet.RECURSION_AVAILABLE, questions: query.questions,
+          answers: [{ type: 'A', name: query.questions![0]!.name, ttl: 60, data: '192.0.2.2' }],
+        });
+        res.writeHead(200, { 'content-type': 'application/dns-message' }).end(answer);
+      });
+      await new Promise<void>((res) => server.listen(0, '127.0.0.7', () => res()));
+      try {
+        const port = (server.address() as { port: number }).port;
+        const r = resolver({ servers: [`127.0.0.7:${port}`], protocol: 'https', tls: { ca: ca.cert }, attempts: 1 });
+        const first = await r.resolve('a.example.test', 'A');
+        expect(first, JSON.stringify(first)).toMatchObject({ ok: true, records: ['192.0.2.2'] });
+        await expect(r.resolve('b.example.test', 'A')).resolves.toMatchObject({ ok: true, records: ['192.0.2.2'] });
+        expect(seen).toEqual(['2.0 GET', '2.0 GET']);
+        expect(r.stats().queries).toBe(2);
+      } finally {
+        server.close();
+      }
+    });
+  });
+
   describe('process lifetime', () => {
     it('should leave no timer behind after lookups that timed out or failed', async () => {
       // A pending timer would keep the process alive after the lookup (tangerine's own per-request

@@ -20,6 +20,7 @@
  *   its attempt through the AbortSignal handed to `tangerine.resolve()`, which tangerine forwards.
  */
 import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type IncomingMessage } from 'node:http';
+import { connect as http2Connect, constants as http2Constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect as tlsConnect, rootCertificates } from 'node:tls';
 import packet from 'dns-packet';
@@ -80,6 +81,12 @@ export class DohExchange implements DnsExchange {
   private readonly httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 32 });
   private readonly ca: Array<string | Buffer> | undefined;
   private readonly maxBody: number;
+  /**
+   * Origins that hung up on HTTP/1.1 and answered over HTTP/2 (RFC 8484 recommends HTTP/2, and
+   * unbound's DoH speaks nothing else): asked over HTTP/2 from then on, one session each.
+   */
+  private readonly h2Origins = new Set<string>();
+  private readonly h2Sessions = new Map<string, ClientHttp2Session>();
 
   constructor(
     private readonly servers: string[],
@@ -120,6 +127,23 @@ export class DohExchange implements DnsExchange {
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+    for (const session of this.h2Sessions.values()) session.destroy();
+    this.h2Sessions.clear();
+  }
+
+  private h2Session(origin: string): ClientHttp2Session {
+    const known = this.h2Sessions.get(origin);
+    if (known && !known.closed && !known.destroyed) return known;
+    const session = http2Connect(origin, this.ca ? { ca: this.ca } : {});
+    const forget = () => {
+      if (this.h2Sessions.get(origin) === session) this.h2Sessions.delete(origin);
+    };
+    session.on('error', forget);
+    session.on('close', forget);
+    // An idle session must not keep the process alive (requests in flight hold their own timers).
+    session.unref();
+    this.h2Sessions.set(origin, session);
+    return session;
   }
 
   async exchange(index: number, question: DnsQuestion, signal: AbortSignal): Promise<ExchangeResult> {
@@ -182,6 +206,7 @@ export class DohExchange implements DnsExchange {
     return new Promise<TangerineResponse>((resolve) => {
       let done = false;
       let req: ReturnType<typeof httpRequest> | undefined;
+      let stream: ClientHttp2Stream | undefined;
       const finish = (response: TangerineResponse) => {
         if (done) return;
         done = true;
@@ -194,11 +219,13 @@ export class DohExchange implements DnsExchange {
           else state.badResponse = cause;
         }
         req?.destroy();
+        stream?.close(http2Constants.NGHTTP2_CANCEL);
         finish(synthetic(599));
       };
       const onAbort = () => {
         // Destroying the request also stops a body still arriving: nothing is read past the deadline.
         req?.destroy();
+        stream?.close(http2Constants.NGHTTP2_CANCEL);
         finish(synthetic(599));
       };
       if (options.signal.aborted) return finish(synthetic(599));
@@ -216,33 +243,67 @@ export class DohExchange implements DnsExchange {
         }
       }
       const isHttps = target.protocol === 'https:';
-      const onResponse = (res: IncomingMessage) => {
-        const status = res.statusCode ?? 0;
-        const declared = Number(res.headers['content-length']);
+      /** Reads a response body (HTTP/1.1 or HTTP/2) within the cap. */
+      const receive = (status: number, headers: Record<string, string>, body: NodeJS.ReadableStream) => {
+        const declared = Number(headers['content-length']);
         if (Number.isFinite(declared) && declared > this.maxBody) {
           return fail(`the DoH answer is ${declared} bytes, more than the ${this.maxBody} a DNS message can be`, 'badresp');
         }
         const chunks: Buffer[] = [];
         let size = 0;
-        res.on('data', (c: Buffer) => {
+        body.on('data', (c: Buffer) => {
           size += c.length;
           if (size > this.maxBody) return fail(`the DoH answer exceeds ${this.maxBody} bytes, more than a DNS message can be`, 'badresp');
           chunks.push(c);
         });
-        res.on('error', (e) => fail(`DoH response broken: ${describeError(e)}`));
-        res.on('end', () => {
+        body.on('error', (e: Error) => fail(`DoH response broken: ${describeError(e)}`));
+        body.on('end', () => {
           if (done) return;
           const buffer = Buffer.concat(chunks);
           if (state && status >= 200 && status < 300) state.raw = buffer;
           else if (state) state.httpStatus = status;
-          finish({ statusCode: status, headers: res.headers as Record<string, string>, body: bodyOf(buffer) });
+          finish({ statusCode: status, headers, body: bodyOf(buffer) });
         });
       };
+      const onResponse = (res: IncomingMessage) => receive(res.statusCode ?? 0, res.headers as Record<string, string>, res);
+      /** The same request over HTTP/2; `h1Failure` is why HTTP/1.1 did not work, if it was tried. */
+      const viaH2 = (h1Failure: string | null, onFailure?: (cause: string) => void) => {
+        let answered = false;
+        const h2Fail = (cause: string) => {
+          if (done) return;
+          if (!answered && onFailure) return onFailure(cause);
+          fail(h1Failure && !answered ? `${h1Failure}; HTTP/2: ${cause}` : cause);
+        };
+        try {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(options.headers)) if (!['host', 'connection'].includes(k.toLowerCase())) headers[k.toLowerCase()] = v;
+          if (body) headers['content-length'] = String(body.length);
+          stream = this.h2Session(target.origin).request({ ':method': options.method, ':path': `${target.pathname}${target.search}`, ...headers });
+        } catch (err) {
+          return h2Fail(describeError(err));
+        }
+        stream.on('response', (h) => {
+          answered = true;
+          this.h2Origins.add(target.origin);
+          const flat: Record<string, string> = {};
+          for (const [k, v] of Object.entries(h)) if (!k.startsWith(':') && v !== undefined) flat[k] = Array.isArray(v) ? v.join(', ') : String(v);
+          receive(Number(h[':status'] ?? 0), flat, stream!);
+        });
+        stream.on('error', (e) => h2Fail(describeError(e)));
+        stream.on('close', () => {
+          if (!answered && !done) h2Fail(`the HTTP/2 stream closed without an answer (code ${stream?.rstCode ?? '?'})`);
+        });
+        stream.end(body);
+      };
+      options.signal.addEventListener('abort', onAbort, { once: true });
+      if (this.h2Origins.has(target.origin)) return viaH2(null);
       const requestOptions = {
         method: options.method,
         headers: body ? { ...options.headers, 'content-length': String(body.length) } : options.headers,
         agent: isHttps ? this.httpsAgent : this.httpAgent,
         ...(isHttps && this.ca ? { ca: this.ca } : {}),
+        // Say so: an HTTP/2-only server then refuses the handshake instead of answering garbage.
+        ...(isHttps ? { ALPNProtocols: ['http/1.1'] } : {}),
       };
       req = isHttps ? httpsRequest(target, requestOptions, onResponse) : httpRequest(target, requestOptions, onResponse);
       req.on('error', (e) => {
@@ -252,17 +313,20 @@ export class DohExchange implements DnsExchange {
           return fail(`${target.host} does not speak TLS (OpenSSL: ${cause.replace(/^.*?(wrong version number|packet length too long|unknown protocol|http request|record layer failure).*$/is, '$1')}); it looks like a plain-HTTP DoH server: use protocol http, or check the port`);
         }
         const code = (e as NodeJS.ErrnoException).code ?? '';
-        if (!isHttps && state && (code === 'ECONNRESET' || code.startsWith('HPE_'))) {
-          // A TLS server hangs up on (or answers an alert to) a plain HTTP request: find out
-          // which before blaming the network, so the message can name the fix.
-          state.diagnosis = speaksTls(target.hostname, Number(target.port || 80), options.signal).then((tls) => {
-            fail(tls ? `${target.host} speaks TLS, not plain HTTP (${cause}): use protocol https` : cause);
+        if (code === 'ECONNRESET' || code.startsWith('HPE_') || /no[ _]application[ _]protocol/i.test(`${code} ${cause}`)) {
+          // Hung up on HTTP/1.1: an HTTP/2-only DoH server (unbound), or, for http, a TLS server.
+          // Find out which before blaming the network, so the message can name the fix.
+          req = undefined;
+          if (isHttps || !state) return viaH2(cause);
+          return viaH2(cause, (h2Cause) => {
+            stream = undefined;
+            state.diagnosis = speaksTls(target.hostname, Number(target.port || 80), options.signal).then((tls) => {
+              fail(tls ? `${target.host} speaks TLS, not plain HTTP (${cause}): use protocol https` : `${cause}; HTTP/2: ${h2Cause}`);
+            });
           });
-          return;
         }
         fail(cause);
       });
-      options.signal.addEventListener('abort', onAbort, { once: true });
       req.end(body);
     });
   };
