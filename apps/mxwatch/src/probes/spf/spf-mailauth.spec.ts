@@ -119,6 +119,14 @@ describe(evaluateSpf.name, () => {
       expect(r.theirs).toBe('fail');
     });
 
+    it('should find an mx mechanism naming more than 10 MX hosts a permerror, like mailauth (its own limit, beside the 10 lookups)', async () => {
+      const zone: MemoryZone = { [D]: { TXT: ['v=spf1 mx -all'], MX: Array.from({ length: 11 }, (_, i) => ({ exchange: `mx${i}.example.test`, priority: i })) } };
+      for (let i = 0; i < 11; i++) zone[`mx${i}.example.test`] = { A: [`192.0.2.${i + 1}`] };
+      const r = await both(zone);
+      expect(r.ourCodes).toEqual(['SPF_LOOKUP_LIMIT']);
+      expect(r.theirs).toBe('permerror');
+    });
+
     it('should find an include without an SPF record a permerror, like mailauth', async () => {
       const r = await both({ [D]: { TXT: ['v=spf1 include:nospf.example.test -all'] }, 'nospf.example.test': { TXT: ['hello'] } });
       expect(r.ourCodes).toEqual(['SPF_INCLUDE_INVALID']);
