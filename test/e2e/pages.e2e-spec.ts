@@ -106,6 +106,11 @@ describe('Status pages in Chromium', () => {
     // The "recently opened" strip names what the checks just opened.
     await expect(page.locator('li[data-event="opened"][data-domain="closed.test"][data-code="SMTP_PORT_UNREACHABLE"]').count()).resolves.toBe(1);
     await page.screenshot({ path: path.join(ARTIFACTS, 'fleet.png'), fullPage: true });
+    const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true });
+    await phone.goto(`${app.baseUrl}/`);
+    expect(await phone.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    await phone.screenshot({ path: path.join(ARTIFACTS, 'fleet-phone.png'), fullPage: true });
+    await phone.close();
   });
 
   it('should filter the fleet by label, severity and text on the server', async () => {

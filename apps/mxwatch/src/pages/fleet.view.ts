@@ -64,11 +64,11 @@ ${anyFilter || filters.severity ? html`<a href="/">Clear</a>` : null}
     (r) => html`<tr data-domain="${r.name}" data-worst="${r.worst}">
 <th scope="row"><a href="${domainPath(r.name)}">${r.name}</a>${r.enabled ? null : html` <span class="muted">(disabled)</span>`}</th>
 <td>${badge(r.worst)}</td>
-<td class="num">${r.critical}</td>
-<td class="num">${r.warning}</td>
-<td class="num">${r.info}</td>
+<td class="num hide-narrow">${r.critical}</td>
+<td class="num hide-narrow">${r.warning}</td>
+<td class="num hide-narrow">${r.info}</td>
 <td>${r.lastStatus ? badge(r.lastStatus) : html`<span class="muted">not checked</span>`}</td>
-<td>${when(r.lastCheckAt, v.now)}</td>
+<td class="last-check">${when(r.lastCheckAt, v.now)}</td>
 <td class="hide-narrow">${labelsText(r.labels)}</td>
 </tr>`,
   );
@@ -78,7 +78,7 @@ ${anyFilter || filters.severity ? html`<a href="/">Clear</a>` : null}
       : html`<div class="table-wrap" role="region" aria-labelledby="domains-caption" tabindex="0">
 <table>
 <caption id="domains-caption">Domains ${first}–${last} of ${result.total}, worst first</caption>
-<thead><tr><th scope="col">Domain</th><th scope="col">Worst open</th><th scope="col" class="num">Critical</th><th scope="col" class="num">Warning</th><th scope="col" class="num">Info</th><th scope="col">Last result</th><th scope="col">Last check</th><th scope="col" class="hide-narrow">Labels</th></tr></thead>
+<thead><tr><th scope="col">Domain</th><th scope="col">Worst open</th><th scope="col" class="num hide-narrow">Critical</th><th scope="col" class="num hide-narrow">Warning</th><th scope="col" class="num hide-narrow">Info</th><th scope="col">Last result</th><th scope="col">Last check</th><th scope="col" class="hide-narrow">Labels</th></tr></thead>
 <tbody>
 ${rows}
 </tbody>

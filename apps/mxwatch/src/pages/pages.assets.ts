@@ -85,6 +85,7 @@ pre { white-space:pre-wrap; overflow-wrap:anywhere; background:var(--panel); pad
   main { padding:.75rem; }
   th, td { padding:.35rem .4rem; }
   .hide-narrow { display:none; }
+  td.last-check time { display:none; }
   .timeline { grid-template-columns: 1fr; gap:.1rem; }
   .timeline > div:nth-child(even) { margin-bottom:.4rem; }
 }
