@@ -15,8 +15,9 @@
  *   top of the system roots, (3) keeps the real cause of a transport failure and says so when the
  *   protocol does not match the server (https against plain HTTP and the reverse), (4) caps the
  *   body at 65,535 bytes and stops reading at the attempt's deadline, (5) keeps the raw answer,
- *   which the shared decoder reads instead of tangerine's lossy result, and (6) always resolves
- *   instead of rejecting, which is what lets tangerine clear its own per-request timer. It finds
+ *   which the shared decoder reads instead of tangerine's lossy result, (6) falls back to HTTP/2
+ *   for servers that speak nothing else (unbound), and (7) always resolves instead of rejecting,
+ *   which is what lets tangerine clear its own per-request timer. It finds
  *   its attempt through the AbortSignal handed to `tangerine.resolve()`, which tangerine forwards.
  */
 import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type IncomingMessage } from 'node:http';
@@ -269,8 +270,12 @@ export class DohExchange implements DnsExchange {
       /** The same request over HTTP/2; `h1Failure` is why HTTP/1.1 did not work, if it was tried. */
       const viaH2 = (h1Failure: string | null, onFailure?: (cause: string) => void) => {
         let answered = false;
+        let failed = false;
         const h2Fail = (cause: string) => {
-          if (done) return;
+          if (done || failed) return;
+          failed = true;
+          // Remembered as HTTP/2 but failing now: the next attempt starts with HTTP/1.1 again.
+          if (h1Failure === null) this.h2Origins.delete(target.origin);
           if (!answered && onFailure) return onFailure(cause);
           fail(h1Failure && !answered ? `${h1Failure}; HTTP/2: ${cause}` : cause);
         };
