@@ -134,8 +134,28 @@ describe('docker-compose.yml', () => {
     services = compose.services;
   });
 
-  it('should define the mxwatch, postgres, unbound, prometheus, alertmanager and grafana services', () => {
-    expect(Object.keys(services).sort()).toEqual(['alertmanager', 'grafana', 'mxwatch', 'postgres', 'prometheus', 'unbound']);
+  it('should define the mxwatch, postgres, unbound, prometheus, alertmanager and grafana services, and redis and mxwatch-worker in the scale profile', () => {
+    expect(Object.keys(services).sort()).toEqual(['alertmanager', 'grafana', 'mxwatch', 'mxwatch-worker', 'postgres', 'prometheus', 'redis', 'unbound']);
+  });
+
+  it('should run one process by default, and api + workers on Redis with the scale profile', async () => {
+    const { loadConfig } = await import('../../apps/mxwatch/src/config/load-config.js');
+    const profiles = (name: string) => (services[name] as Service & { profiles?: string[] }).profiles ?? [];
+    expect(profiles('redis')).toEqual(['scale']);
+    expect(profiles('mxwatch-worker')).toEqual(['scale']);
+    expect(profiles('mxwatch')).toEqual([]);
+    const load = (e: Record<string, string>) => loadConfig({ env: { ...e, MXWATCH_CONFIG: hostPathOf(services.mxwatch, e.MXWATCH_CONFIG) }, cwd: root });
+    // Without the profile's variables the mxwatch service is today's single process.
+    expect(load(env(services.mxwatch))).toMatchObject({ role: 'all', redisUrl: undefined });
+    const scaled = interpolate(readYaml<Compose>(path.join(root, 'docker-compose.yml')), { ...OPERATOR_ENV, MXWATCH_ROLE: 'api', MXWATCH_REDIS_URL: 'redis://redis:6379' }).services;
+    expect(load(env(scaled.mxwatch))).toMatchObject({ role: 'api', redisUrl: 'redis://redis:6379' });
+    const worker = load(env(services['mxwatch-worker']!));
+    expect(worker).toMatchObject({ role: 'worker', redisUrl: 'redis://redis:6379', databaseUrl: env(services.mxwatch).DATABASE_URL });
+    // The same settings as the api replica, never a published port, and only after mxwatch migrated.
+    expect(env(services['mxwatch-worker']!).MXWATCH_CONFIG).toBe(env(services.mxwatch).MXWATCH_CONFIG);
+    expect(services['mxwatch-worker']!.ports ?? []).toEqual([]);
+    expect((services['mxwatch-worker']!.depends_on as Record<string, { condition?: string }>).mxwatch?.condition).toBe('service_healthy');
+    expect(new URL(worker.redisUrl!).hostname).toBe('redis');
   });
 
   it('should refuse to start without an API token and a Grafana password, and default neither', () => {
