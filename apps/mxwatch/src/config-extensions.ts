@@ -5,6 +5,7 @@
  */
 import type { SettingExtension } from './config/load-config.js';
 import { resolveZoneConfig } from './probes/dnsbl/dnsbl-zones.js';
+import { PROBES, selectProbes } from './probes/registry.js';
 
 const dnsblZones: SettingExtension<'dnsblZones'> = {
   key: 'dnsblZones',
@@ -20,4 +21,16 @@ const dnsblZones: SettingExtension<'dnsblZones'> = {
   fallback: () => resolveZoneConfig([]).map((z) => z.zone),
 };
 
-export const CONFIG_EXTENSIONS: readonly SettingExtension[] = [dnsblZones as SettingExtension];
+const probes: SettingExtension<'probes'> = {
+  key: 'probes',
+  check(names) {
+    try {
+      selectProbes(PROBES, names);
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  },
+};
+
+export const CONFIG_EXTENSIONS: readonly SettingExtension[] = [dnsblZones as SettingExtension, probes as SettingExtension];

@@ -77,6 +77,8 @@ export interface AppConfig {
   /** NODE_EXTRA_CA_CERTS as Node read it at start: the TLS code counts its roots as trusted too. */
   nodeExtraCaCerts?: string;
   dnsblZones: string[];
+  /** MXWATCH_PROBES: the probes to run (and what they need); empty: every registered probe. */
+  probes: string[];
   smtpPorts: number[];
   /** test/dev only: probed port -> port really dialled */
   portMap: Map<number, number>;

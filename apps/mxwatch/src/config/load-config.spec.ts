@@ -88,6 +88,13 @@ describe('loadConfig', () => {
     expect(p[0]).toMatch(/^MXWATCH_DNSBL_ZONES: .*sorbs/);
   });
 
+  it('should take MXWATCH_PROBES as a list of registered probe names and refuse an unknown one by name', () => {
+    expect(loadConfig({ env: { MXWATCH_PROBES: 'mx,starttls' }, cwd: tmpdir(), extensions: CONFIG_EXTENSIONS }).probes).toEqual(['mx', 'starttls']);
+    expect(loadConfig({ env: {}, cwd: tmpdir(), extensions: CONFIG_EXTENSIONS }).probes).toEqual([]);
+    const p = problems(() => loadConfig({ env: { MXWATCH_PROBES: 'mx,mtasts' }, cwd: tmpdir(), extensions: CONFIG_EXTENSIONS }));
+    expect(p[0]).toMatch(/^MXWATCH_PROBES: unknown probe "mtasts" \(registered: mx, .*mta-sts/);
+  });
+
   it('should report every problem of a YAML file with its path', () => {
     const { env, cwd } = withFile(
       [

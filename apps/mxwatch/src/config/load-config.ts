@@ -142,6 +142,7 @@ export function loadConfig({ env, cwd = process.cwd(), extensions = [] }: LoadCo
     spamhausDqsKey: v.spamhausDqsKey,
     dnssecCanary: v.dnssecCanary,
     dnsblZones: v.dnsblZones ?? [],
+    probes: v.probes,
     smtpPorts: v.smtpPorts,
     portMap: v.portMap,
     allowPrivateTargets: v.allowPrivateTargets,

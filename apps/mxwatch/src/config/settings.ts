@@ -71,6 +71,8 @@ export const SETTINGS = {
   // Derived: the DNSBL probe's default set (a config extension knows it).
   dnsblZones: row({ env: 'MXWATCH_DNSBL_ZONES', yaml: 'dnsblZones', schema: list(z.string(), 'zone'), fallback: undefined, list: true }),
 
+  // Empty: every registered probe (the names are checked by a config extension that knows them).
+  probes: row({ env: 'MXWATCH_PROBES', yaml: 'probes', schema: list(z.string().regex(/^[a-z][a-z0-9-]*$/, 'a probe name (lower case, digits, -)'), 'probe'), fallback: [], list: true }),
   smtpPorts: row({ env: 'MXWATCH_SMTP_PORTS', yaml: 'smtpPorts', schema: ports, fallback: [25, 587, 465], list: true }),
   portMap: row({ env: 'MXWATCH_PORT_MAP', yaml: 'portMap', schema: portMap, fallback: new Map<number, number>(), list: true }),
   allowPrivateTargets: row({ env: 'MXWATCH_ALLOW_PRIVATE_TARGETS', yaml: 'allowPrivateTargets', schema: cidrList, fallback: undefined, list: true }),

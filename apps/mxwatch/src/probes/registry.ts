@@ -40,3 +40,21 @@ export const PROBE_NAMES: readonly string[] = PROBES.map((p) => p.name);
 export function probeByName(name: string): ProbeDefinition | undefined {
   return PROBES.find((p) => p.name === name);
 }
+
+/**
+ * The registered probes named, plus every probe they need (transitively), in registry order;
+ * all of them when none is named (MXWATCH_PROBES, `mxwatch check --probes`). An unknown name throws.
+ */
+export function selectProbes(registry: readonly ProbeDefinition[], names: readonly string[]): ProbeDefinition[] {
+  if (names.length === 0) return [...registry];
+  const unknown = names.filter((n) => !registry.some((p) => p.name === n));
+  if (unknown.length) throw new Error(`unknown probe ${unknown.map((n) => `"${n}"`).join(', ')} (registered: ${registry.map((p) => p.name).join(', ')})`);
+  const wanted = new Set<string>();
+  const add = (name: string) => {
+    if (wanted.has(name)) return;
+    wanted.add(name);
+    for (const need of registry.find((p) => p.name === name)?.needs ?? []) add(need);
+  };
+  names.forEach(add);
+  return registry.filter((p) => wanted.has(p.name));
+}

@@ -3,7 +3,6 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import { AppLogger } from '../common/app-logger.js';
 import type { ProbeResult, ProbeStatus } from '../probes/probe.types.js';
-import { PROBES } from '../probes/registry.js';
 import { ChecksRepository } from '../storage/checks.repository.js';
 import type { DomainRow } from '../storage/domains.repository.js';
 import { runDomainCheck, type DomainCheckOutcome } from './domain-check.js';
@@ -74,7 +73,7 @@ export class CheckRunner {
         ctx,
         { name: domain.name, submissionHosts: domain.submissionHosts, sendingIps: domain.sendingIps, dkimSelectors: dkimSelectorsOf(domain) },
         {
-          probes: PROBES,
+          probes: this.runtime.probes,
           shared: this.runtime.shared,
           perAddress: this.runtime.perAddress,
           connections: this.runtime.connections,

@@ -9,6 +9,8 @@ import { NetDialer } from '../transport/net/net-dialer.js';
 import type { AddressPolicyLike, ProbeContext, ProbeSettings } from '../probes/probe.types.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { KeyedLimiter, SharedWork } from './shared-work.js';
+import type { ProbeDefinition } from '../probes/probe-definition.js';
+import { PROBES, selectProbes } from '../probes/registry.js';
 import { FLEET_SHARING, type FleetSharing } from './redis-shared-work.js';
 
 /**
@@ -61,6 +63,8 @@ export class ProbeRuntime implements OnApplicationShutdown {
   readonly connections: LimitFunction;
   /** Every check, manual or scheduled, waits here. */
   readonly checks: LimitFunction;
+  /** The probes a check runs: MXWATCH_PROBES and what they need, or every registered probe. */
+  readonly probes: readonly ProbeDefinition[];
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -75,6 +79,7 @@ export class ProbeRuntime implements OnApplicationShutdown {
     this.dialer = new NetDialer({ policy: this.policy, portMap: config.portMap });
     this.connections = pLimit(config.limits.maxConnections);
     this.checks = pLimit(config.checkConcurrency);
+    this.probes = selectProbes(PROBES, config.probes ?? []);
     this.settings = {
       smtpPorts: config.smtpPorts,
       certWarnDays: config.certWarnDays,
