@@ -18,9 +18,9 @@ export class NotificationsQueryDto {
   @IsString()
   channel?: string;
 
-  @ApiPropertyOptional({ enum: ['opened', 'resolved', 'test'] })
+  @ApiPropertyOptional({ enum: ['opened', 'resolved', 'test', 'change'] })
   @IsOptional()
-  @IsIn(['opened', 'resolved', 'test'], { message: 'event must be opened, resolved or test' })
+  @IsIn(['opened', 'resolved', 'test', 'change'], { message: 'event must be opened, resolved, test or change' })
   event?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 1000, default: 100 })

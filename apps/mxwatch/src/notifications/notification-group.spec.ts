@@ -3,6 +3,7 @@ import type { ChannelConfig, NotificationItem, Severity } from './notification.t
 import { eventForChannel, groupEvent, orderItems } from './notification-group.js';
 import { createTestEvent } from './notifiers/notifier-factory.js';
 import { sampleFinding } from './notifiers/notification.fixture.js';
+import { headline, plainTextBody } from './notifiers/notification-format.js';
 
 const webhook: ChannelConfig = { type: 'webhook', name: 'hook', url: 'https://hooks.example.net/mxwatch' };
 const sentAt = new Date('2026-03-01T10:05:01.000Z');
@@ -93,5 +94,20 @@ describe(eventForChannel.name, () => {
     const event = createTestEvent({ domain: 'example.com', statusUrl: 'http://x.test/s', now: new Date('2026-03-01T00:00:00Z') });
     expect(event.finding.severity).toBe('info');
     expect(eventForChannel(config, event)).toBe(event);
+  });
+});
+
+describe('policy change messages', () => {
+  const change = (severity: Severity, message: string): NotificationItem => ({ ...sampleFinding({ id: `change-${message}`, code: 'POLICY_CHANGED', severity, message }), event: 'change' });
+
+  it('should head a change message with what changed, the weakening ones first, and keep only what a channel wants', () => {
+    const event = groupEvent({ domain: 'example.com', domainLabels: {}, items: [change('info', 'MX mx3.example.net added (preference 30)'), change('warning', 'DMARC policy reject → none')], statusUrl: 'http://x.test/s', sentAt })!;
+    expect(event.kind).toBe('change');
+    expect(headline(event)).toBe('CHANGE warning DMARC policy reject → none and 1 more on example.com');
+    expect(plainTextBody(event)).toContain('2 changes of the policy example.com publishes, seen in one check.');
+    const own = eventForChannel({ ...webhook, minSeverity: 'warning' }, event)!;
+    expect(own.findings.map((f) => f.message)).toEqual(['DMARC policy reject → none']);
+    expect(headline(own)).toBe('CHANGE warning DMARC policy reject → none on example.com');
+    expect(eventForChannel({ ...webhook, minSeverity: 'critical' }, event)).toBeNull();
   });
 });

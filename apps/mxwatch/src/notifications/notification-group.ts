@@ -5,11 +5,13 @@
  */
 import { SEVERITY_RANK, type ChannelConfig, type NotificationEvent, type NotificationFinding, type NotificationItem } from './notification.types.js';
 
+const EVENT_ORDER: Record<NotificationItem['event'], number> = { opened: 0, change: 1, resolved: 2 };
+
 /** Headline first: opened before resolved, then the most severe, then by code and target. */
 export function orderItems(items: readonly NotificationItem[]): NotificationItem[] {
   return [...items].sort(
     (a, b) =>
-      (a.event === b.event ? 0 : a.event === 'opened' ? -1 : 1) ||
+      EVENT_ORDER[a.event] - EVENT_ORDER[b.event] ||
       SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] ||
       a.code.localeCompare(b.code) ||
       a.target.localeCompare(b.target),

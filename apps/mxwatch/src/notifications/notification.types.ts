@@ -7,7 +7,7 @@ import type { Severity } from '../findings/finding-catalog.js';
 
 export type { Severity } from '../findings/finding-catalog.js';
 
-export const NOTIFICATION_KINDS = ['opened', 'resolved', 'test'] as const;
+export const NOTIFICATION_KINDS = ['opened', 'resolved', 'test', 'change'] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 
 export interface NotificationFinding {
@@ -26,9 +26,12 @@ export interface NotificationFinding {
   resolvedAt: Date | null;
 }
 
-/** One finding of a grouped message, with what happened to it in the run. */
+/**
+ * One item of a grouped message, with what happened to it in the run: a finding opened or
+ * resolved, or a change of published policy (`change`, code `POLICY_CHANGED`, its text as the message).
+ */
 export interface NotificationItem extends NotificationFinding {
-  event: 'opened' | 'resolved';
+  event: 'opened' | 'resolved' | 'change';
 }
 
 /**

@@ -4,6 +4,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import { FindingsService, type RunTransitions } from '../runtime/findings.service.js';
 import { DatabaseOutage } from '../runtime/run-buffer.js';
+import { EventBus, type PolicyChangedEvent } from '../runtime/events.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { Finding } from '../storage/findings.repository.js';
 import { NotificationsRepository, type Notification } from '../storage/notifications.repository.js';
@@ -11,7 +12,7 @@ import type { ChannelConfig, NotificationEvent, NotificationFinding, Notificatio
 import { NotificationDispatcher, type NotificationRecord } from './notification-dispatcher.js';
 import { eventForChannel, groupEvent } from './notification-group.js';
 import { createNotifier, createTestEvent } from './notifiers/notifier-factory.js';
-import { messageItems } from './notifiers/notification-format.js';
+import { itemEvent, messageItems } from './notifiers/notification-format.js';
 import { redactReason, type DeliveryAttempt } from './notifiers/retry.js';
 
 /**
@@ -32,6 +33,7 @@ export class NotificationsService implements OnApplicationBootstrap, OnApplicati
     private readonly logger: AppLogger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly outage: DatabaseOutage,
+    private readonly events: EventBus,
   ) {
     this.channels = config.notifications;
     for (const c of config.notifications) this.notifiers.set(c.name, createNotifier(c));
@@ -50,6 +52,7 @@ export class NotificationsService implements OnApplicationBootstrap, OnApplicati
 
   onApplicationBootstrap(): void {
     this.findings.onRunTransitions((r) => this.onRun(r));
+    this.events.on('policy.changed', (e) => this.onPolicyChanged(e));
     // Resumes what a previous process left pending, each at its stored next-attempt time.
     this.dispatcher.kick();
   }
@@ -70,6 +73,36 @@ export class NotificationsService implements OnApplicationBootstrap, OnApplicati
       if (event) await this.store(event, sentAt);
     } catch (e) {
       this.logger.error(e, 'Notifications');
+    }
+  }
+
+  /**
+   * What one run changed in the policy a domain publishes: one `change` message per channel. A
+   * weakening change is a warning, any other info, so a channel's minSeverity applies to them.
+   */
+  private async onPolicyChanged(e: PolicyChangedEvent): Promise<void> {
+    try {
+      const sentAt = new Date();
+      const items: NotificationItem[] = e.changes.map((c) => ({
+        event: 'change' as const,
+        id: `change-${c.id}`,
+        code: 'POLICY_CHANGED',
+        severity: c.weakening ? ('warning' as const) : ('info' as const),
+        probe: c.probe,
+        target: e.domain.name,
+        message: c.text,
+        remediation: c.weakening
+          ? 'This change lowers the protection the domain publishes: confirm it was intended, and if not, restore the previous record.'
+          : 'Nothing to fix if the change was intended.',
+        evidence: { kind: c.kind, probe: c.probe, weakening: c.weakening },
+        firstSeenAt: e.observedAt,
+        lastSeenAt: e.observedAt,
+        resolvedAt: null,
+      }));
+      const event = groupEvent({ domain: e.domain.name, domainLabels: e.domain.labels, items, statusUrl: this.statusUrl(e.domain.name), sentAt });
+      if (event) await this.store({ ...event, kind: 'change' }, sentAt);
+    } catch (err) {
+      this.logger.error(err, 'Notifications');
     }
   }
 
@@ -174,7 +207,7 @@ export function reviveEvent(payload: unknown): NotificationEvent {
     ...e,
     sentAt: date(e.sentAt)!,
     finding: head,
-    findings: Array.isArray(e.findings) && e.findings.length > 0 ? e.findings.map(finding) : [{ ...head, event: e.kind === 'resolved' ? 'resolved' : 'opened' }],
+    findings: Array.isArray(e.findings) && e.findings.length > 0 ? e.findings.map(finding) : [{ ...head, event: itemEvent(e.kind) }],
   };
 }
 

@@ -105,6 +105,25 @@ export interface FindingRef {
   evidence: unknown;
 }
 
+/** One semantic change of a published policy: `MX mx2.example.net removed`, `DMARC policy reject → none`. */
+export interface PolicyChange {
+  /** Bounded vocabulary, a metric label: `mx.host_removed`, `dmarc.policy_lowered`, ... */
+  kind: string;
+  /** Lowers protection (policy lowered, `all` loosened, MX removed, key weakened): a warning, else info. */
+  weakening: boolean;
+  text: string;
+}
+
+/**
+ * What a probe contributes to "what changed": the policy state it observed in one run (JSON,
+ * stored per domain and probe) and the semantic difference between two states.
+ */
+export interface PolicyContract<T extends object = any> {
+  /** This run's state from this probe's results; undefined when untestable (never a change: a resolver blip must not read as "SPF removed"). */
+  state(results: readonly ProbeResult[]): T | undefined;
+  diff(before: T, after: T): PolicyChange[];
+}
+
 export interface ProbeDefinition<D = any, S = any> {
   /** The same string everywhere: database, metric label, REST (`spf`, `mta-sts`, ...). */
   name: string;
@@ -130,6 +149,8 @@ export interface ProbeDefinition<D = any, S = any> {
    * every needed probe was testable (the target is gone).
    */
   covers?(finding: FindingRef, results: readonly ProbeResult[]): boolean | undefined;
+  /** Published policy this probe reads, compared between conclusive runs (runtime/policy-changes). */
+  policy?: PolicyContract;
 }
 
 /** Keeps the definition's types (details, subject) checked without widening them. */

@@ -5,9 +5,11 @@ import { CheckRunner } from './check-runner.service.js';
 import { ChecksService } from './checks.service.js';
 import { FindingsService } from './findings.service.js';
 import { ProbeRuntime } from './probe-runtime.service.js';
+import { ChangesRepository } from '../storage/changes.repository.js';
+import { PolicyChangesService } from './policy-changes.service.js';
 
 @Module({
-  providers: [ProbeRuntime, ChecksRepository, FindingsRepository, FindingsService, CheckRunner, ChecksService],
-  exports: [CheckRunner, ChecksRepository, FindingsRepository, FindingsService, ProbeRuntime, ChecksService],
+  providers: [ProbeRuntime, ChecksRepository, FindingsRepository, FindingsService, CheckRunner, ChecksService, ChangesRepository, PolicyChangesService],
+  exports: [CheckRunner, ChecksRepository, FindingsRepository, FindingsService, ProbeRuntime, ChecksService, PolicyChangesService],
 })
 export class ChecksModule {}

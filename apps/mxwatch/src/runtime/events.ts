@@ -26,6 +26,13 @@ export interface FindingTransition {
   domain: DomainRef;
 }
 
+/** Published policy that changed between two conclusive runs of one domain (runtime/policy-changes.service.ts). */
+export interface PolicyChangedEvent {
+  domain: DomainRef;
+  observedAt: Date;
+  changes: Array<{ id: string; probe: string; kind: string; weakening: boolean; text: string }>;
+}
+
 export interface DomainRetiredEvent {
   name: string;
   reason: 'deleted' | 'disabled';
@@ -37,6 +44,7 @@ export interface MxwatchEvents {
   'finding.opened': FindingTransition;
   'finding.resolved': FindingTransition;
   'domain.retired': DomainRetiredEvent;
+  'policy.changed': PolicyChangedEvent;
 }
 
 type Listener<T> = (payload: T) => void | Promise<void>;

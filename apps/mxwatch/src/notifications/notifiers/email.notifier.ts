@@ -59,6 +59,8 @@ export function buildEmailMessage(event: NotificationEvent, config: Pick<EmailCh
       'Auto-Submitted': 'auto-generated',
     },
   };
+  // A policy change (or a test) starts no thread and answers none.
+  if (event.kind !== 'opened' && event.kind !== 'resolved') return message;
   const items = messageItems(event);
   if (items.length > 1) {
     // A grouped mail takes the Message-ID of its headline finding and refers to the thread of

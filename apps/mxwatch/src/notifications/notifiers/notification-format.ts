@@ -6,7 +6,16 @@ import type { NotificationEvent, NotificationItem } from '../notification.types.
  */
 export function messageItems(event: NotificationEvent): NotificationItem[] {
   if (event.findings !== undefined && event.findings.length > 1) return event.findings;
-  return [{ ...event.finding, event: event.kind === 'resolved' ? 'resolved' : 'opened' }];
+  return [{ ...event.finding, event: itemEvent(event.kind) }];
+}
+
+export function itemEvent(kind: NotificationEvent['kind']): NotificationItem['event'] {
+  return kind === 'resolved' ? 'resolved' : kind === 'change' ? 'change' : 'opened';
+}
+
+/** What names an item in a headline: its code, or for a policy change what changed. */
+function label(item: Pick<NotificationItem, 'code' | 'message'> & { event?: string }, kind: string): string {
+  return kind === 'change' ? item.message : item.code;
 }
 
 /**
@@ -18,11 +27,11 @@ export function headline(event: NotificationEvent): string {
   const { finding } = event;
   const items = messageItems(event);
   const kind = event.kind.toUpperCase();
-  if (items.length <= 1) return `${kind} ${finding.severity} ${finding.code} on ${event.domain}`;
-  const same = items.filter((i) => i.event === event.kind).length;
+  if (items.length <= 1) return `${kind} ${finding.severity} ${label(finding, event.kind)} on ${event.domain}`;
+  const same = items.filter((i) => i.event === itemEvent(event.kind)).length;
   const other = items.length - same;
   const more = same > 1 ? ` and ${same - 1} more` : '';
-  return `${kind} ${finding.severity} ${finding.code}${more} on ${event.domain}${other > 0 ? `; ${other} resolved` : ''}`;
+  return `${kind} ${finding.severity} ${label(finding, event.kind)}${more} on ${event.domain}${other > 0 ? `; ${other} resolved` : ''}`;
 }
 
 /** Evidence values can be anything the probe stored; operators need a readable, bounded line each. */
@@ -116,10 +125,14 @@ export function plainTextBody(event: NotificationEvent): string {
 /** A grouped message: the domain once, then each finding with what happened to it. */
 function groupedPlainTextBody(event: NotificationEvent, items: NotificationItem[]): string {
   const opened = items.filter((i) => i.event === 'opened').length;
+  const summary =
+    event.kind === 'change'
+      ? `${items.length} changes of the policy ${event.domain} publishes, seen in one check.`
+      : `${opened} finding${opened === 1 ? '' : 's'} opened, ${items.length - opened} resolved on ${event.domain} in one check.`;
   const lines = [
     headline(event),
     '',
-    `${opened} finding${opened === 1 ? '' : 's'} opened, ${items.length - opened} resolved on ${event.domain} in one check.`,
+    summary,
     '',
     `Domain:      ${event.domain}`,
     `Labels:      ${labelText(event) || '-'}`,

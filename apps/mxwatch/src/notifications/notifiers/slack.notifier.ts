@@ -122,7 +122,7 @@ const MAX_ITEM_BLOCKS = 20;
 function buildGroupedSlackMessage(event: NotificationEvent, items: NotificationItem[]): SlackMessage {
   const title = `[mxwatch] ${headline(event)}`;
   const opened = items.filter((i) => i.event === 'opened').length;
-  const summary = `${opened} opened, ${items.length - opened} resolved on ${event.domain}`;
+  const summary = event.kind === 'change' ? `${items.length} policy changes on ${event.domain}` : `${opened} opened, ${items.length - opened} resolved on ${event.domain}`;
   const line = (i: NotificationItem) => `${i.event.toUpperCase()} ${i.severity} ${i.code} on ${i.target}: ${i.message}`;
 
   const text = [escapeSlack(title), escapeSlack(summary), ...items.map((i) => `- ${escapeSlack(line(i))}`), `Status: ${event.statusUrl}`].join('\n');

@@ -64,7 +64,7 @@ export interface WebhookPayloadV1 {
   domain: string;
   labels: Record<string, string>;
   finding: WebhookFindingV1;
-  findings: Array<WebhookFindingV1 & { event: 'opened' | 'resolved' }>;
+  findings: Array<WebhookFindingV1 & { event: 'opened' | 'resolved' | 'change' }>;
   statusUrl: string;
   sentAt: string;
 }

@@ -5,6 +5,7 @@
  */
 import { normaliseDomainName } from '../../transport/dns/dns-names.js';
 import { defineProbe, statusFromObservations } from '../probe-definition.js';
+import { bimiPolicy } from './bimi.policy.js';
 import type { DnsErrorKind, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
 import { parseTagList } from '../dkim/dkim.probe.js';
 import type { DmarcDetails } from '../dmarc/dmarc.probe.js';
@@ -150,4 +151,5 @@ export const bimiProbe = defineProbe<BimiDetails, BimiSubject>({
   },
   run: (ctx, subject) => probeBimi(ctx, subject),
   findings: BIMI_FINDINGS,
+  policy: bimiPolicy,
 });

@@ -6,6 +6,7 @@
 import { createHash, createPublicKey } from 'node:crypto';
 import { normaliseDomainName } from '../../transport/dns/dns-names.js';
 import { defineProbe, statusFromObservations } from '../probe-definition.js';
+import { dkimPolicy } from './dkim.policy.js';
 import type { DnsErrorKind, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
 import { DKIM_FINDINGS } from './dkim.findings.js';
 
@@ -159,6 +160,7 @@ export const dkimProbe = defineProbe<DkimDetails, DkimSubject>({
   subjects: (plan) => [...new Set(plan.domain.dkimSelectors ?? [])].map((selector) => ({ domain: plan.domain.name, selector })),
   run: (ctx, subject) => probeDkim(ctx, subject),
   findings: DKIM_FINDINGS,
+  policy: dkimPolicy,
   metrics: {
     specs: [
       { name: 'mxwatch_dkim_key_bits', help: 'Size of the DKIM public key at each configured selector (ed25519: 256)', type: 'gauge', labelNames: ['domain', 'selector'] },

@@ -5,6 +5,7 @@
  */
 import { normaliseDomainName } from '../../transport/dns/dns-names.js';
 import { defineProbe, statusFromObservations } from '../probe-definition.js';
+import { dmarcPolicy } from './dmarc.policy.js';
 import type { DnsAnswer, DnsErrorKind, DnsRecordType, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
 import { organisationalDomain } from '../spf/spf-evaluator.js';
 import { isDmarcRecord, looksLikeDmarc, parseDmarc, type DmarcPolicy } from './dmarc-record.js';
@@ -181,6 +182,7 @@ export const dmarcProbe = defineProbe<DmarcDetails, DmarcSubject>({
   subjects: (plan) => [{ domain: plan.domain.name }],
   run: (ctx, subject) => probeDmarc(ctx, subject.domain),
   findings: DMARC_FINDINGS,
+  policy: dmarcPolicy,
   metrics: {
     specs: [
       { name: 'mxwatch_dmarc_policy_info', help: 'The DMARC policy in force for the domain (none, quarantine, reject, or missing); value 1', type: 'gauge', labelNames: ['domain', 'policy'] },

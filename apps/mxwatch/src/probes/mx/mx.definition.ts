@@ -1,4 +1,5 @@
 import { defineProbe, type SeriesSample } from '../probe-definition.js';
+import { mxPolicy } from './mx.policy.js';
 import type { ProbeResult } from '../probe.types.js';
 import { MX_FINDINGS } from './mx.findings.js';
 import { probeMx, type MxDetails } from './mx.probe.js';
@@ -42,6 +43,7 @@ export const mxProbe = defineProbe<MxDetails, string>({
   subjects: (plan) => [plan.domain.name],
   run: (ctx, domain) => probeMx(ctx, domain),
   findings: MX_FINDINGS,
+  policy: mxPolicy,
   metrics: {
     specs: [
       { name: 'mxwatch_domain_mx_info', help: 'MX hosts of each domain (value 1), to join per-host series to domains', type: 'gauge', labelNames: ['domain', 'mx', 'preference'] },

@@ -4,6 +4,7 @@
  */
 import { normaliseDomainName } from '../../transport/dns/dns-names.js';
 import { defineProbe, statusFromObservations } from '../probe-definition.js';
+import { spfPolicy } from './spf.policy.js';
 import type { ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
 import {
   evaluateSpf,
@@ -129,6 +130,7 @@ export const spfProbe = defineProbe<SpfDetails, SpfSubject>({
   subjects: (plan) => [{ domain: plan.domain.name }],
   run: (ctx, subject) => probeSpf(ctx, subject.domain),
   findings: SPF_FINDINGS,
+  policy: spfPolicy,
   metrics: {
     specs: [
       { name: 'mxwatch_spf_dns_lookups', help: 'DNS lookups the domain\'s SPF policy costs a receiver (limit 10)', type: 'gauge', labelNames: ['domain'] },
