@@ -9,6 +9,13 @@ import { makePrivate, PRIVATE_DIR_MODE } from './private-dir.js';
 import { createPostgresPool, describePostgresConnectError, parsePostgresUrl } from './postgres-driver.js';
 import { applyMigrations, type DatabaseLog } from './schema-engine.js';
 
+/**
+ * Prisma's defaults (2 s to get a connection for a transaction, 5 s to run it) turn a busy pool
+ * into lost findings: a worker running 50 checks at once waited longer than 2 s in the bench and
+ * the run's findings were never applied. Waiting longer is right; each check has its own deadline.
+ */
+const TRANSACTION_OPTIONS = { maxWait: 15_000, timeout: 30_000 };
+
 export type { DatabaseLog } from './schema-engine.js';
 
 export interface OpenDatabaseOptions {
@@ -54,7 +61,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   const pool = createPostgresPool(url, { max: options.poolSize });
   // An idle client losing its server emits 'error' on the pool; unhandled, it would kill the process.
   pool.on('error', (error) => options.log?.(`warning: PostgreSQL connection at ${location.endpoint} lost: ${error.message}`));
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool), transactionOptions: TRANSACTION_OPTIONS });
   try {
     await prisma.$connect();
     await prisma.$queryRaw`SELECT 1`;
@@ -90,7 +97,7 @@ async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
     pglite = new PGlite(dataDir);
     await pglite.waitReady;
     await applyMigrations({ kind: 'pglite', pglite }, { log: options.log, migrationsDir: options.migrationsDir });
-    prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+    prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), transactionOptions: TRANSACTION_OPTIONS });
     await prisma.$connect();
     await tighten(dataDir, options.log);
   } catch (error) {
