@@ -46,11 +46,19 @@ export class ObservedFindingDto {
   @ApiProperty(JSON_OBJECT) evidence!: Record<string, unknown>;
 }
 
+export class PendingFindingDto extends FindingDto {
+  @ApiProperty({ description: 'consecutive runs that showed it' }) seenRuns!: number;
+  @ApiProperty({ description: 'MXWATCH_ALERT_AFTER' }) alertAfter!: number;
+  @ApiProperty({ description: 'checks still needed to open it (and notify)' }) runsUntilOpen!: number;
+}
+
 export class RunFindingsDto {
   @ApiProperty({ type: [ObservedFindingDto], description: 'what this run showed, whether or not it has opened yet (MXWATCH_ALERT_AFTER)' }) observed!: ObservedFindingDto[];
   @ApiProperty({ type: [FindingDto] }) opened!: FindingDto[];
   @ApiProperty({ type: [FindingDto] }) resolved!: FindingDto[];
   @ApiProperty({ type: [FindingDto] }) open!: FindingDto[];
+  @ApiProperty({ type: [PendingFindingDto], description: 'seen, not yet MXWATCH_ALERT_AFTER runs in a row: not open, not notified' }) pending!: PendingFindingDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'what is pending and why, in one sentence' }) note!: string | null;
 }
 
 export class CheckRunDto {
@@ -84,6 +92,7 @@ export class DomainStatusDto {
   @ApiProperty({ type: RunSummaryDto, nullable: true }) lastRun!: RunSummaryDto | null;
   @ApiProperty({ type: 'object', additionalProperties: { $ref: '#/components/schemas/ProbeStatusDto' }, description: 'by probe name' }) probes!: Record<string, ProbeStatusDto>;
   @ApiProperty({ type: [FindingDto] }) openFindings!: FindingDto[];
+  @ApiProperty({ type: [PendingFindingDto] }) pendingFindings!: PendingFindingDto[];
 }
 
 export class HistoryPageDto {
@@ -99,13 +108,15 @@ export class NotificationAttemptDto {
   @ApiPropertyOptional({ description: "the receiver's HTTP status" }) status?: number;
   @ApiPropertyOptional() retryable?: boolean;
   @ApiPropertyOptional() nextDelayMs?: number;
+  @ApiPropertyOptional({ description: 'a short, redacted reason' }) error?: string;
+  @ApiPropertyOptional({ enum: ['rejected', 'timeout', 'network', 'aborted', 'unexpected'] }) code?: string;
 }
 
 export class NotificationDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ nullable: true, type: String }) findingId!: string | null;
   @ApiProperty() channel!: string;
-  @ApiProperty({ enum: ['opened', 'resolved', 'test'] }) event!: string;
+  @ApiProperty({ enum: ['opened', 'resolved', 'test', 'change'] }) event!: string;
   @ApiProperty({ enum: ['pending', 'sent', 'failed'] }) status!: string;
   @ApiProperty() attempts!: number;
   @ApiProperty({ nullable: true, type: String, description: 'a short, redacted reason' }) lastError!: string | null;
