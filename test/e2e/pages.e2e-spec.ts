@@ -236,6 +236,24 @@ describe('Status pages in Chromium', () => {
     await page.screenshot({ path: path.join(ARTIFACTS, 'domain-after-check.png'), fullPage: true });
   });
 
+  it('should show the policy changes the service recorded, newest first, weakening ones marked', async () => {
+    await addDomain('policy.test', { env: 'dev' }, { mx: [{ host: 'mx.policy.test' }], txt: ['v=spf1 mx -all'] });
+    await check('policy.test');
+    net.dns.setRecords('policy.test', 'TXT', ['v=spf1 mx ~all']);
+    await check('policy.test');
+    const api = await app.api('GET', '/api/v1/domains/policy.test/changes', undefined, auth);
+    expect(api.status, api.text).toBe(200);
+    const items = (Array.isArray(api.body) ? api.body : api.body.items) as Array<{ kind: string }>;
+    expect(items.map((c) => c.kind)).toContain('spf.all_loosened');
+    await page.goto(`${app.baseUrl}/domains/policy.test`);
+    const shown = await page.locator('ol.changes li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-kind')));
+    expect(shown).toEqual(items.map((c) => c.kind));
+    const loosened = page.locator('ol.changes li[data-kind="spf.all_loosened"]');
+    await expect(loosened.locator('.badge').textContent()).resolves.toBe('warning');
+    await expect(loosened.textContent()).resolves.toContain('-all → ~all');
+    await page.locator('section[aria-labelledby="changes-h"]').screenshot({ path: path.join(ARTIFACTS, 'changes.png') });
+  });
+
   it('should escape what a domain\'s operator controls (labels) wherever the pages show it', async () => {
     const r = await app.api('PATCH', '/api/v1/domains/healthy.test', { labels: { env: 'prod', note: '<img src=x onerror=alert(1)>"\'`' } }, auth);
     expect(r.status, r.text).toBe(200);

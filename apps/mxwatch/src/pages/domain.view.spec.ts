@@ -34,7 +34,7 @@ function view(over: Partial<DomainView> = {}): DomainView {
       { name: 'spf', title: 'SPF <policy>', scope: 'domain' },
     ],
     timeline: { since: new Date('2026-06-01T00:00:00Z'), bucketMs: 86_400_000, buckets: 30, cells: [{ probe: 'mx', bucket: 29, pass: 3, warn: 0, fail: 1, untestable: 0 }] },
-    changes: [{ at: NOW, probe: 'spf', target: 'a.test', summary: HOSTILE }],
+    changes: [{ at: NOW, probe: 'spf', kind: 'spf.all_loosened', weakening: true, text: HOSTILE }],
     ...over,
   };
 }
@@ -68,6 +68,12 @@ describe(renderDomain.name, () => {
   it('should ask for the API token only when one is configured', () => {
     expect(renderDomain(view()).value).toContain('name="token"');
     expect(renderDomain(view({ tokenRequired: false })).value).not.toContain('name="token"');
+  });
+
+  it('should list policy changes newest first, marking the ones that weaken protection', () => {
+    const out = renderDomain(view({ changes: [{ at: NOW, probe: 'dmarc', kind: 'dmarc.policy_lowered', weakening: true, text: 'p reject -> none' }, { at: NOW, probe: 'mx', kind: 'mx.host_added', weakening: false, text: 'MX mx2 added' }] })).value;
+    expect(out).toMatch(/data-kind="dmarc.policy_lowered"><span class="badge warning">warning<\/span> <strong>dmarc<\/strong> p reject -&gt; none/);
+    expect(out).toMatch(/data-kind="mx.host_added"><strong>mx<\/strong> MX mx2 added/);
   });
 
   it('should say when there is no check yet, and leave out the change history when there is none', () => {

@@ -23,8 +23,11 @@ export interface OpenFindingView {
 export interface ChangeView {
   at: Date;
   probe: string;
-  target: string;
-  summary: string;
+  /** Bounded vocabulary, e.g. `dmarc.policy_lowered`. */
+  kind: string;
+  /** Lowers protection (a policy lowered, an MX removed, `all` loosened). */
+  weakening: boolean;
+  text: string;
 }
 
 export interface DomainView {
@@ -202,11 +205,13 @@ ${timelineLegend()}
 function changesSection(v: DomainView): Html {
   if (v.changes === null) return html``;
   return html`<section aria-labelledby="changes-h">
-<h2 id="changes-h">Changes</h2>
+<h2 id="changes-h">Policy changes</h2>
 ${
   v.changes.length === 0
     ? html`<p class="muted">No policy change recorded.</p>`
-    : html`<ol class="recent">${v.changes.map((c) => html`<li><strong>${c.probe}</strong> <span class="muted">${c.target}</span> — ${c.summary} — ${when(c.at, v.now)}</li>`)}</ol>`
+    : html`<ol class="recent changes">${v.changes.map(
+        (c) => html`<li class="${c.weakening ? 'opened' : 'resolved'}" data-kind="${c.kind}">${c.weakening ? html`${badge('warning')} ` : null}<strong>${c.probe}</strong> ${c.text} — ${when(c.at, v.now)}</li>`,
+      )}</ol>`
 }
 </section>`;
 }

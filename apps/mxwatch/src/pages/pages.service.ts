@@ -16,6 +16,7 @@ const DAY_MS = 86_400_000;
 export const TIMELINE_DAYS = 30;
 const MAX_PAGE = 100_000;
 const SEVERITY_RANK = ['critical', 'warning', 'info'];
+const CHANGES_LIMIT = 50;
 
 export type FleetQueryInput = Record<string, unknown>;
 
@@ -94,10 +95,11 @@ export class PagesService {
     const row = norm.ok ? await this.repo.domain(norm.name) : null;
     if (!row) return { status: 404, page: renderNotFound(rawName, signedIn) };
     const since = timelineStart(now, TIMELINE_DAYS);
-    const [run, findings, cells] = await Promise.all([
+    const [run, findings, cells, changes] = await Promise.all([
       this.repo.latestRun(row.id),
       this.repo.openFindings(row.id),
       this.repo.timeline(row.id, since, DAY_MS, TIMELINE_DAYS),
+      this.repo.changes(row.id, CHANGES_LIMIT),
     ]);
     const results: StoredResult[] = (run?.results ?? []).map((r) => ({
       probe: r.probe,
@@ -126,7 +128,7 @@ export class PagesService {
       findings: [...findings].sort((a, b) => SEVERITY_RANK.indexOf(a.severity) - SEVERITY_RANK.indexOf(b.severity)).map((f) => ({ code: f.code, severity: f.severity, probe: f.probe, target: f.target, message: f.message, remediation: f.remediation, openedAt: f.openedAt })),
       probes,
       timeline: { since, bucketMs: DAY_MS, buckets: TIMELINE_DAYS, cells },
-      changes: null,
+      changes: changes.map((c) => ({ at: c.observedAt, probe: c.probe, kind: c.kind, weakening: c.weakening, text: c.text })),
     });
     return { status: 200, page };
   }

@@ -156,6 +156,21 @@ describe.each(backends)(`${PagesRepository.name} on $name`, (backend) => {
     ]);
   });
 
+  it("should read a domain's policy changes newest first, and only its own", async () => {
+    const d = await domain('chg.test');
+    const other = await domain('other.test');
+    const change = (domainId: string, kind: string, at: Date, weakening: boolean) =>
+      database.prisma.$executeRaw`INSERT INTO "PolicyChange" ("domainId", "probe", "kind", "weakening", "text", "observedAt") VALUES (${domainId}::uuid, ${kind.split('.')[0]}, ${kind}, ${weakening}, ${`text of ${kind}`}, ${at})`;
+    await change(d.id, 'dmarc.policy_lowered', T0, true);
+    await change(d.id, 'mx.host_added', new Date(T0.getTime() + DAY), false);
+    await change(other.id, 'spf.all_loosened', new Date(T0.getTime() + 2 * DAY), true);
+    expect((await repo.changes(d.id, 10)).map((c) => [c.kind, c.weakening, c.text, c.observedAt.toISOString()])).toEqual([
+      ['mx.host_added', false, 'text of mx.host_added', new Date(T0.getTime() + DAY).toISOString()],
+      ['dmarc.policy_lowered', true, 'text of dmarc.policy_lowered', T0.toISOString()],
+    ]);
+    expect(await repo.changes(d.id, 1)).toHaveLength(1);
+  });
+
   it('should read the latest run with its results and the open findings of one domain', async () => {
     const d = await domain('one.test', {}, [['warning'], ['critical'], ['info', 'resolved']]);
     await run(d.id, T0, 'pass', [['mx', 'pass']]);

@@ -47,6 +47,14 @@ export interface RecentEvent {
   message: string;
 }
 
+export interface PolicyChangeRow {
+  probe: string;
+  kind: string;
+  weakening: boolean;
+  text: string;
+  observedAt: Date;
+}
+
 export interface TimelineCell {
   probe: string;
   /** 0 = the oldest bucket. */
@@ -193,6 +201,16 @@ export class PagesRepository {
 
   openFindings(domainId: string): Promise<Finding[]> {
     return this.db.prisma.finding.findMany({ where: { domainId, status: 'open' }, orderBy: [{ severity: 'asc' }, { probe: 'asc' }, { code: 'asc' }, { target: 'asc' }] });
+  }
+
+  /** The domain's policy changes (what the probes' policy contracts recorded), newest first. */
+  changes(domainId: string, limit: number): Promise<PolicyChangeRow[]> {
+    return this.db.prisma.$queryRaw<PolicyChangeRow[]>`
+      SELECT "probe", "kind", "weakening", "text", "observedAt"
+        FROM "PolicyChange"
+       WHERE "domainId" = ${domainId}::uuid
+       ORDER BY "observedAt" DESC, "id" DESC
+       LIMIT ${limit}`;
   }
 
   /**
