@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeDnsFault } from '../rig/dns/fake-dns-server.js';
 import { startApp, type RunningApp } from '../support/app-process.js';
-import { createFakeInternet, type FakeInternet, type MailDomainSpec } from '../support/fake-internet.js';
+import { CORE_PROBES, createFakeInternet, type FakeInternet, type MailDomainSpec } from '../support/fake-internet.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { expectExactly, findingKeys, ofProbe, type CheckFinding, type CheckRun as Run } from '../support/check-run.js';
 
@@ -84,8 +84,8 @@ describe('DNS side: MX and DNSBL findings over HTTP', () => {
     const [db1, db2] = await Promise.all([createTestDatabase(), createTestDatabase()]);
     drop.push(() => db1.drop(), () => db2.drop());
     [app, zoneApp] = await Promise.all([
-      startApp({ ...net.env, DATABASE_URL: db1.url }),
-      startApp({ ...net.env, DATABASE_URL: db2.url, MXWATCH_DNSBL_ZONES: net.zonesEnv(zoneWide) }),
+      startApp({ ...net.env, MXWATCH_PROBES: CORE_PROBES, DATABASE_URL: db1.url }),
+      startApp({ ...net.env, MXWATCH_PROBES: CORE_PROBES, DATABASE_URL: db2.url, MXWATCH_DNSBL_ZONES: net.zonesEnv(zoneWide) }),
     ]);
   });
 

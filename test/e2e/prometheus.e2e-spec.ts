@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createFakeInternet, type FakeInternet, type MailDomain } from '../support/fake-internet.js';
+import { CORE_PROBES, createFakeInternet, type FakeInternet, type MailDomain } from '../support/fake-internet.js';
 import { freePort, removeDir, ROOT, startApp, tempDir, type RunningApp } from '../support/app-process.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { waitFor as waitForWithin } from '../support/wait-for.js';
@@ -128,6 +128,7 @@ describe('Grafana dashboard and alert rules against a real Prometheus', () => {
     writeFileSync(configFile, ['notifications:', '  - type: webhook', '    name: gone', `    url: ${receiver.url}/gone`, ''].join('\n'));
     app = await startApp({
       ...fake.env,
+      MXWATCH_PROBES: CORE_PROBES,
       DATABASE_URL: db.url,
       MXWATCH_CONFIG: configFile,
       MXWATCH_LOG_LEVEL: 'info',

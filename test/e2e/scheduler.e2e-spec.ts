@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../support/app-process.js';
-import { createFakeInternet, type FakeInternet } from '../support/fake-internet.js';
+import { CORE_PROBES, createFakeInternet, type FakeInternet } from '../support/fake-internet.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { findSamples, parseMetrics, type MetricSample } from '../support/metrics-text.js';
 import { sleep, waitFor } from '../support/wait-for.js';
@@ -72,6 +72,7 @@ describe('scheduled checks, metrics and history on PostgreSQL', () => {
         { zone: DBL, kind: 'domain' },
         { zone: REFUSING, kind: 'ip' },
       ]),
+      MXWATCH_PROBES: CORE_PROBES,
       MXWATCH_SCHEDULER: 'true',
       MXWATCH_SCHEDULER_TICK: '1',
       // Long enough that nothing is re-checked on schedule during the suite: every re-check is ours.
@@ -108,9 +109,10 @@ describe('scheduled checks, metrics and history on PostgreSQL', () => {
       expect(Date.parse(d.nextCheckAt) - Date.parse(d.lastCheckAt)).toBeGreaterThan(590_000);
     }
 
-    const h = await history('alpha.test', {});
+    const h = await history('alpha.test', { limit: '500' });
     expect(h.status).toBe(200);
-    expect(new Set(h.body.items.map((i: { probe: string }) => i.probe))).toEqual(new Set(['mx', 'smtp', 'starttls', 'dnsbl']));
+    // The core probes, and spf: the DNSBL probe also asks about the addresses SPF authorises.
+    expect(new Set(h.body.items.map((i: { probe: string }) => i.probe))).toEqual(new Set(['mx', 'smtp', 'starttls', 'spf', 'dnsbl']));
     expect(h.body.items.find((i: { probe: string; target: string }) => i.probe === 'starttls' && i.target.startsWith('mx1.shared.test'))).toMatchObject({ status: 'pass' });
   });
 
@@ -293,7 +295,7 @@ describe('scheduled checks, metrics and history on PostgreSQL', () => {
   });
 
   it.each([
-    ['an unknown status', '?status=closed', /status must be open or resolved/],
+    ['an unknown status', '?status=closed', /status must be one of open, resolved, pending|status must be/],
     ['an unknown severity', '?severity=major', /severity must be one of/],
     ['an unknown code', '?code=NOT_A_CODE', /code must be one of/],
     ['an invalid domain name', '?domain=not%20a%20domain', /domain/],

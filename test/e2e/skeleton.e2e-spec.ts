@@ -141,7 +141,7 @@ describe.each(backends)('mxwatch service on $name', (backend) => {
 describe('mxwatch configuration', () => {
   it.each([
     [{ MXWATCH_CHECK_INTERVAL: 'often' }, 'MXWATCH_CHECK_INTERVAL: must be a whole number'],
-    [{ MXWATCH_DNS_PROTOCOL: 'tcp' }, 'MXWATCH_DNS_PROTOCOL: must be one of https, http'],
+    [{ MXWATCH_DNS_PROTOCOL: 'quic' }, 'MXWATCH_DNS_PROTOCOL: must be one of https, http, udp, tcp'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL: must be a postgresql: or postgres: URL'],
     [{ MXWATCH_ALLOW_PRIVATE_TARGETS: '10.0.0.0/33' }, 'MXWATCH_ALLOW_PRIVATE_TARGETS:'],
     [{ MXWATCH_CONFIG: '/nonexistent/mxwatch.yml' }, 'MXWATCH_CONFIG: file /nonexistent/mxwatch.yml does not exist'],

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../support/app-process.js';
-import { createFakeInternet, type FakeInternet, type MailDomainSpec, type MxSpec, type PortBehaviour } from '../support/fake-internet.js';
+import { CORE_PROBES, createFakeInternet, type FakeInternet, type MailDomainSpec, type MxSpec, type PortBehaviour } from '../support/fake-internet.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { expectExactly, findingKeys, ofProbe, resultOf, type CheckResult, type CheckRun as Run } from '../support/check-run.js';
 
@@ -38,7 +38,7 @@ describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP',
     net = await createFakeInternet({ dnsProtocol: 'https' });
     const db = await createTestDatabase();
     dropDb = () => db.drop();
-    app = await startApp({ ...net.env, DATABASE_URL: db.url });
+    app = await startApp({ ...net.env, MXWATCH_PROBES: CORE_PROBES, DATABASE_URL: db.url });
   });
 
   afterAll(async () => {

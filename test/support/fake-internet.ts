@@ -31,6 +31,13 @@ import { createTestCa, type TestCa } from '../rig/tls/test-ca.js';
 
 /** The ports the service probes; each is mapped to one real port shared by all fake servers. */
 export const PROBED_PORTS = [25, 587, 465] as const;
+
+/**
+ * MXWATCH_PROBES for suites about the mail servers themselves (MX, SMTP, STARTTLS, DNSBL): they
+ * expect exact finding sets for those probes, and a fake domain has no MTA-STS, TLS-RPT or DNSSEC
+ * (the policy suites set those up and run every probe).
+ */
+export const CORE_PROBES = 'mx,smtp,starttls,dnsbl';
 export type ProbedPort = (typeof PROBED_PORTS)[number];
 
 /** A fake server behaviour, or `closed`: nothing listens on that port of that address. */
