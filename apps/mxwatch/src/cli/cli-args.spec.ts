@@ -4,7 +4,7 @@ import { flagProblem, parseCliArgs, UsageError } from './cli-args.js';
 describe(parseCliArgs.name, () => {
   it('should read a check with its defaults', () => {
     expect(parseCliArgs(['check', 'example.com'])).toEqual({
-      command: 'check', domain: 'example.com', json: false, failOn: 'warning', color: 'auto', verbose: false, env: {}, submissionHosts: [], sendingIps: [], dkimSelectors: [], probes: [],
+      command: 'check', domain: 'example.com', json: false, failOn: 'warning', color: 'auto', verbose: false, env: {}, submissionHosts: [], sendingIps: [], dkimSelectors: [],
     });
   });
 
@@ -14,9 +14,8 @@ describe(parseCliArgs.name, () => {
       json: true,
       failOn: 'critical',
       color: 'never',
-      env: { MXWATCH_DNS_SERVERS: '9.9.9.9:53', MXWATCH_DNS_PROTOCOL: 'udp', MXWATCH_DNSBL_ZONES: 'zen.spamhaus.org', MXWATCH_SMTP_PORTS: '25', MXWATCH_CHECK_TIMEOUT: '20' },
+      env: { MXWATCH_DNS_SERVERS: '9.9.9.9:53', MXWATCH_DNS_PROTOCOL: 'udp', MXWATCH_DNSBL_ZONES: 'zen.spamhaus.org', MXWATCH_SMTP_PORTS: '25', MXWATCH_CHECK_TIMEOUT: '20', MXWATCH_PROBES: 'mx, starttls' },
       sendingIps: ['192.0.2.1', '192.0.2.2'],
-      probes: ['mx', 'starttls'],
     });
   });
 

@@ -15,8 +15,6 @@ export interface CheckCommand {
   submissionHosts: string[];
   sendingIps: string[];
   dkimSelectors: string[];
-  /** Only these registered probes (and what they need); empty: all of them. */
-  probes: string[];
 }
 
 export type CliCommand = CheckCommand | { command: 'help' } | { command: 'version' } | { command: 'schema' };
@@ -34,6 +32,7 @@ export const SETTING_FLAGS = {
   timeout: 'MXWATCH_CHECK_TIMEOUT',
   'cert-warn-days': 'MXWATCH_CERT_WARN_DAYS',
   'ehlo-name': 'MXWATCH_EHLO_NAME',
+  probes: 'MXWATCH_PROBES',
 } as const;
 
 export const USAGE = `Usage: mxwatch check <domain> [options]
@@ -55,7 +54,7 @@ Options:
   --submission-host <h>    also probe this submission host (repeatable)
   --sending-ip <ip>        also look this sending address up in block lists (repeatable)
   --dkim-selector <s>      DKIM selector to check (repeatable)
-  --probes <names>         run only these probes (and the ones they need), e.g. mx,smtp,starttls
+  --probes <names>         only these probes and what they need, e.g. mx,smtp  (MXWATCH_PROBES)
   --verbose                list every result, not only the ones that did not pass
   --color, --no-color      colour even when not a terminal, or never (NO_COLOR is honoured)
   -h, --help               this text
@@ -83,7 +82,6 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
         'submission-host': { type: 'string', multiple: true },
         'sending-ip': { type: 'string', multiple: true },
         'dkim-selector': { type: 'string', multiple: true },
-        probes: { type: 'string' },
         ...Object.fromEntries(Object.keys(SETTING_FLAGS).map((k) => [k, { type: 'string' as const }])),
       },
     });
@@ -119,7 +117,6 @@ export function parseCliArgs(argv: readonly string[]): CliCommand {
     submissionHosts: values['submission-host'] ?? [],
     sendingIps: values['sending-ip'] ?? [],
     dkimSelectors: values['dkim-selector'] ?? [],
-    probes: (values.probes ?? '').split(',').map((p) => p.trim()).filter(Boolean),
   };
 }
 

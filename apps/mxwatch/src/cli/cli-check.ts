@@ -47,16 +47,17 @@ function observed(probes: readonly ProbeDefinition[], progress: CheckProgress, o
 }
 
 /**
- * One domain, every given probe, with the service's own runtime (resolver, dialer, address
+ * One domain, the service's probes, with the service's own runtime (resolver, dialer, address
  * policy, limits) and planner, then the service's own findings rules. Nothing is stored.
  */
 export async function runCliCheck(
   config: AppConfig,
   domain: DomainInput,
-  probes: readonly ProbeDefinition[],
   onProgress: (p: CheckProgress) => void = () => {},
-): Promise<{ results: ProbeResult[]; findings: CliFinding[]; startedAt: Date; finishedAt: Date }> {
+): Promise<{ probes: readonly ProbeDefinition[]; results: ProbeResult[]; findings: CliFinding[]; startedAt: Date; finishedAt: Date }> {
   const runtime = new ProbeRuntime(config);
+  // The service's selection: every registered probe, or MXWATCH_PROBES (--probes) and what they need.
+  const probes = runtime.probes;
   const startedAt = new Date();
   const { ctx, dispose } = runtime.context();
   const progress: CheckProgress = { started: 0, finished: 0, running: [] };
@@ -79,27 +80,10 @@ export async function runCliCheck(
     const finishedAt = new Date();
     const rules = new FindingRules(probes);
     const findings = rules.derive(outcome.results).map((d) => ({ code: d.code, severity: d.severity, probe: d.probe, target: d.target, message: d.message, remediation: d.remediation }));
-    return { results: outcome.results, findings, startedAt, finishedAt };
+    return { probes, results: outcome.results, findings, startedAt, finishedAt };
   } finally {
     clearTimeout(timer);
     dispose();
   }
 }
 
-/**
- * The registered probes named, plus every probe they need (transitively), in registry order;
- * all of them when none is named. An unknown name is a usage error (thrown as a message).
- */
-export function selectProbes(registry: readonly ProbeDefinition[], names: readonly string[]): ProbeDefinition[] {
-  if (names.length === 0) return [...registry];
-  const unknown = names.filter((n) => !registry.some((p) => p.name === n));
-  if (unknown.length) throw new Error(`--probes: unknown probe ${unknown.map((n) => `"${n}"`).join(', ')} (registered: ${registry.map((p) => p.name).join(', ')})`);
-  const wanted = new Set<string>();
-  const add = (name: string) => {
-    if (wanted.has(name)) return;
-    wanted.add(name);
-    for (const need of registry.find((p) => p.name === name)?.needs ?? []) add(need);
-  };
-  names.forEach(add);
-  return registry.filter((p) => wanted.has(p.name));
-}

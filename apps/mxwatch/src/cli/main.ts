@@ -11,11 +11,10 @@ import { ConfigError } from '../config/config-error.js';
 import { processEnv } from '../config/env.js';
 import { loadConfig } from '../config/load-config.js';
 import { CONFIG_EXTENSIONS } from '../config-extensions.js';
-import { PROBES } from '../probes/registry.js';
 import { normaliseDomainName } from '../transport/dns/dns-names.js';
 import { useNodeExtraCaFile } from '../transport/net/tls-upgrader.js';
 import { flagProblem, parseCliArgs, USAGE, UsageError, type CheckCommand } from './cli-args.js';
-import { CheckDeadlineError, runCliCheck, selectProbes, type CheckProgress } from './cli-check.js';
+import { CheckDeadlineError, runCliCheck, type CheckProgress } from './cli-check.js';
 import { cliReportJsonSchema } from './cli-report.schema.js';
 import { buildReport, formatHuman, sanitize, style } from './cli-report.js';
 
@@ -78,13 +77,6 @@ async function check(cmd: CheckCommand, io: Io): Promise<number> {
     io.stderr.write(`mxwatch: invalid configuration:\n${e.problems.map((p) => `  - ${flagProblem(p, cmd.env)}`).join('\n')}\n`);
     return EXIT_USAGE;
   }
-  let probes;
-  try {
-    probes = selectProbes(PROBES, cmd.probes);
-  } catch (e) {
-    io.stderr.write(`mxwatch: ${(e as Error).message}\n`);
-    return EXIT_USAGE;
-  }
   // As main.ts does: an expired certificate from a CA the operator added is expired, not untrusted.
   useNodeExtraCaFile(config.nodeExtraCaCerts);
   const tty = io.stderr.isTTY === true && !cmd.json;
@@ -94,7 +86,6 @@ async function check(cmd: CheckCommand, io: Io): Promise<number> {
     outcome = await runCliCheck(
       config,
       { name: name.name, submissionHosts: cmd.submissionHosts, sendingIps: cmd.sendingIps, dkimSelectors: cmd.dkimSelectors },
-      probes,
       (p) => progress?.update(p),
     );
   } catch (e) {
@@ -119,7 +110,7 @@ async function check(cmd: CheckCommand, io: Io): Promise<number> {
       smtpPorts: config.smtpPorts,
       timeoutSeconds: config.checkTimeoutSeconds,
     },
-    probes: probes.map((p) => ({ name: p.name, title: p.title, scope: p.scope })),
+    probes: outcome.probes.map((p) => ({ name: p.name, title: p.title, scope: p.scope })),
     results: outcome.results,
     findings: outcome.findings,
   });
