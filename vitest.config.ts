@@ -1,6 +1,13 @@
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Three tiers, all run by `npm test`:
+ * - unit (`*.spec.ts`): no server at all; runs anywhere in well under a minute.
+ * - medium (`*.medium-spec.ts`): real PostgreSQL, PGlite, Redis or a spawned unbound; the global
+ *   setup migrates one PostgreSQL database that every suite copies.
+ * - e2e (`test/e2e/*.e2e-spec.ts`): the built service over HTTP on the fake internet, one file at a time.
+ */
 // SWC instead of esbuild: Nest's constructor injection needs emitted decorator metadata.
 export default defineConfig({
   plugins: [swc.vite({ module: { type: 'es6' }, jsc: { target: 'es2022', transform: { decoratorMetadata: true, legacyDecorator: true } } })],
@@ -12,6 +19,14 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'unit', include: ['apps/**/*.spec.ts', 'test/**/*.spec.ts', 'bench/**/*.spec.ts'] },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'medium',
+          include: ['apps/**/*.medium-spec.ts', 'test/**/*.medium-spec.ts', 'bench/**/*.medium-spec.ts'],
+          globalSetup: ['test/medium-setup.ts'],
+        },
       },
       {
         extends: true,

@@ -351,11 +351,13 @@ describe('finding notifications (built service, PostgreSQL)', () => {
         evidence: { host: MX, ip: MX_IP, port: 25 },
         resolvedAt: null,
       },
-      statusUrl: `${app.baseUrl}/api/v1/domains/${DOMAIN}/status`,
+      statusUrl: `${app.baseUrl}/domains/${DOMAIN}`,
     });
-    // The link works and shows the finding.
-    const status = (await fetch(payload.statusUrl).then((r) => r.json())) as { openFindings: { code: string }[] };
-    expect(status.openFindings.map((f: { code: string }) => f.code)).toEqual(['STARTTLS_NOT_OFFERED']);
+    // The link opens the domain's status page, which shows the finding.
+    const page = await fetch(payload.statusUrl);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toContain('STARTTLS_NOT_OFFERED');
 
     // Slack: one post carrying every field in its text.
     expect(slack.requests).toHaveLength(1);

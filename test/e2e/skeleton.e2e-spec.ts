@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDir, runExpectingFailure, startApp, tempDir, type RunningApp } from '../support/app-process.js';
@@ -22,7 +23,8 @@ const backends: Backend[] = [
   {
     name: 'PostgreSQL',
     async setup() {
-      const db = await createTestDatabase();
+      // Empty, not a copy of the migrated template: the service's own first start migrates it.
+      const db = await createTestDatabase('mxwatch_e2e', { empty: true });
       return { env: { DATABASE_URL: db.url }, teardown: () => db.drop() };
     },
   },
@@ -151,6 +153,22 @@ describe('mxwatch configuration', () => {
     removeDir(dir);
     expect(r.code).not.toBe(0);
     expect(r.output).toContain(message);
+  });
+
+  it('should stop at once on a port that is taken, before it opens the database', async () => {
+    const holder = createServer();
+    const port = await new Promise<number>((resolve) => holder.listen(0, '127.0.0.1', () => resolve((holder.address() as { port: number }).port)));
+    const dir = tempDir();
+    try {
+      const r = await runExpectingFailure({ MXWATCH_DATA_DIR: path.join(dir, 'data'), PORT: String(port) });
+      expect(r.code).toBe(1);
+      expect(r.output).toContain(`port ${port} on 127.0.0.1 is already in use`);
+      // Nothing was migrated or locked: the data directory was never created.
+      expect(existsSync(path.join(dir, 'data')) ? readdirSync(path.join(dir, 'data')) : []).toEqual([]);
+    } finally {
+      holder.close();
+      removeDir(dir);
+    }
   });
 
   it('should name the YAML path of a bad value', async () => {

@@ -28,7 +28,7 @@ function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const full = path.join(dir, name);
     if (statSync(full).isDirectory()) return name === 'generated' ? [] : sources(full);
-    return /\.ts$/.test(name) && !/\.(spec|e2e-spec|fixture)\.ts$/.test(name) ? [full] : [];
+    return /\.ts$/.test(name) && !/\.(spec|medium-spec|e2e-spec|fixture)\.ts$/.test(name) ? [full] : [];
   });
 }
 

@@ -12,6 +12,7 @@ import { processEnv } from './config/env.js';
 import { loadConfig } from './config/load-config.js';
 import { useNodeExtraCaFile } from './transport/net/tls-upgrader.js';
 import { PAGE_ROUTES } from './pages/page-routes.js';
+import { createServer } from 'node:net';
 
 function flatten(errors: ValidationError[], prefix = ''): string[] {
   return errors.flatMap((e) => [
@@ -29,6 +30,17 @@ function packageVersion(): string {
   }
 }
 
+/** Binds and releases host:port; fails with the reason (EADDRINUSE, EACCES, EADDRNOTAVAIL) when the service could not listen there. */
+function assertPortFree(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new Error(e.code === 'EADDRINUSE' ? `port ${port} on ${host} is already in use (PORT / HOST)` : `cannot listen on ${host}:${port}: ${e.message}`)),
+    );
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
 async function bootstrap(): Promise<void> {
   let config;
   try {
@@ -43,6 +55,9 @@ async function bootstrap(): Promise<void> {
   const logger = new AppLogger(config.logLevel);
   useNodeExtraCaFile(config.nodeExtraCaCerts);
   logger.log(configSummary(config), 'Bootstrap');
+  // Migrations, the database lock and the scheduler come before Nest binds the port: a port
+  // already taken must stop the start in a second, not after the database is up.
+  await assertPortFree(config.host, config.port);
   const app = await NestFactory.create(AppModule.forRoot(config, logger), { logger, bufferLogs: false });
   // Our own signal handling instead of enableShutdownHooks(): the same lifecycle hooks run
   // (app.close()), then the process exits 0, which is what Docker and systemd expect of a clean stop.
@@ -94,6 +109,6 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((e: unknown) => {
-  process.stderr.write(`mxwatch: failed to start: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.stderr.write(`mxwatch: failed to start: ${e instanceof Error ? (/already in use|cannot listen on/.test(e.message) ? e.message : (e.stack ?? e.message)) : String(e)}\n`);
   process.exit(1);
 });

@@ -168,8 +168,9 @@ export class NotificationsService implements OnApplicationBootstrap, OnApplicati
     return this.repo.list({ ...q, limit: q.limit ?? 100 });
   }
 
+  /** The domain's status page (a person follows the link; the JSON stays at /api/v1/domains/{name}/status). */
   private statusUrl(domain: string): string {
-    return `${this.config.publicUrl}/api/v1/domains/${encodeURIComponent(domain)}/status`;
+    return `${this.config.publicUrl}/domains/${encodeURIComponent(domain)}`;
   }
 }
 

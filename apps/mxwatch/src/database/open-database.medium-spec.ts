@@ -45,7 +45,7 @@ describe(openDatabase.name, () => {
   describe('on PostgreSQL', () => {
     let pgdb: Awaited<ReturnType<typeof createTestDatabase>>;
     beforeAll(async () => {
-      pgdb = await createTestDatabase('mxwatch_dev_open');
+      pgdb = await createTestDatabase('mxwatch_dev_open', { empty: true });
     });
     afterAll(async () => {
       await pgdb?.drop();

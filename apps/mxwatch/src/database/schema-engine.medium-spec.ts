@@ -44,7 +44,7 @@ describe('applyMigrations', () => {
   let expected: string[];
 
   beforeAll(async () => {
-    db = await createTestDatabase('mxwatch_dev_engine');
+    db = await createTestDatabase('mxwatch_dev_engine', { empty: true });
     expected = (await readdir(migrationsDir, { withFileTypes: true }))
       .filter((d) => d.isDirectory())
       .map((d) => d.name)
@@ -70,7 +70,7 @@ describe('applyMigrations', () => {
   });
 
   it('should apply each migration once when several processes migrate at the same time', async () => {
-    const race = await createTestDatabase('mxwatch_dev_race');
+    const race = await createTestDatabase('mxwatch_dev_race', { empty: true });
     try {
       const results = await Promise.all([1, 2, 3].map(() => applyMigrations({ kind: 'postgres', url: race.url })));
 
@@ -100,7 +100,7 @@ describe('applyMigrations', () => {
       CREATE FUNCTION mxwatch_semicolons() RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN 'a;b'; END $$;
       COMMENT ON TABLE "Domain" IS 'monitored; normalised';
     `);
-    const other = await createTestDatabase('mxwatch_dev_semicolons');
+    const other = await createTestDatabase('mxwatch_dev_semicolons', { empty: true });
     try {
       const { applied } = await applyMigrations({ kind: 'postgres', url: other.url }, { migrationsDir: dir });
 
