@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import swc from 'unplugin-swc';
 import { defineConfig } from 'vitest/config';
 
@@ -18,7 +19,8 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['apps/**/*.spec.ts', 'test/**/*.spec.ts', 'bench/**/*.spec.ts'] },
+        // Both cores: the default leaves one idle on a 2-core machine (82 s instead of 49 s).
+        test: { name: 'unit', include: ['apps/**/*.spec.ts', 'test/**/*.spec.ts', 'bench/**/*.spec.ts'], maxWorkers: Math.max(2, availableParallelism()) },
       },
       {
         extends: true,
