@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { PROBES } from '../../apps/mxwatch/src/probes/registry.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const rulesFile = 'deploy/prometheus/alerts.yml';
@@ -22,9 +23,11 @@ const MXWATCH_METRICS = {
     'mxwatch_last_check_timestamp_seconds', 'mxwatch_domains', 'mxwatch_scheduler_lag_seconds',
     'mxwatch_smtp_outbound_blocked',
   ],
-  counters: ['mxwatch_probe_runs_total', 'mxwatch_dnsbl_errors_total', 'mxwatch_check_runs_total', 'mxwatch_notifications_total'],
+  counters: ['mxwatch_probe_runs_total', 'mxwatch_dnsbl_errors_total', 'mxwatch_check_runs_total', 'mxwatch_notifications_total', 'mxwatch_policy_changes_total', 'mxwatch_check_runs_dropped_total'],
   histograms: ['mxwatch_probe_duration_seconds', 'mxwatch_check_duration_seconds'],
 };
+// Every metric a registered probe declares is part of the contract too.
+for (const spec of PROBES.flatMap((p) => p.metrics?.specs ?? [])) (spec.type === 'counter' ? MXWATCH_METRICS.counters : MXWATCH_METRICS.gauges).push(spec.name);
 const ALLOWED_MXWATCH = new Set([
   ...MXWATCH_METRICS.gauges,
   ...MXWATCH_METRICS.counters,
@@ -32,6 +35,7 @@ const ALLOWED_MXWATCH = new Set([
 ]);
 
 const REQUIRED_ALERTS = [
+  'SpfLookupLimitExceeded', 'DmarcNotEnforced', 'PolicyWeakened', 'DnssecBogus', 'DaneNoMatch',
   'MxwatchDown', 'MxMissing', 'SmtpPort25Unreachable', 'SmtpOutboundBlocked', 'StarttlsMissing',
   'TlsCertExpiringSoon', 'TlsCertExpired', 'DnsblListed', 'DnsblQueryRefused', 'ChecksStalled',
   'CriticalFindingsOpen',

@@ -107,8 +107,8 @@ describe('policy changes over time (built service, PostgreSQL)', () => {
     expect(sent[1].findings.map((f: { severity: string; message: string }) => [f.severity, f.message])).toEqual([['info', 'DMARC policy none → quarantine']]);
 
     const metrics = await fetch(`${app.baseUrl}/metrics`).then((r) => r.text());
-    expect(metrics).toMatch(/^mxwatch_policy_changes_total\{kind="dmarc\.policy_lowered"\} 1$/m);
-    expect(metrics).toMatch(/^mxwatch_policy_changes_total\{kind="mx\.host_removed"\} 1$/m);
-    expect(metrics).toMatch(/^mxwatch_policy_changes_total\{kind="dmarc\.policy_raised"\} 1$/m);
+    expect(metrics).toMatch(/^mxwatch_policy_changes_total\{kind="dmarc\.policy_lowered",weakening="true"\} 1$/m);
+    expect(metrics).toMatch(/^mxwatch_policy_changes_total\{kind="mx\.host_removed",weakening="true"\} 1$/m);
+    expect(metrics).toMatch(/^mxwatch_policy_changes_total\{kind="dmarc\.policy_raised",weakening="false"\} 1$/m);
   });
 });

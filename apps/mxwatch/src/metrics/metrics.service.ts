@@ -65,7 +65,7 @@ export class MetricsService implements OnModuleInit {
     this.events.on('domain.retired', (e) => this.forgetDomain(e.name));
     this.outage?.onDropped((reason) => this.m.checkRunsDropped.inc({ reason }));
     this.events.on('policy.changed', (e) => {
-      for (const c of e.changes) this.m.policyChanges.inc({ kind: c.kind });
+      for (const c of e.changes) this.m.policyChanges.inc({ kind: c.kind, weakening: String(c.weakening) });
     });
   }
 
