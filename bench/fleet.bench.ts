@@ -197,6 +197,8 @@ async function main(): Promise<void> {
     MXWATCH_CHECK_INTERVAL: String(CHECK_INTERVAL_S),
     MXWATCH_EHLO_NAME: 'bench.fleet.test',
     NODE_EXTRA_CA_CERTS: caFile,
+    // BENCH_PROBES=mx,smtp,starttls,dnsbl measures the first wave's probes alone (comparable with the first baseline).
+    ...(process.env.BENCH_PROBES ? { MXWATCH_PROBES: process.env.BENCH_PROBES } : {}),
   };
   const names = fleet.domains.map((d) => d.name);
 

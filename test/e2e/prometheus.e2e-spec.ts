@@ -128,7 +128,8 @@ describe('Grafana dashboard and alert rules against a real Prometheus', () => {
     writeFileSync(configFile, ['notifications:', '  - type: webhook', '    name: gone', `    url: ${receiver.url}/gone`, ''].join('\n'));
     app = await startApp({
       ...fake.env,
-      MXWATCH_PROBES: CORE_PROBES,
+      // The core probes and DMARC (the fake internet publishes p=reject everywhere): the policy row has data.
+      MXWATCH_PROBES: `${CORE_PROBES},dmarc`,
       DATABASE_URL: db.url,
       MXWATCH_CONFIG: configFile,
       MXWATCH_LOG_LEVEL: 'info',
