@@ -11,6 +11,7 @@ import { type DnssecState, canaryVerdict, classify } from '../dnssec/dnssec-stat
 import { type FindingRef, type PlanView, defineProbe, statusFromObservations } from '../probe-definition.js';
 import type { ProbeContext, ProbeObservation, ProbeResult, ProbeStatus, TlsaRecord } from '../probe.types.js';
 import { DANE_FINDINGS } from './dane.findings.js';
+import { danePolicy } from './dane.policy.js';
 import { type ChainElement, describeTlsa, malformation, matchesElement, recordMatchesChain, usable } from './dane-match.js';
 
 export const DANE_PROBE = 'dane';
@@ -140,6 +141,7 @@ export function createDaneProbe(options: DaneProbeOptions = {}) {
     title: 'DANE: TLSA records of each MX host against the chain every address presents',
     needs: ['mx', 'starttls'],
     findings: DANE_FINDINGS,
+    policy: danePolicy,
 
     subjects: daneSubjects,
 

@@ -13,6 +13,7 @@ import { DEFAULT_FETCH_TIMEOUT_MS, HttpsFetcher, type HttpsFetchResult } from '.
 import { type FindingRef, type PlanView, type ProbeEnv, defineProbe, statusFromObservations } from '../probe-definition.js';
 import type { Dialer, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus, Resolver, TlsUpgrader } from '../probe.types.js';
 import { MTA_STS_FINDINGS } from './mta-sts.findings.js';
+import { mtaStsPolicy } from './mta-sts.policy.js';
 import { type StsMode, type StsPolicy, mediaType, mxCovered, parseStsPolicy, parseStsTxt } from './mta-sts.parser.js';
 import { BoundedMemory, type ProbeMemory, lentMemory } from './probe-memory.js';
 
@@ -207,6 +208,7 @@ export function createMtaStsProbe(options: MtaStsProbeOptions = {}) {
     title: 'MTA-STS: the TXT record, the HTTPS policy, MX coverage and what senders may still cache',
     needs: ['mx', 'starttls'],
     findings: MTA_STS_FINDINGS,
+    policy: mtaStsPolicy,
 
     subjects(plan: PlanView): MtaStsSubject[] {
       const mx = mxHostsFrom(plan);
