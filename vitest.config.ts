@@ -20,12 +20,14 @@ export default defineConfig({
       {
         extends: true,
         // Both cores: the default leaves one idle on a 2-core machine (82 s instead of 49 s).
-        test: { name: 'unit', include: ['apps/**/*.spec.ts', 'test/**/*.spec.ts', 'bench/**/*.spec.ts'], maxWorkers: Math.max(2, availableParallelism()) },
+        test: { name: 'unit', include: ['apps/**/*.spec.ts', 'test/**/*.spec.ts', 'bench/**/*.spec.ts'], maxWorkers: Math.max(2, availableParallelism()), sequence: { groupOrder: 0 } },
       },
       {
         extends: true,
         test: {
           name: 'medium',
+          // Projects with their own worker counts run as ordered groups: unit, then medium, then e2e.
+          sequence: { groupOrder: 1 },
           include: ['apps/**/*.medium-spec.ts', 'test/**/*.medium-spec.ts', 'bench/**/*.medium-spec.ts'],
           globalSetup: ['test/medium-setup.ts'],
         },
@@ -34,6 +36,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'e2e',
+          sequence: { groupOrder: 2 },
           include: ['test/**/*.e2e-spec.ts'],
           globalSetup: ['test/e2e/global-setup.ts'],
           testTimeout: 90_000,
