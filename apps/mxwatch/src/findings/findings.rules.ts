@@ -1,7 +1,7 @@
 import type { ProbeDefinition, Severity } from '../probes/probe-definition.js';
 import type { ProbeResult } from '../probes/probe.types.js';
 import { PROBES } from '../probes/registry.js';
-import { buildCatalog, renderTemplate, type CatalogEntry, type FindingCode } from './finding-catalog.js';
+import { buildCatalog, FINDING_CATALOG, renderTemplate, type CatalogEntry, type FindingCode } from './finding-catalog.js';
 
 /** A finding as one run sees it, before the lifecycle decides whether it opens. */
 export interface FindingDraft {
@@ -20,7 +20,8 @@ export class FindingRules {
   private readonly byName: Map<string, ProbeDefinition>;
 
   constructor(probes: readonly ProbeDefinition[] = PROBES) {
-    this.catalog = buildCatalog(probes);
+    // The registry's catalog is built once, at import (finding-catalog.ts).
+    this.catalog = probes === PROBES ? FINDING_CATALOG : buildCatalog(probes);
     this.byName = new Map(probes.map((p) => [p.name, p]));
   }
 

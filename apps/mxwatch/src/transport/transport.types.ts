@@ -39,6 +39,15 @@ export type DnsRecordOf<T extends DnsRecordType> = T extends 'MX'
  */
 export type DnsErrorKind = 'nxdomain' | 'nodata' | 'cname_loop' | 'timeout' | 'servfail' | 'refused' | 'transport' | 'badresp';
 
+/** The errors about us or the path to the DNS: never evidence against the name asked about. */
+export const DNS_PATH_ERRORS: ReadonlySet<DnsErrorKind> = new Set<DnsErrorKind>(['timeout', 'servfail', 'refused', 'transport', 'badresp']);
+
+/**
+ * The errors after which a policy cannot be concluded: the path errors, and a CNAME loop (the
+ * zone's fault, but receivers get a temperror from it too, so they do not conclude either).
+ */
+export const DNS_INCONCLUSIVE_ERRORS: ReadonlySet<DnsErrorKind> = new Set<DnsErrorKind>([...DNS_PATH_ERRORS, 'cname_loop']);
+
 /** RFC 8914 extended DNS error, as the resolver sent it. */
 export interface ExtendedDnsError { code: number; text: string }
 

@@ -7,6 +7,7 @@ import { normaliseDomainName } from '../../transport/dns/dns-names.js';
 import { defineProbe, statusFromObservations } from '../probe-definition.js';
 import { bimiPolicy } from './bimi.policy.js';
 import type { DnsErrorKind, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
+import { DNS_INCONCLUSIVE_ERRORS } from '../../transport/transport.types.js';
 import { parseTagList } from '../dkim/dkim.probe.js';
 import type { DmarcDetails } from '../dmarc/dmarc.probe.js';
 import { organisationalDomain } from '../spf/spf-evaluator.js';
@@ -35,7 +36,6 @@ export type BimiDetails = {
 };
 
 type Code = keyof typeof BIMI_FINDINGS;
-const PATH_ERRORS: ReadonlySet<DnsErrorKind> = new Set(['timeout', 'servfail', 'refused', 'transport', 'badresp', 'cname_loop']);
 
 const isBimi = (txt: string) => /^v\s*=\s*BIMI1\s*(;|$)/i.test(txt);
 
@@ -83,7 +83,7 @@ export async function probeBimi(ctx: ProbeContext, subject: BimiSubject): Promis
     let found: string[] = [];
     for (const name of [...new Set([`default._bimi.${domain}`, `default._bimi.${organisationalDomain(domain)}`])]) {
       const txt = await ctx.resolver.resolve(name, 'TXT', { signal: ctx.signal });
-      if (!txt.ok && PATH_ERRORS.has(txt.error)) {
+      if (!txt.ok && DNS_INCONCLUSIVE_ERRORS.has(txt.error)) {
         details.error = `TXT lookup of ${name} failed: ${txt.cause}`;
         return finish('untestable', `dns_${txt.error}`);
       }

@@ -8,6 +8,7 @@ import { normaliseDomainName } from '../../transport/dns/dns-names.js';
 import { defineProbe, statusFromObservations } from '../probe-definition.js';
 import { dkimPolicy } from './dkim.policy.js';
 import type { DnsErrorKind, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
+import { DNS_INCONCLUSIVE_ERRORS } from '../../transport/transport.types.js';
 import { DKIM_FINDINGS } from './dkim.findings.js';
 
 export type DkimDetails = {
@@ -28,7 +29,6 @@ export type DkimDetails = {
 export type DkimSubject = { domain: string; selector: string };
 
 type Code = keyof typeof DKIM_FINDINGS;
-const PATH_ERRORS: ReadonlySet<DnsErrorKind> = new Set(['timeout', 'servfail', 'refused', 'transport', 'badresp', 'cname_loop']);
 
 /** RFC 6376 section 3.2 tag list; null with a reason when it is not one. */
 export function parseTagList(text: string): { tags: Record<string, string>; order: string[] } | string {
@@ -88,7 +88,7 @@ export async function probeDkim(ctx: ProbeContext, subject: DkimSubject): Promis
     return finish('untestable', 'deadline_exceeded');
   }
   if (!answer.ok) {
-    if (PATH_ERRORS.has(answer.error)) {
+    if (DNS_INCONCLUSIVE_ERRORS.has(answer.error)) {
       details.error = answer.cause;
       return finish('untestable', `dns_${answer.error}`);
     }

@@ -7,6 +7,7 @@ import { normaliseDomainName } from '../../transport/dns/dns-names.js';
 import { defineProbe, statusFromObservations } from '../probe-definition.js';
 import { dmarcPolicy } from './dmarc.policy.js';
 import type { DnsAnswer, DnsErrorKind, DnsRecordType, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
+import { resolveConclusive, untestableCause } from '../dns-lookup.js';
 import { organisationalDomain } from '../spf/spf-evaluator.js';
 import { isDmarcRecord, looksLikeDmarc, parseDmarc, type DmarcPolicy } from './dmarc-record.js';
 import { DMARC_FINDINGS } from './dmarc.findings.js';
@@ -41,13 +42,7 @@ export type DmarcDetails = {
 export type DmarcSubject = { domain: string };
 
 type Code = keyof typeof DMARC_FINDINGS;
-const PATH_ERRORS: ReadonlySet<DnsErrorKind> = new Set(['timeout', 'servfail', 'refused', 'transport', 'badresp', 'cname_loop']);
 
-class PathError extends Error {
-  constructor(readonly kind: string, message: string) {
-    super(message);
-  }
-}
 
 export async function probeDmarc(ctx: ProbeContext, domainInput: string): Promise<ProbeResult<DmarcDetails>> {
   const startedAt = ctx.now();
@@ -69,11 +64,7 @@ export async function probeDmarc(ctx: ProbeContext, domainInput: string): Promis
     details,
     observations: status === 'untestable' ? [] : observations,
   });
-  const resolve = async <T extends DnsRecordType>(name: string, type: T): Promise<DnsAnswer<T>> => {
-    const answer = await ctx.resolver.resolve(name, type, { signal: ctx.signal });
-    if (!answer.ok && PATH_ERRORS.has(answer.error)) throw new PathError(answer.error, `${type} lookup of ${name} failed: ${answer.cause}`);
-    return answer;
-  };
+  const resolve = <T extends DnsRecordType>(name: string, type: T): Promise<DnsAnswer<T>> => resolveConclusive(ctx, name, type);
 
   try {
     const names = [...new Set([`_dmarc.${domain}`, `_dmarc.${org}`])];
@@ -160,15 +151,10 @@ export async function probeDmarc(ctx: ProbeContext, domainInput: string): Promis
     const status = statusFromObservations(observations, DMARC_FINDINGS);
     return finish(status, status === 'pass' ? undefined : observations.find((o) => DMARC_FINDINGS[o.code as Code].severity !== 'info')?.code.toLowerCase());
   } catch (err) {
-    if (err instanceof PathError) {
-      details.error = err.message;
-      return finish('untestable', `dns_${err.kind}`);
-    }
-    if (ctx.signal.aborted) {
-      details.error = 'the check deadline passed before DNS answered';
-      return finish('untestable', 'deadline_exceeded');
-    }
-    throw err;
+    const cause = untestableCause(err, ctx);
+    if (!cause) throw err;
+    details.error = cause.error;
+    return finish('untestable', cause.reason);
   }
 }
 

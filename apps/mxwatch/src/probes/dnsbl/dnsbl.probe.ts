@@ -6,6 +6,7 @@
  */
 import { normaliseDomainName, reverseIp } from '../../transport/dns/dns-names.js';
 import type { DnsAnswer, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
+import { DNS_PATH_ERRORS, type DnsErrorKind } from '../../transport/transport.types.js';
 import { classifyDnsblAnswer, REFUSAL_REASONS, type DnsblClassification, type DnsblCode } from './dnsbl-classifier.js';
 import { DOMAIN_LIST_NEGATIVE_TEST, dqsZoneFor, zoneConfigFor, type DnsblKind, type DnsblZoneConfig } from './dnsbl-zones.js';
 
@@ -102,8 +103,9 @@ export async function probeDnsblZoneHealth(ctx: ProbeContext, zone: string | Dns
   return { zone: config.zone, healthy: true, verified: true };
 }
 
+/** A classifier reason that is a DNS path error (REFUSED aside: a list's refusal is its own reason). */
 function isPathError(reason: string): boolean {
-  return reason === 'timeout' || reason === 'servfail' || reason === 'transport' || reason === 'badresp';
+  return reason !== 'refused' && DNS_PATH_ERRORS.has(reason as DnsErrorKind);
 }
 
 /**
@@ -166,8 +168,7 @@ export async function probeDnsbl(
         { code: 'DNSBL_QUERY_REFUSED', target: config.zone, params: { zone: config.zone, subject: text, answer } },
       ]);
     }
-    const dnsKinds = new Set(['timeout', 'servfail', 'transport', 'badresp']);
-    return done('untestable', dnsKinds.has(verdict.reason) ? `dns_${verdict.reason}` : `dnsbl_${verdict.reason}`, []);
+    return done('untestable', isPathError(verdict.reason) ? `dns_${verdict.reason}` : `dnsbl_${verdict.reason}`, []);
   }
 
   details.state = 'listed';

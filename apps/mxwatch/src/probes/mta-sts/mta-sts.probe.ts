@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { DEFAULT_FETCH_TIMEOUT_MS, HttpsFetcher, type HttpsFetchResult } from '../../transport/https/https-fetcher.js';
 import { type FindingRef, type PlanView, type ProbeEnv, defineProbe, statusFromObservations } from '../probe-definition.js';
 import type { Dialer, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus, Resolver, TlsUpgrader } from '../probe.types.js';
+import { DNS_PATH_ERRORS, type DnsErrorKind } from '../../transport/transport.types.js';
 import { MTA_STS_FINDINGS } from './mta-sts.findings.js';
 import { mtaStsPolicy } from './mta-sts.policy.js';
 import { type StsMode, type StsPolicy, mediaType, mxCovered, parseStsPolicy, parseStsTxt } from './mta-sts.parser.js';
@@ -93,7 +94,6 @@ export interface MtaStsProbeOptions {
 
 const RETRY_AFTER_FAILURE_MS = 5 * 60_000;
 const MAX_POLICIES_KEPT = 8;
-const DNS_PATH_ERRORS = new Set(['timeout', 'servfail', 'refused', 'transport', 'badresp']);
 
 export function smtpTarget(host: string, ip: string, port: number): string {
   return `${host}[${ip}]:${port}`;
@@ -182,7 +182,7 @@ function fetcherFor(ctx: ProbeContext, tlsUpgrader: TlsUpgrader | undefined): Ht
 
 /** What a failed fetch says about the domain, or that we could not tell (our DNS path, our deadline). */
 function classifyFailure(f: HttpsFetchResult, deadlineLimited: boolean): { untestable: string } | { cause: string; removed: boolean } {
-  if (f.error === 'dns' && f.dnsError && DNS_PATH_ERRORS.has(f.dnsError)) return { untestable: `policy_dns_${f.dnsError}` };
+  if (f.error === 'dns' && f.dnsError && DNS_PATH_ERRORS.has(f.dnsError as DnsErrorKind)) return { untestable: `policy_dns_${f.dnsError}` };
   if (f.error === 'timeout' && deadlineLimited) return { untestable: 'deadline_exceeded' };
   const removed = (f.error === 'dns' && (f.dnsError === 'nxdomain' || f.dnsError === 'nodata')) || (f.error === 'status' && (f.status === 404 || f.status === 410));
   const causes: Record<string, string> = {

@@ -7,6 +7,7 @@ import { normaliseDomainName } from '../../transport/dns/dns-names.js';
 import { MX_FINDINGS } from './mx.findings.js';
 import { isIpLiteral } from '../../transport/net/address-policy.js';
 import type { DnsAnswer, DnsErrorKind, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
+import { DNS_PATH_ERRORS } from '../../transport/transport.types.js';
 
 export type MxHost = {
   host: string;
@@ -35,7 +36,6 @@ export type MxDetails = {
 
 type FindingCode = keyof typeof MX_FINDINGS & string;
 
-const PATH_ERRORS: ReadonlySet<DnsErrorKind> = new Set(['timeout', 'servfail', 'refused', 'transport', 'badresp']);
 
 class Deadline extends Error {}
 
@@ -135,7 +135,7 @@ async function implicitMx(
 ): Promise<void> {
   const [a, aaaa] = await Promise.all([resolve(domain, 'A'), resolve(domain, 'AAAA')]);
   const addresses = [...(a.ok ? a.records : []), ...(aaaa.ok ? aaaa.records : [])];
-  const failed = [a, aaaa].find((x): x is Extract<typeof x, { ok: false }> => !x.ok && PATH_ERRORS.has(x.error));
+  const failed = [a, aaaa].find((x): x is Extract<typeof x, { ok: false }> => !x.ok && DNS_PATH_ERRORS.has(x.error));
   let fallback: string;
   if (addresses.length) {
     details.implicit = true;
@@ -170,7 +170,7 @@ async function inspectHost(
   if (entry.cname) observations.push({ code: 'MX_TARGET_CNAME', params: { mx: host, cname: entry.cname } });
 
   const failures = [a, aaaa].filter((x): x is Extract<typeof x, { ok: false }> => !x.ok);
-  const pathFailure = failures.find((f) => PATH_ERRORS.has(f.error));
+  const pathFailure = failures.find((f) => DNS_PATH_ERRORS.has(f.error));
   if (pathFailure) {
     entry.resolveError = `${pathFailure.type} lookup failed: ${pathFailure.cause}`;
     // Without every answer we cannot say the host has no address: that would blame the domain for our DNS trouble.

@@ -10,6 +10,7 @@ import { normaliseDomainName, reverseIp } from '../../transport/dns/dns-names.js
 import { mxAddresses, mxAnswer } from '../mx/mx.definition.js';
 import { defineProbe, statusFromObservations, type PlanView } from '../probe-definition.js';
 import type { DnsAnswer, DnsErrorKind, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
+import { resolveConclusive, untestableCause } from '../dns-lookup.js';
 import { PTR_FINDINGS } from './ptr.findings.js';
 
 export type PtrRole = 'mx' | 'sending';
@@ -39,7 +40,6 @@ export type PtrDetails = {
 };
 
 type Code = keyof typeof PTR_FINDINGS;
-const PATH_ERRORS: ReadonlySet<DnsErrorKind> = new Set(['timeout', 'servfail', 'refused', 'transport', 'badresp', 'cname_loop']);
 /** Section 4.6.4 of RFC 7208 bounds PTR names to 10 for the same reason: the PTR set is not the domain's to control. */
 const MAX_PTR_NAMES = 10;
 const MAX_SUBJECTS = 64;
@@ -130,11 +130,6 @@ export function ptrSubjects(plan: PlanView, allowed: (ip: string) => boolean): P
   return [...byIp.values()];
 }
 
-class PathError extends Error {
-  constructor(readonly kind: string, message: string) {
-    super(message);
-  }
-}
 
 export async function probePtr(ctx: ProbeContext, subject: PtrSubject): Promise<ProbeResult<PtrDetails>> {
   const startedAt = ctx.now();
@@ -157,11 +152,7 @@ export async function probePtr(ctx: ProbeContext, subject: PtrSubject): Promise<
     details,
     observations: status === 'untestable' ? [] : observations,
   });
-  const resolve = async <T extends 'PTR' | 'A' | 'AAAA'>(name: string, type: T): Promise<DnsAnswer<T>> => {
-    const answer = await ctx.resolver.resolve(name, type, { signal: ctx.signal });
-    if (!answer.ok && PATH_ERRORS.has(answer.error)) throw new PathError(answer.error, `${type} lookup of ${name} failed: ${answer.cause}`);
-    return answer;
-  };
+  const resolve = <T extends 'PTR' | 'A' | 'AAAA'>(name: string, type: T): Promise<DnsAnswer<T>> => resolveConclusive(ctx, name, type);
 
   try {
     // One finding per address: the banner and the EHLO reply usually carry the same bad name.
@@ -193,15 +184,10 @@ export async function probePtr(ctx: ProbeContext, subject: PtrSubject): Promise<
     const status = statusFromObservations(observations, PTR_FINDINGS);
     return finish(status, status === 'pass' ? undefined : observations[0]?.code.toLowerCase());
   } catch (err) {
-    if (err instanceof PathError) {
-      details.error = err.message;
-      return finish('untestable', `dns_${err.kind}`);
-    }
-    if (ctx.signal.aborted) {
-      details.error = 'the check deadline passed before DNS answered';
-      return finish('untestable', 'deadline_exceeded');
-    }
-    throw err;
+    const cause = untestableCause(err, ctx);
+    if (!cause) throw err;
+    details.error = cause.error;
+    return finish('untestable', cause.reason);
   }
 }
 

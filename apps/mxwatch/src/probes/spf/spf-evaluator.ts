@@ -11,6 +11,7 @@
 import ipaddr from 'ipaddr.js';
 import { getDomain } from 'tldts';
 import type { DnsAnswer, DnsErrorKind, DnsRecordType, ProbeContext } from '../probe.types.js';
+import { DNS_INCONCLUSIVE_ERRORS } from '../../transport/transport.types.js';
 import { expandStaticMacros, isSpfRecord, needsMessage, parseSpf, type SpfMechanism } from './spf-record.js';
 
 export const SPF_LOOKUP_LIMIT = 10;
@@ -78,7 +79,6 @@ export interface SpfEvaluation {
   truncated: boolean;
 }
 
-const PATH_ERRORS: ReadonlySet<DnsErrorKind> = new Set(['timeout', 'servfail', 'refused', 'transport', 'badresp']);
 
 export class SpfDeadline extends Error {}
 
@@ -301,8 +301,7 @@ class SpfWalker {
       if (this.ctx.signal.aborted) throw new SpfDeadline();
       throw err;
     }
-    if (!answer.ok && (PATH_ERRORS.has(answer.error) || answer.error === 'cname_loop') && !this.out.pathError) {
-      // A CNAME loop is the zone's fault, but a receiver gets a temperror from it too: nothing to conclude.
+    if (!answer.ok && DNS_INCONCLUSIVE_ERRORS.has(answer.error) && !this.out.pathError) {
       this.out.pathError = { name, type, error: answer.error, cause: answer.cause };
     }
     return answer;
