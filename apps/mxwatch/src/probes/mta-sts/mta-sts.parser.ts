@@ -1,3 +1,4 @@
+import { chooseVersionedTxt } from '../versioned-txt.js';
 /**
  * RFC 8461 grammar: the `_mta-sts` TXT record (section 3.1), the policy file (section 3.2) and
  * MX host matching (section 4.1). Pure functions, so every rule has a table test.
@@ -34,16 +35,9 @@ const EXT_VALUE = /^[\x21-\x3a\x3c\x3e-\x7e]+$/;
  * fields at all) is reported as invalid rather than as missing: its owner thinks it is deployed.
  */
 export function parseStsTxt(records: readonly string[]): TxtVerdict {
-  const candidates = records.filter((r) => r.startsWith('v=STSv1;'));
-  const lookalikes = records.filter((r) => !r.startsWith('v=STSv1;') && /^\s*v\s*=\s*stsv/i.test(r));
-  if (candidates.length === 0) {
-    if (lookalikes.length === 0) return { kind: 'missing' };
-    return { kind: 'invalid', problems: lookalikes.map((r) => `"${r}" does not begin with "v=STSv1;"`), records: lookalikes };
-  }
-  if (candidates.length > 1) {
-    return { kind: 'invalid', problems: [`${candidates.length} records begin with "v=STSv1;"; senders need exactly one`], records: candidates };
-  }
-  const record = candidates[0]!;
+  const choice = chooseVersionedTxt(records, 'v=STSv1;', /^\s*v\s*=\s*stsv/i);
+  if (choice.kind !== 'one') return choice;
+  const record = choice.record;
   const problems: string[] = [];
   let id: string | null = null;
   // sts-field-delim is `*WSP ";" *WSP`; a trailing delimiter is allowed.

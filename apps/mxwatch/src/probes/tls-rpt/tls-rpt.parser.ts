@@ -1,3 +1,4 @@
+import { chooseVersionedTxt } from '../versioned-txt.js';
 /**
  * RFC 8460 section 3: the `_smtp._tls` TXT record. Senders discard records that do not begin
  * with `v=TLSRPTv1;` and need exactly one left, with a `rua` of `mailto:` or `https:` URIs.
@@ -27,16 +28,9 @@ function uriProblem(uri: string): string | null {
 }
 
 export function parseTlsRptTxt(records: readonly string[]): TlsRptVerdict {
-  const candidates = records.filter((r) => r.startsWith('v=TLSRPTv1;'));
-  const lookalikes = records.filter((r) => !r.startsWith('v=TLSRPTv1;') && /^\s*v\s*=\s*tlsrpt/i.test(r));
-  if (candidates.length === 0) {
-    if (lookalikes.length === 0) return { kind: 'missing' };
-    return { kind: 'invalid', problems: lookalikes.map((r) => `"${r}" does not begin with "v=TLSRPTv1;"`), records: lookalikes };
-  }
-  if (candidates.length > 1) {
-    return { kind: 'invalid', problems: [`${candidates.length} records begin with "v=TLSRPTv1;"; senders need exactly one`], records: candidates };
-  }
-  const record = candidates[0]!;
+  const choice = chooseVersionedTxt(records, 'v=TLSRPTv1;', /^\s*v\s*=\s*tlsrpt/i);
+  if (choice.kind !== 'one') return choice;
+  const record = choice.record;
   const problems: string[] = [];
   let rua: string[] | null = null;
   const fields = record
