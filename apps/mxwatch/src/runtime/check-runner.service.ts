@@ -71,7 +71,7 @@ export class CheckRunner {
     try {
       outcome = await runDomainCheck(
         ctx,
-        { name: domain.name, submissionHosts: domain.submissionHosts, sendingIps: domain.sendingIps, dkimSelectors: dkimSelectorsOf(domain) },
+        { name: domain.name, submissionHosts: domain.submissionHosts, sendingIps: domain.sendingIps, dkimSelectors: domain.dkimSelectors },
         {
           probes: this.runtime.probes,
           shared: this.runtime.shared,
@@ -107,10 +107,4 @@ export class CheckRunner {
       return { run: stored, findings };
     });
   }
-}
-
-/** DKIM selectors live on the domain once the column exists; older rows have none. */
-function dkimSelectorsOf(domain: DomainRow): string[] {
-  const value = (domain as { dkimSelectors?: unknown }).dkimSelectors;
-  return Array.isArray(value) ? value.filter((s): s is string => typeof s === 'string') : [];
 }
