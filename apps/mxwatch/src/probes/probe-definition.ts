@@ -171,3 +171,20 @@ export function statusFromObservations(observations: readonly ProbeObservation[]
   }
   return status;
 }
+
+/**
+ * The `finish(status, reason)` a probe ends with: one result about `target`, timed from `startedAt`,
+ * with the observations gathered so far; an untestable result carries none (it accuses nobody).
+ */
+export function resultFinisher<D>(ctx: ProbeContext, probe: string, target: string, startedAt: Date, details: D, observations: ProbeObservation[]) {
+  return (status: ProbeStatus, reason?: string): ProbeResult<D> => ({
+    probe,
+    target,
+    status,
+    ...(reason ? { reason } : {}),
+    startedAt,
+    durationMs: Math.max(0, ctx.now().getTime() - startedAt.getTime()),
+    details,
+    observations: status === 'untestable' ? [] : observations,
+  });
+}

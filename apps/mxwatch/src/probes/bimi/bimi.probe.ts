@@ -4,7 +4,7 @@
  * optional: no record is no finding. The logo and certificate are not fetched.
  */
 import { normaliseDomainName } from '../../transport/dns/dns-names.js';
-import { defineProbe, statusFromObservations } from '../probe-definition.js';
+import { defineProbe, statusFromObservations, resultFinisher } from '../probe-definition.js';
 import { bimiPolicy } from './bimi.policy.js';
 import type { DnsErrorKind, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
 import { DNS_INCONCLUSIVE_ERRORS } from '../../transport/transport.types.js';
@@ -64,16 +64,7 @@ export async function probeBimi(ctx: ProbeContext, subject: BimiSubject): Promis
   const details: BimiDetails = { domain, recordName: null, record: null, logoUrl: null, authorityUrl: null, declined: false, dmarcEnforced: null };
   const observations: ProbeObservation[] = [];
   const observe = (code: Code, params: ProbeObservation['params']) => observations.push({ code, target: domain, params: { domain, ...params } });
-  const finish = (status: ProbeStatus, reason?: string): ProbeResult<BimiDetails> => ({
-    probe: 'bimi',
-    target: domain,
-    status,
-    ...(reason ? { reason } : {}),
-    startedAt,
-    durationMs: Math.max(0, ctx.now().getTime() - startedAt.getTime()),
-    details,
-    observations: status === 'untestable' ? [] : observations,
-  });
+  const finish = resultFinisher<BimiDetails>(ctx, 'bimi', domain, startedAt, details, observations);
   const done = () => {
     const status = statusFromObservations(observations, BIMI_FINDINGS);
     return finish(status, status === 'pass' ? undefined : observations[0]?.code.toLowerCase());

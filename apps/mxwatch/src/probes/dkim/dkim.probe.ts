@@ -5,7 +5,7 @@
  */
 import { createHash, createPublicKey } from 'node:crypto';
 import { normaliseDomainName } from '../../transport/dns/dns-names.js';
-import { defineProbe, statusFromObservations } from '../probe-definition.js';
+import { defineProbe, statusFromObservations, resultFinisher } from '../probe-definition.js';
 import { dkimPolicy } from './dkim.policy.js';
 import type { DnsErrorKind, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
 import { DNS_INCONCLUSIVE_ERRORS } from '../../transport/transport.types.js';
@@ -58,16 +58,7 @@ export async function probeDkim(ctx: ProbeContext, subject: DkimSubject): Promis
   const observations: ProbeObservation[] = [];
   const observe = (code: Code, params: ProbeObservation['params'], severity?: ProbeObservation['severity']) =>
     observations.push({ code, target: name, params: { domain, selector, name, ...params }, ...(severity ? { severity } : {}) });
-  const finish = (status: ProbeStatus, reason?: string): ProbeResult<DkimDetails> => ({
-    probe: 'dkim',
-    target: name,
-    status,
-    ...(reason ? { reason } : {}),
-    startedAt,
-    durationMs: Math.max(0, ctx.now().getTime() - startedAt.getTime()),
-    details,
-    observations: status === 'untestable' ? [] : observations,
-  });
+  const finish = resultFinisher<DkimDetails>(ctx, 'dkim', name, startedAt, details, observations);
   const done = () => {
     const status = statusFromObservations(observations, DKIM_FINDINGS);
     return finish(status, status === 'pass' ? undefined : observations[0]?.code.toLowerCase());

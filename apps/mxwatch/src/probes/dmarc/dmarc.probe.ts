@@ -4,7 +4,7 @@
  * checks it, the policy in force, and whether external report addresses accept the reports.
  */
 import { normaliseDomainName } from '../../transport/dns/dns-names.js';
-import { defineProbe, statusFromObservations } from '../probe-definition.js';
+import { defineProbe, statusFromObservations, resultFinisher } from '../probe-definition.js';
 import { dmarcPolicy } from './dmarc.policy.js';
 import type { DnsAnswer, DnsErrorKind, DnsRecordType, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
 import { resolveConclusive, untestableCause } from '../dns-lookup.js';
@@ -54,16 +54,7 @@ export async function probeDmarc(ctx: ProbeContext, domainInput: string): Promis
   };
   const observations: ProbeObservation[] = [];
   const observe = (code: Code, params: ProbeObservation['params']) => observations.push({ code, target: domain, params: { domain, ...params } });
-  const finish = (status: ProbeStatus, reason?: string): ProbeResult<DmarcDetails> => ({
-    probe: 'dmarc',
-    target: domain,
-    status,
-    ...(reason ? { reason } : {}),
-    startedAt,
-    durationMs: Math.max(0, ctx.now().getTime() - startedAt.getTime()),
-    details,
-    observations: status === 'untestable' ? [] : observations,
-  });
+  const finish = resultFinisher<DmarcDetails>(ctx, 'dmarc', domain, startedAt, details, observations);
   const resolve = <T extends DnsRecordType>(name: string, type: T): Promise<DnsAnswer<T>> => resolveConclusive(ctx, name, type);
 
   try {

@@ -8,7 +8,7 @@
 import ipaddr from 'ipaddr.js';
 import { normaliseDomainName, reverseIp } from '../../transport/dns/dns-names.js';
 import { mxAddresses, mxAnswer } from '../mx/mx.definition.js';
-import { defineProbe, statusFromObservations, type PlanView } from '../probe-definition.js';
+import { defineProbe, statusFromObservations, type PlanView, resultFinisher } from '../probe-definition.js';
 import type { DnsAnswer, DnsErrorKind, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
 import { resolveConclusive, untestableCause } from '../dns-lookup.js';
 import { PTR_FINDINGS } from './ptr.findings.js';
@@ -142,16 +142,7 @@ export async function probePtr(ctx: ProbeContext, subject: PtrSubject): Promise<
   const roles = subject.roles.includes('sending') ? (subject.roles.includes('mx') ? 'MX and sending address' : 'sending address') : `MX address of ${subject.hosts.join(', ') || subject.domain}`;
   const observe = (code: Code, params: ProbeObservation['params'], severity?: ProbeObservation['severity']) =>
     observations.push({ code, target: ip, params: { ip, domain: subject.domain, ...params }, ...(severity ? { severity } : {}) });
-  const finish = (status: ProbeStatus, reason?: string): ProbeResult<PtrDetails> => ({
-    probe: 'ptr',
-    target: ip,
-    status,
-    ...(reason ? { reason } : {}),
-    startedAt,
-    durationMs: Math.max(0, ctx.now().getTime() - startedAt.getTime()),
-    details,
-    observations: status === 'untestable' ? [] : observations,
-  });
+  const finish = resultFinisher<PtrDetails>(ctx, 'ptr', ip, startedAt, details, observations);
   const resolve = <T extends 'PTR' | 'A' | 'AAAA'>(name: string, type: T): Promise<DnsAnswer<T>> => resolveConclusive(ctx, name, type);
 
   try {

@@ -3,7 +3,7 @@
  * counted across the whole tree. A lookup that fails on our side makes the result untestable.
  */
 import { normaliseDomainName } from '../../transport/dns/dns-names.js';
-import { defineProbe, statusFromObservations } from '../probe-definition.js';
+import { defineProbe, statusFromObservations, resultFinisher } from '../probe-definition.js';
 import { spfPolicy } from './spf.policy.js';
 import type { ProbeContext, ProbeObservation, ProbeResult, ProbeStatus } from '../probe.types.js';
 import {
@@ -48,16 +48,7 @@ export async function probeSpf(ctx: ProbeContext, domainInput: string): Promise<
   const observations: ProbeObservation[] = [];
   const observe = (code: Code, params: ProbeObservation['params'], severity?: ProbeObservation['severity']) =>
     observations.push({ code, target: domain, params: { domain, ...params }, ...(severity ? { severity } : {}) });
-  const finish = (status: ProbeStatus, reason?: string): ProbeResult<SpfDetails> => ({
-    probe: 'spf',
-    target: domain,
-    status,
-    ...(reason ? { reason } : {}),
-    startedAt,
-    durationMs: Math.max(0, ctx.now().getTime() - startedAt.getTime()),
-    details,
-    observations: status === 'untestable' ? [] : observations,
-  });
+  const finish = resultFinisher<SpfDetails>(ctx, 'spf', domain, startedAt, details, observations);
 
   try {
     const ev = await evaluateSpf(ctx, domain);
