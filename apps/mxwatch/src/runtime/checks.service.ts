@@ -155,6 +155,6 @@ export class ChecksService {
       throw new BadRequestException([`code must be one of ${Object.keys(FINDING_CATALOG).join(', ')}`]);
     }
     const rows = await this.findings.list({ status: q.status, domainId, severity: q.severity, code: q.code, labels: q.labels, limit: q.limit ?? 200 });
-    return rows.map((f) => findingToDto(f, f.domain.name));
+    return rows.map((f) => findingToDto(f, f.domain?.name));
   }
 }

@@ -90,6 +90,7 @@ export class ChecksRepository {
       finishedAt: input.finishedAt,
       durationMs: input.finishedAt.getTime() - input.startedAt.getTime(),
       idempotencyKey: input.idempotencyKey ?? null,
+      facts: [],
     };
     // JSON.stringify keeps Dates inside details as ISO strings, as the JSON column always had them.
     // toStorable: a NUL from the network (legal in a DNS label) would make PostgreSQL refuse the whole run.

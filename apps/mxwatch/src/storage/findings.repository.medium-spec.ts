@@ -53,7 +53,7 @@ describe(FindingsRepository.name, () => {
     const mail = await database.prisma.domain.create({ data: { name: 'mail.example', labels: { team: 'mail', env: 'prod' } } });
     const web = await database.prisma.domain.create({ data: { name: 'web.example', labels: { team: 'web', env: 'prod' } } });
     for (const d of [mail, web]) await repo.apply(d.id, [{ kind: 'create', draft: { ...draft, target: d.name }, status: 'open' }], now);
-    const domains = async (labels: Record<string, string>) => (await repo.list({ labels, limit: 10 })).map((f) => f.domain.name).sort();
+    const domains = async (labels: Record<string, string>) => (await repo.list({ labels, limit: 10 })).map((f) => f.domain?.name).sort();
     expect(await domains({})).toEqual(['mail.example', 'web.example']);
     expect(await domains({ env: 'prod' })).toEqual(['mail.example', 'web.example']);
     expect(await domains({ team: 'mail' })).toEqual(['mail.example']);

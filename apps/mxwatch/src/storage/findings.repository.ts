@@ -88,7 +88,7 @@ export class FindingsRepository {
     });
   }
 
-  list(q: FindingQuery): Promise<(Finding & { domain: { name: string } })[]> {
+  list(q: FindingQuery): Promise<(Finding & { domain: { name: string } | null })[]> {
     const where: Prisma.FindingWhereInput = { status: q.status ? q.status : { in: ['open', 'resolved'] } };
     if (q.domainId) where.domainId = q.domainId;
     if (q.severity) where.severity = q.severity;
