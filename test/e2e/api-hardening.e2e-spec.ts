@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../support/app-process.js';
+import { danglingRefs, type OpenApiDocument, responseSchema, schemaGaps } from '../support/openapi-conformance.js';
 import { createTestDatabase } from '../support/postgres.js';
 
 const TOKEN = 'e2e-hardening-token-0123456789';
@@ -147,6 +148,24 @@ describe('API hardening', () => {
         }
       }
       expect(missing).toEqual([]);
+    });
+
+    it('should describe in OpenAPI every field the answers carry, dkimSelectors and the change history included, with no dangling reference', async () => {
+      const doc = (await app.api('GET', '/api/docs-json')).body as OpenApiDocument;
+      expect(danglingRefs(doc)).toEqual([]);
+      const created = await app.api('POST', '/api/v1/domains', { name: 'openapi.example', dkimSelectors: ['s1', '2024.brand'] }, auth);
+      expect(created.status, created.text).toBe(201);
+      expect(created.body.dkimSelectors).toEqual(['s1', '2024.brand']);
+      const gaps = schemaGaps(doc, responseSchema(doc, 'POST', '/api/v1/domains', 201), created.body, 'POST domains');
+      for (const [route, path] of [['/api/v1/domains/{name}', ''], ['/api/v1/domains/{name}/status', '/status'], ['/api/v1/domains/{name}/checks', '/checks'], ['/api/v1/domains/{name}/changes', '/changes']] as const) {
+        const r = await app.api('GET', `/api/v1/domains/openapi.example${path}`);
+        expect(r.status, r.text).toBe(200);
+        gaps.push(...schemaGaps(doc, responseSchema(doc, 'GET', route, 200), r.body, `GET openapi.example${path}`));
+      }
+      expect(gaps).toEqual([]);
+      // The change history's items are described field by field, not as a free-form object.
+      expect(Object.keys(doc.components.schemas.PolicyChangeDto?.properties ?? {}).sort()).toEqual(['id', 'kind', 'observedAt', 'probe', 'severity', 'text', 'weakening']);
+      expect((await app.api('DELETE', '/api/v1/domains/openapi.example', undefined, auth)).status).toBe(204);
     });
   });
 

@@ -1,10 +1,12 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBearerAuth, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CheckRunDto, DomainStatusDto, ErrorDto, FindingDto, HistoryPageDto } from './responses.dto.js';
+import { ApiBadRequestResponse, ApiBearerAuth, ApiExtraModels, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CheckRunDto, DomainStatusDto, ErrorDto, FindingDto, HistoryPageDto, ProbeStatusDto } from './responses.dto.js';
 import { FindingsQueryDto, HistoryQueryDto } from './checks.dto.js';
 import { ChecksService } from '../runtime/checks.service.js';
 
 @ApiTags('checks')
+// DomainStatusDto.probes names it by $ref only (a map by probe name), which registers nothing.
+@ApiExtraModels(ProbeStatusDto)
 @ApiBadRequestResponse({ type: ErrorDto, description: 'invalid input; every problem is listed in message' })
 @Controller()
 export class ChecksController {
