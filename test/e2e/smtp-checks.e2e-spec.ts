@@ -68,9 +68,11 @@ describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP',
     expect(Date.parse(tls.details.cert.notAfter)).toBeGreaterThan(Date.now());
     expect(tls.details.cert.sans).toEqual(['DNS:mx.healthy.test']);
 
-    // 587 and 465 closed on a plain MX is normal: no finding.
+    // 587 and 465 closed on a plain MX is normal: no finding, and no result row either (issue 15:
+    // storage proportional to what was probed), only a line of the run's facts.
     for (const port of [587, 465]) {
-      expect(resultOf(run, 'smtp', `mx.healthy.test[${ip}]:${port}`)).toMatchObject({ status: 'pass', reason: 'port_closed_not_required', details: { open: false } });
+      expect(resultOf(run, 'smtp', `mx.healthy.test[${ip}]:${port}`)).toBeUndefined();
+      expect(run.facts).toContain(`smtp mx.healthy.test[${ip}]:${port} port_closed_not_required`);
       expect(resultOf(run, 'starttls', `mx.healthy.test[${ip}]:${port}`)).toBeUndefined();
     }
 
@@ -98,7 +100,7 @@ describe('SMTP side: port, banner, STARTTLS and certificate findings over HTTP',
       expect(resultOf(run, 'starttls', `submit.closed587.test[${sub.ip}]:465`)).toMatchObject({ status: 'pass', details: { implicitTls: true, handshakeOk: true } });
       // A declared submission host is probed on the submission ports only.
       expect(resultOf(run, 'smtp', `submit.closed587.test[${sub.ip}]:25`)).toBeUndefined();
-      expect(resultOf(run, 'smtp', `mx.closed587.test[${mx.mx[0]!.ip}]:587`)).toMatchObject({ status: 'pass', reason: 'port_closed_not_required' });
+      expect(run.facts).toContain(`smtp mx.closed587.test[${mx.mx[0]!.ip}]:587 port_closed_not_required`);
     });
 
     it('should probe a submission host found through _submission._tcp on its port, and the _submissions._tcp one with implicit TLS', async () => {

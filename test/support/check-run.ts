@@ -21,6 +21,8 @@ export interface CheckResult {
 export interface CheckRun {
   status: string;
   results: CheckResult[];
+  /** what was probed but kept as one line instead of a result (a port closed and not required) */
+  facts: string[];
   findings: { observed: CheckFinding[]; opened: CheckFinding[]; resolved: CheckFinding[]; open: CheckFinding[] };
 }
 

@@ -46,3 +46,7 @@ CREATE INDEX "ProbeResult_hostResultId_idx" ON "ProbeResult"("hostResultId");
 
 -- AddForeignKey
 ALTER TABLE "ProbeResult" ADD CONSTRAINT "ProbeResult_hostResultId_fkey" FOREIGN KEY ("hostResultId") REFERENCES "HostResult"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- A result row holds its details or references the host-level result that does, never neither
+-- (a reference whose HostResult was not there makes the whole run's statement fail, not vanish).
+ALTER TABLE "ProbeResult" ADD CONSTRAINT "ProbeResult_details_or_host_result" CHECK (("details" IS NULL) <> ("hostResultId" IS NULL));

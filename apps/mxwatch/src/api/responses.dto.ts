@@ -70,6 +70,7 @@ export class CheckRunDto {
   @ApiProperty({ format: 'date-time' }) finishedAt!: string;
   @ApiProperty() durationMs!: number;
   @ApiProperty({ type: [ProbeResultDto] }) results!: ProbeResultDto[];
+  @ApiProperty({ type: [String], description: 'what was probed but stored as one line instead of a result (a port that is closed and not required), e.g. `smtp mx1.example.net[192.0.2.1]:587 port_closed_not_required`' }) facts!: string[];
   @ApiProperty({ type: RunFindingsDto }) findings!: RunFindingsDto;
 }
 
@@ -80,6 +81,7 @@ export class RunSummaryDto {
   @ApiProperty({ format: 'date-time' }) startedAt!: string;
   @ApiProperty({ format: 'date-time' }) finishedAt!: string;
   @ApiProperty() durationMs!: number;
+  @ApiProperty({ type: [String], description: 'what was probed but stored as one line instead of a result (a port that is closed and not required), e.g. `smtp mx1.example.net[192.0.2.1]:587 port_closed_not_required`' }) facts!: string[];
 }
 
 export class ProbeStatusDto {

@@ -151,6 +151,13 @@ export interface ProbeDefinition<D = any, S = any> {
   covers?(finding: FindingRef, results: readonly ProbeResult[]): boolean | undefined;
   /** Published policy this probe reads, compared between conclusive runs (runtime/policy-changes). */
   policy?: PolicyContract;
+  /**
+   * A result that is worth no row of its own in the history (a port that is closed and not
+   * required): the one line kept on the run instead, e.g. `mx1.example.net[192.0.2.1]:587
+   * port_closed_not_required`. Such a result must set no series and raise nothing. Default: every
+   * result is stored.
+   */
+  fact?(result: ProbeResult<D>): string | null;
 }
 
 /** Keeps the definition's types (details, subject) checked without widening them. */

@@ -56,6 +56,7 @@ function runToDto(run: CheckRun & { results: ProbeResultRow[] }, domain: string)
     finishedAt: run.finishedAt.toISOString(),
     durationMs: run.durationMs,
     results: run.results.map(resultToDto),
+    facts: run.facts,
   };
 }
 
@@ -117,7 +118,7 @@ export class ChecksService {
     }
     return {
       domain: this.domains.toDto(domain),
-      lastRun: run ? { id: run.id, trigger: run.trigger, status: run.status, startedAt: run.startedAt.toISOString(), finishedAt: run.finishedAt.toISOString(), durationMs: run.durationMs } : null,
+      lastRun: run ? { id: run.id, trigger: run.trigger, status: run.status, startedAt: run.startedAt.toISOString(), finishedAt: run.finishedAt.toISOString(), durationMs: run.durationMs, facts: run.facts } : null,
       probes,
       openFindings: open.map((f) => findingToDto(f)),
       pendingFindings: pending,

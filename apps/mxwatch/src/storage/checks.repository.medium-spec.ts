@@ -28,6 +28,9 @@ const backends = [
   },
 ];
 
+/** A run as JSON (bigint ids as text): what the API would send. */
+const json = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x))) as unknown;
+
 /** Medium tier: the real repository on a real database. */
 describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
   let database: Database;
@@ -45,6 +48,7 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
 
   beforeEach(async () => {
     await database.prisma.domain.deleteMany();
+    await database.prisma.hostResult.deleteMany();
   });
 
   const T = new Date('2026-06-15T12:00:00.123Z');
@@ -69,8 +73,8 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
     const next = new Date(T.getTime() + 300_000);
     const stored = await repo.storeRun({ domainId: d.id, trigger: 'schedule', status: 'warn', startedAt: T, finishedAt, results, nextCheckAt: next });
 
-    const run = await database.prisma.checkRun.findUniqueOrThrow({ where: { id: stored.id }, include: { results: { orderBy: { id: 'asc' } } } });
-    expect(stored).toEqual(run);
+    const run = (await repo.latestRun(d.id))!;
+    expect(json(stored)).toEqual(json(run));
     expect(run).toMatchObject({ domainId: d.id, trigger: 'schedule', status: 'warn', startedAt: T, finishedAt, durationMs: 250 });
     expect(run.results.map((r) => r.probe)).toEqual(['mx', 'smtp', 'dnsbl']);
     expect(run.results[0]).toMatchObject({
@@ -109,7 +113,7 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
       { probe: 'smtp', target: `${mx}[192.0.2.1]:25`, status: 'fail', startedAt: T, durationMs: 1, details: { banner: '220 a\u0000b' }, observations: [] },
     ];
     const stored = await repo.storeRun({ domainId: d.id, trigger: 'schedule', status: 'fail', startedAt: T, finishedAt: T, results: hostile, nextCheckAt: T });
-    const run = await database.prisma.checkRun.findUniqueOrThrow({ where: { id: stored.id }, include: { results: { orderBy: { id: 'asc' } } } });
+    const run = (await repo.runsWithResults([stored.id]))[0]!;
     const shown = 'mx\u2400evil.nul.example';
     expect(run.results.map((r) => r.target)).toEqual(['nul.example', `${shown}[192.0.2.1]:25`]);
     expect(run.results[0]!.reason).toBe(`unresolvable ${shown}`);
@@ -118,6 +122,65 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
       observations: [{ code: 'MX_TARGET_UNRESOLVABLE', target: shown, params: { mx: shown } }],
     });
     expect(run.results[1]!.details).toEqual({ banner: '220 a\u2400b', observations: [] });
+  });
+
+  it('should store a host-level result once for every run that used it, and keep closed-not-required ports as facts', async () => {
+    const a = await database.prisma.domain.create({ data: { name: 'shared-a.example', nextCheckAt: T } });
+    const b = await database.prisma.domain.create({ data: { name: 'shared-b.example', nextCheckAt: T } });
+    // The same SMTP session and DNSBL answer (one object, as SharedWork hands it to every domain on that MX).
+    const smtp = results[1]!;
+    const dnsbl = results[2]!;
+    const closed: ProbeResult = {
+      probe: 'smtp', target: 'mx.a.example[192.0.2.1]:587', status: 'pass', reason: 'port_closed_not_required', startedAt: T, durationMs: 2,
+      details: { host: 'mx.a.example', ip: '192.0.2.1', port: 587, role: 'mx', open: false }, observations: [],
+    };
+    const mxOf = (name: string): ProbeResult => ({ ...results[0]!, target: name, details: { domain: name }, observations: [] });
+    const runA = await repo.storeRun({ domainId: a.id, trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results: [mxOf('shared-a.example'), smtp, closed, dnsbl], nextCheckAt: T });
+    // Another process (a second worker) with its own copy of the same result: no digest cache, same row.
+    const other = new ChecksRepository({ prisma: database.prisma } as DatabaseService);
+    const copy = structuredClone(smtp);
+    const runB = await other.storeRun({ domainId: b.id, trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results: [mxOf('shared-b.example'), copy, dnsbl], nextCheckAt: T });
+
+    expect(await database.prisma.hostResult.count()).toBe(2);
+    const refs = await database.prisma.probeResult.findMany({ where: { hostResultId: { not: null } } });
+    expect(refs).toHaveLength(4);
+    expect(refs.every((r) => r.details === null)).toBe(true);
+    // Not a row: a line of the run.
+    expect(runA.facts).toEqual(['smtp mx.a.example[192.0.2.1]:587 port_closed_not_required']);
+    expect(await database.prisma.probeResult.count({ where: { target: closed.target } })).toBe(0);
+    // Reads give the shape the history always had, details joined in.
+    for (const [domain, run] of [[a, runA], [b, runB]] as const) {
+      const read = (await repo.latestRun(domain.id))!;
+      expect(read.facts).toEqual(run.facts);
+      expect(read.results.map((r) => [r.probe, r.details])).toEqual([
+        ['mx', { domain: domain.name, observations: [] }],
+        ['smtp', { open: true, observations: [] }],
+        ['dnsbl', { observations: [] }],
+      ]);
+      const page = await repo.history({ domainId: domain.id, probe: 'smtp', limit: 10 });
+      expect(page.map((r) => r.details)).toEqual([{ open: true, observations: [] }]);
+    }
+    // A later probing of the same endpoint is a new HostResult.
+    await repo.storeRun({ domainId: a.id, trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results: [{ ...smtp, startedAt: new Date(T.getTime() + 60_000) }], nextCheckAt: T });
+    expect(await database.prisma.hostResult.count()).toBe(3);
+  });
+
+  it('should prune old runs first, then the host-level results no run references any more', async () => {
+    const d = await database.prisma.domain.create({ data: { name: 'prune.example', nextCheckAt: T } });
+    const old = new Date(T.getTime() - 40 * 86_400_000);
+    const at = (t: Date): ProbeResult[] => results.map((r) => ({ ...r, startedAt: t }));
+    await repo.storeRun({ domainId: d.id, trigger: 'schedule', status: 'pass', startedAt: old, finishedAt: old, results: at(old), nextCheckAt: T });
+    // The old probing still referenced by a recent run (a shared result reused within its max age).
+    const reused = at(old)[1]!;
+    await repo.storeRun({ domainId: d.id, trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results: [reused], nextCheckAt: T });
+    expect(await database.prisma.hostResult.count()).toBe(2);
+    const before = new Date(T.getTime() - 30 * 86_400_000);
+    let pruned = 0;
+    for (let n = await repo.pruneBatch(before, 500); n > 0; n = await repo.pruneBatch(before, 500)) pruned += n;
+    expect(pruned).toBe(2); // the old run, then the old dnsbl answer nobody references
+    expect(await database.prisma.checkRun.count({ where: { domainId: d.id } })).toBe(1);
+    expect((await database.prisma.hostResult.findMany()).map((h) => h.probe)).toEqual(['smtp']);
+    expect((await repo.latestRun(d.id))!.results[0]!.details).toEqual({ open: true, observations: [] });
   });
 
   it('should keep the schedule of a manual run and store a run without results', async () => {

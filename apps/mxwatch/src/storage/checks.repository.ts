@@ -1,12 +1,54 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { Prisma, type CheckRun, type ProbeResult as ProbeResultRow } from '../generated/prisma/client.js';
+import { Prisma, type CheckRun } from '../generated/prisma/client.js';
 import { DatabaseService } from '../database/database.service.js';
 import type { ProbeResult } from '../probes/probe.types.js';
+import { probeByName } from '../probes/registry.js';
 import { toStorable } from './storable-text.js';
 
-export type { CheckRun, ProbeResultRow };
+export type { CheckRun };
+
+/** A stored result as the history shows it: a host-level result's details come from its HostResult. */
+export type ProbeResultRow = Omit<ProbeResultRaw, 'details'> & { details: Prisma.JsonValue };
+type ProbeResultRaw = import('../generated/prisma/client.js').ProbeResult;
+
+/** Reads a result row with its host-level details joined in (`include` for Prisma queries). */
+export const WITH_HOST_DETAILS = { hostResult: { select: { details: true } } } as const;
+
+/** A row read with WITH_HOST_DETAILS, in the shape the history has always had. */
+export function joinHostDetails(row: ProbeResultRaw & { hostResult?: { details: Prisma.JsonValue } | null }): ProbeResultRow {
+  const { hostResult, ...rest } = row;
+  return { ...rest, details: hostResult ? hostResult.details : (row.details ?? {}) };
+}
+
+/** The row a result becomes: host-level ones carry the digest that names their HostResult. */
+interface StoredResult {
+  probe: string;
+  target: string;
+  status: string;
+  reason: string | null;
+  startedAt: string;
+  durationMs: number;
+  details: unknown;
+  digest?: string;
+}
+
+/** Digests of host-level results already stored, so the next domain that used them sends only the digest. */
+class StoredDigests {
+  private readonly digests = new Set<string>();
+  constructor(private readonly max = 20_000) {}
+  has(d: string): boolean {
+    return this.digests.has(d);
+  }
+  add(d: string): void {
+    if (this.digests.size >= this.max) this.digests.clear();
+    this.digests.add(d);
+  }
+  clear(): void {
+    this.digests.clear();
+  }
+}
 
 /** The domain was deleted while its check ran: there is nothing to store the run against. */
 export class DomainGoneError extends Error {}
@@ -75,12 +117,24 @@ export class ChecksRepository {
   }
 
   /**
-   * One statement, atomic by itself: the run, its results (ids in result order) and the domain's
-   * schedule. Through Prisma's query builder the same writes (an interactive transaction with a
-   * createMany) cost ~10 ms of CPU per run, most of a check's CPU at fleet scale; as one
+   * The run, its results (ids in result order) and the domain's schedule, as one statement,
+   * atomic by itself. Through Prisma's query builder the same writes (an interactive transaction
+   * with a createMany) cost ~10 ms of CPU per run, most of a check's CPU at fleet scale; as one
    * statement with the results as one JSON parameter they cost ~1.5 ms (bench/README.md).
+   *
+   * Storage is proportional to what was probed: a host-level result (a probe whose scope is not
+   * the domain) is stored once in HostResult, named by a digest of its content, and each run that
+   * used it (every domain on that MX, on any worker) gets a thin reference row. A result its probe
+   * calls a `fact` (a port closed and not required) becomes one line of the run's `facts`.
    */
   private async storeRunTx(input: Parameters<ChecksRepository['storeRun']>[0]): Promise<CheckRun & { results: ProbeResultRow[] }> {
+    const facts: string[] = [];
+    const kept: ProbeResult[] = [];
+    for (const r of input.results) {
+      const fact = probeByName(r.probe)?.fact?.(r);
+      if (fact) facts.push(toStorable(`${r.probe} ${fact}`));
+      else kept.push(r);
+    }
     const run: CheckRun = {
       id: randomUUID(),
       domainId: input.domainId,
@@ -90,37 +144,85 @@ export class ChecksRepository {
       finishedAt: input.finishedAt,
       durationMs: input.finishedAt.getTime() - input.startedAt.getTime(),
       idempotencyKey: input.idempotencyKey ?? null,
-      facts: [],
+      facts,
     };
+    const stored = kept.map((r) => this.toStored(r));
+    try {
+      return await this.insertRun(run, input, stored, true);
+    } catch (e) {
+      // A digest this process believed stored was not there (pruned, or the table emptied): the
+      // CHECK on ProbeResult refused the whole statement. Once more, sending every host result.
+      if (!stored.some((r) => r.digest !== undefined && this.storedDigests.has(r.digest))) throw e;
+      this.storedDigests.clear();
+      return await this.insertRun(run, input, stored, false);
+    }
+  }
+
+  private async insertRun(run: CheckRun, input: { finishedAt: Date; nextCheckAt: Date | null }, stored: StoredResult[], trustCache: boolean): Promise<CheckRun & { results: ProbeResultRow[] }> {
+    const { facts } = run;
+    // Host-level results not yet known to be stored: inserted first, in a statement of their own,
+    // so that the run's statement (a later snapshot) sees them even when another worker stored the
+    // same result a moment ago (ON CONFLICT waits for it). An orphan left by a failed run is pruned.
+    const fresh = stored.filter((r) => r.digest !== undefined && !(trustCache && this.storedDigests.has(r.digest)));
+    if (fresh.length > 0) {
+      await this.db.prisma.$executeRaw`
+        INSERT INTO "HostResult" ("digest", "probe", "target", "status", "reason", "startedAt", "durationMs", "details")
+        SELECT h.v->>'digest', h.v->>'probe', h.v->>'target', h.v->>'status', h.v->>'reason',
+               (h.v->>'startedAt')::timestamp(3), (h.v->>'durationMs')::int, h.v->'details'
+          FROM jsonb_array_elements(${JSON.stringify(fresh)}::jsonb) AS h(v)
+        ON CONFLICT ("digest") DO NOTHING`;
+    }
     // JSON.stringify keeps Dates inside details as ISO strings, as the JSON column always had them.
-    // toStorable: a NUL from the network (legal in a DNS label) would make PostgreSQL refuse the whole run.
-    const rows = JSON.stringify(
-      toStorable(input.results).map((r) => ({
-        probe: r.probe,
-        target: r.target,
-        status: r.status,
-        reason: r.reason ?? null,
-        startedAt: sqlTimestamp(r.startedAt),
-        durationMs: Math.round(r.durationMs),
-        details: { ...r.details, observations: r.observations },
-      })),
-    );
-    const results = await this.db.prisma.$queryRaw<ProbeResultRow[]>`
+    const rows = JSON.stringify(stored.map((r) => (r.digest === undefined ? r : { ...r, details: null })));
+    const results = await this.db.prisma.$queryRaw<ProbeResultRaw[]>`
       WITH "run" AS (
-        INSERT INTO "CheckRun" ("id", "domainId", "trigger", "status", "startedAt", "finishedAt", "durationMs", "idempotencyKey")
-        VALUES (${run.id}::uuid, ${run.domainId}::uuid, ${run.trigger}, ${run.status}, ${run.startedAt}, ${run.finishedAt}, ${run.durationMs}, ${run.idempotencyKey})
+        INSERT INTO "CheckRun" ("id", "domainId", "trigger", "status", "startedAt", "finishedAt", "durationMs", "idempotencyKey", "facts")
+        VALUES (${run.id}::uuid, ${run.domainId}::uuid, ${run.trigger}, ${run.status}, ${run.startedAt}, ${run.finishedAt}, ${run.durationMs}, ${run.idempotencyKey}, ${facts}::text[])
       ), "schedule" AS (
         UPDATE "Domain" SET "lastCheckAt" = ${input.finishedAt}, "nextCheckAt" = COALESCE(${input.nextCheckAt}, "nextCheckAt"), "updatedAt" = ${new Date()}
          WHERE "id" = ${run.domainId}::uuid
       )
-      INSERT INTO "ProbeResult" ("runId", "domainId", "probe", "target", "status", "reason", "startedAt", "durationMs", "details")
+      INSERT INTO "ProbeResult" ("runId", "domainId", "probe", "target", "status", "reason", "startedAt", "durationMs", "details", "hostResultId")
       SELECT ${run.id}::uuid, ${run.domainId}::uuid, r.v->>'probe', r.v->>'target', r.v->>'status', r.v->>'reason',
-             (r.v->>'startedAt')::timestamp(3), (r.v->>'durationMs')::int, r.v->'details'
+             (r.v->>'startedAt')::timestamp(3), (r.v->>'durationMs')::int,
+             CASE WHEN r.v ? 'digest' THEN NULL ELSE r.v->'details' END,
+             CASE WHEN r.v ? 'digest' THEN (SELECT h."id" FROM "HostResult" h WHERE h."digest" = r.v->>'digest') END
         FROM jsonb_array_elements(${rows}::jsonb) WITH ORDINALITY AS r(v, n)
        ORDER BY r.n
       RETURNING *`;
     results.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return { ...run, results };
+    for (const r of fresh) this.storedDigests.add(r.digest!);
+    return { ...run, results: results.map((row, i) => ({ ...row, details: (stored[i]!.details ?? {}) as Prisma.JsonValue })) };
+  }
+
+  /** Digests of host-level results this process stored: the next run that used one sends only its digest. */
+  private readonly storedDigests = new StoredDigests();
+  /** A shared result object (the same SMTP session for every domain on that MX) is digested once. */
+  private readonly digestOf = new WeakMap<ProbeResult, StoredResult>();
+
+  /**
+   * A result as stored. toStorable: a NUL from the network (legal in a DNS label) would make
+   * PostgreSQL refuse the whole run.
+   */
+  private toStored(r: ProbeResult): StoredResult {
+    const known = this.digestOf.get(r);
+    if (known) return known;
+    const clean = toStorable({ probe: r.probe, target: r.target, status: r.status, reason: r.reason ?? null, details: { ...r.details, observations: r.observations } });
+    const row: StoredResult = {
+      probe: clean.probe,
+      target: clean.target,
+      status: clean.status,
+      reason: clean.reason,
+      startedAt: sqlTimestamp(r.startedAt),
+      durationMs: Math.round(r.durationMs),
+      details: clean.details,
+    };
+    const scope = probeByName(r.probe)?.scope;
+    if (scope !== undefined && scope !== 'domain') {
+      row.digest = createHash('sha256').update(JSON.stringify([row.probe, row.target, row.status, row.reason, row.startedAt, row.durationMs, row.details])).digest('base64url');
+    }
+    this.digestOf.set(r, row);
+    return row;
   }
 
   /** The run a queued check stored under its job id, if it did. */
@@ -129,16 +231,30 @@ export class ChecksRepository {
     return run?.id ?? null;
   }
 
-  latestRun(domainId: string): Promise<(CheckRun & { results: ProbeResultRow[] }) | null> {
-    return this.db.prisma.checkRun.findFirst({
+  async latestRun(domainId: string): Promise<(CheckRun & { results: ProbeResultRow[] }) | null> {
+    const run = await this.db.prisma.checkRun.findFirst({
       where: { domainId },
       orderBy: { startedAt: 'desc' },
-      include: { results: { orderBy: { id: 'asc' } } },
+      include: { results: { orderBy: { id: 'asc' }, include: WITH_HOST_DETAILS } },
     });
+    return run && { ...run, results: run.results.map(joinHostDetails) };
+  }
+
+  /**
+   * Runs with their results in result order, host-level details joined in: what a replica that did
+   * not run the checks reads (the metrics feed). Unknown ids are skipped.
+   */
+  async runsWithResults(runIds: readonly string[]): Promise<Array<CheckRun & { results: ProbeResultRow[] }>> {
+    if (runIds.length === 0) return [];
+    const runs = await this.db.prisma.checkRun.findMany({
+      where: { id: { in: [...runIds] } },
+      include: { results: { orderBy: { id: 'asc' }, include: WITH_HOST_DETAILS } },
+    });
+    return runs.map((run) => ({ ...run, results: run.results.map(joinHostDetails) }));
   }
 
   /** Newest first, keyset-paginated on (startedAt, id) so pages stay stable while rows are inserted. */
-  history(q: HistoryQuery): Promise<ProbeResultRow[]> {
+  async history(q: HistoryQuery): Promise<ProbeResultRow[]> {
     const where: Prisma.ProbeResultWhereInput = { domainId: q.domainId };
     if (q.probe) where.probe = q.probe;
     if (q.status) where.status = q.status;
@@ -147,18 +263,30 @@ export class ChecksRepository {
     if (q.after) {
       and.push({ OR: [{ startedAt: { lt: q.after.startedAt } }, { startedAt: q.after.startedAt, id: { lt: q.after.id } }] });
     }
-    return this.db.prisma.probeResult.findMany({
+    const rows = await this.db.prisma.probeResult.findMany({
       where: { AND: and },
       orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
       take: q.limit,
+      include: WITH_HOST_DETAILS,
     });
+    return rows.map(joinHostDetails);
   }
 
-  /** Deletes runs older than `before` in batches; returns how many runs went. */
+  /**
+   * Deletes runs older than `before` in batches, then host-level results older than that which no
+   * run references any more; returns how many rows went (0: nothing left to prune).
+   */
   async pruneBatch(before: Date, batchSize: number): Promise<number> {
     const old = await this.db.prisma.checkRun.findMany({ where: { startedAt: { lt: before } }, select: { id: true }, take: batchSize });
-    if (old.length === 0) return 0;
-    await this.db.prisma.checkRun.deleteMany({ where: { id: { in: old.map((r) => r.id) } } });
-    return old.length;
+    if (old.length > 0) {
+      await this.db.prisma.checkRun.deleteMany({ where: { id: { in: old.map((r) => r.id) } } });
+      return old.length;
+    }
+    return this.db.prisma.$executeRaw`
+      DELETE FROM "HostResult" WHERE "id" IN (
+        SELECT h."id" FROM "HostResult" h
+         WHERE h."startedAt" < ${before}
+           AND NOT EXISTS (SELECT 1 FROM "ProbeResult" p WHERE p."hostResultId" = h."id")
+         LIMIT ${batchSize})`;
   }
 }

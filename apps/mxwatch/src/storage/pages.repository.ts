@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Prisma, type Domain, type Finding, type ProbeResult as ProbeResultRow } from '../generated/prisma/client.js';
+import { Prisma, type Domain, type Finding } from '../generated/prisma/client.js';
+import { joinHostDetails, WITH_HOST_DETAILS, type ProbeResultRow } from './checks.repository.js';
 import { DatabaseService } from '../database/database.service.js';
 
 /** Worst open severity of a domain; `ok` when nothing is open. */
@@ -194,9 +195,9 @@ export class PagesRepository {
     const run = await this.db.prisma.checkRun.findFirst({
       where: { domainId },
       orderBy: { startedAt: 'desc' },
-      include: { results: { orderBy: { id: 'asc' } } },
+      include: { results: { orderBy: { id: 'asc' }, include: WITH_HOST_DETAILS } },
     });
-    return run;
+    return run && { ...run, results: run.results.map(joinHostDetails) };
   }
 
   openFindings(domainId: string): Promise<Finding[]> {
