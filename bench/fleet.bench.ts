@@ -18,7 +18,7 @@ import { FakeDnsbl } from '../test/rig/dns/dnsbl-zone.js';
 import { FakeDnsServer } from '../test/rig/dns/fake-dns-server.js';
 import { createTestCa } from '../test/rig/tls/test-ca.js';
 import { createTestDatabase } from '../test/support/postgres.js';
-import { AppProcess, type Memory } from './fleet/app-process.js';
+import { AppProcess, type Memory } from '../test/support/app-process.js';
 import { FastSmtpFleet, pickPorts } from './fleet/fast-smtp.js';
 import { buildFleet, describeFleet, MX_ZONE, naiveCounts, publishFleet, type DnsblZoneSpec } from './fleet/fleet-model.js';
 import { fmtBytes, fmtInt, fmtMb, fmtMs, median, percentile, section, table } from './fleet/report.js';
