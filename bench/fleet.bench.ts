@@ -19,6 +19,7 @@ import { FakeDnsServer } from '../test/rig/dns/fake-dns-server.js';
 import { createTestCa } from '../test/rig/tls/test-ca.js';
 import { createTestDatabase } from '../test/support/postgres.js';
 import { AppProcess, type Memory } from '../test/support/app-process.js';
+import { BLACKBOX_BIN, sideBySide, type SideBySide } from './fleet/blackbox.js';
 import { FastSmtpFleet, pickPorts } from './fleet/fast-smtp.js';
 import { buildFleet, describeFleet, MX_ZONE, naiveCounts, publishFleet, type DnsblZoneSpec } from './fleet/fleet-model.js';
 import { fmtBytes, fmtInt, fmtMb, fmtMs, median, percentile, section, table } from './fleet/report.js';
@@ -47,6 +48,10 @@ const WORKERS = envInt('BENCH_WORKERS', 0, 0, 16);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SKIP_YAML = ['1', 'true', 'yes'].includes((process.env.BENCH_SKIP_YAML ?? '').toLowerCase());
 const KEEP = ['1', 'true', 'yes'].includes((process.env.BENCH_KEEP_LOGS ?? '').toLowerCase());
+/** Probes per prober in the blackbox_exporter side by side (0 skips it); BENCH_BLACKBOX_ONLY runs that phase alone. */
+const BLACKBOX_PROBES = envInt('BENCH_BLACKBOX_PROBES', 1000, 0, 1_000_000);
+const BLACKBOX_ONLY = ['1', 'true', 'yes'].includes((process.env.BENCH_BLACKBOX_ONLY ?? '').toLowerCase());
+const BLACKBOX = process.env.BENCH_BLACKBOX_BIN ?? BLACKBOX_BIN;
 /** Node flags for the measured service process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
 const APP_NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
@@ -70,6 +75,7 @@ const TARGETS = {
   rssMb: 400,
   scrapeMs: 250,
   historyP95Ms: 50,
+  cpuMsPerDomain: 4,
 };
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -141,6 +147,8 @@ interface Figures {
   history: { rows: number; insertMs: number; requests: number; p50Ms: number; p95Ms: number; maxMs: number; errors: number };
   /** Every measured process: its role, CPU during the cycle and peak RSS (VmHWM). */
   processes: Array<{ role: string; pid: number; cycleCpuMs: number; peakRssMb: number }>;
+  /** CPU per full STARTTLS probe, blackbox_exporter's tcp prober vs mxwatch's SMTP probe. */
+  blackbox: SideBySide | { skipped: string };
 }
 
 async function main(): Promise<void> {
@@ -165,6 +173,21 @@ async function main(): Promise<void> {
   const leaf = await ca.issue({ commonName: MX_ZONE, altNames: [`*.${MX_ZONE}`, MX_ZONE] });
   const caFile = path.join(tmp, 'bench-ca.pem');
   writeFileSync(caFile, ca.cert);
+
+  // Side by side with blackbox_exporter first, while nothing else of this run uses the CPU.
+  let blackbox: SideBySide | { skipped: string } = { skipped: 'BENCH_BLACKBOX_PROBES=0' };
+  if (BLACKBOX_PROBES > 0) {
+    log(`side by side: ${fmtInt(BLACKBOX_PROBES)} full STARTTLS probes each by blackbox_exporter (tcp prober) and by mxwatch's SMTP probe...`);
+    blackbox = await sideBySide(
+      { bin: BLACKBOX, distDir: path.dirname(MAIN), tmp, caFile, key: leaf.key, cert: leaf.cert, host: `bench.${MX_ZONE}`, probes: BLACKBOX_PROBES, warmup: Math.min(100, BLACKBOX_PROBES), concurrency: 4 },
+      log,
+    );
+    log(describeSideBySide(blackbox));
+  }
+  if (BLACKBOX_ONLY) {
+    console.log(`\nBENCH_RESULT ${JSON.stringify({ blackbox })}`);
+    return;
+  }
   let smtp: FastSmtpFleet | null = null;
   let ports: Awaited<ReturnType<typeof pickPorts>> | null = null;
   for (let attempt = 1; !smtp; attempt++) {
@@ -422,8 +445,18 @@ async function main(): Promise<void> {
     },
     history: { rows: historyRows, insertMs: historyInsertMs, requests: history.samples, p50Ms: history.p50, p95Ms: history.p95, maxMs: history.max, errors: history.errors },
     processes: procs.map((p, i) => ({ role: p.role, pid: p.app.pid, cycleCpuMs: perProcessCpu[i]!, peakRssMb: Math.max(p.peakKb, p.app.memory()?.hwmKb ?? 0) / 1024 })),
+    blackbox,
   };
   report(figures, { statusMix, probeMix, findingMix, smtpByPort: smtpSeen.byPort });
+}
+
+function describeSideBySide(b: SideBySide | { skipped: string }): string {
+  if ('skipped' in b) return `blackbox_exporter side by side skipped: ${b.skipped}`;
+  const one = (f: SideBySide['blackbox']) => `${f.cpuMsPerProbe.toFixed(2)} ms CPU per probe (${fmtMs(f.cpuMs)} for ${fmtInt(f.probes)}, ${fmtInt(f.ok)} ok, ${fmtMs(f.wallMs)} wall)`;
+  return [
+    `blackbox_exporter ${b.version} tcp prober ${one(b.blackbox)}; mxwatch SMTP probe ${one(b.mxwatch)};`,
+    `ratio ${b.ratio.toFixed(2)} (goal <= 1); the fake server saw ${fmtInt(b.server.blackbox.tls)}/${fmtInt(b.server.mxwatch.tls)} TLS handshakes and ${fmtInt(b.server.blackbox.quits)}/${fmtInt(b.server.mxwatch.quits)} QUITs (blackbox/mxwatch, warm-up included)`,
+  ].join(' ');
 }
 
 /** Deletes the keys of this run only (never FLUSHALL a shared Redis). */
@@ -543,6 +576,7 @@ function report(
       ['memory after the cycle', f.memory.afterCycle],
       ['database rows written', `CheckRun ${fmtInt(f.rows.checkRuns)}, ProbeResult ${fmtInt(f.rows.probeResults)}, Finding ${fmtInt(f.rows.findings)}`],
       ['/metrics scrape', `median ${fmtMs(f.scrape.medianMs)}, max ${fmtMs(f.scrape.maxMs)} at rest; ${fmtBytes(f.scrape.bytes)}, ${fmtInt(f.scrape.series)} series; ${Number.isFinite(f.scrape.duringCycleMedianMs) ? `during the cycle (one scrape every ${SCRAPE_EVERY_MS / 1000} s) median ${fmtMs(f.scrape.duringCycleMedianMs)}, max ${fmtMs(f.scrape.duringCycleMaxMs)}` : 'no scrape during the cycle (shorter than the scrape interval)'}`],
+      ['STARTTLS probe vs blackbox_exporter', describeSideBySide(f.blackbox)],
       ['history GET .../checks', `p50 ${fmtMs(f.history.p50Ms)}, p95 ${fmtMs(f.history.p95Ms)}, max ${fmtMs(f.history.maxMs)} over ${f.history.requests} requests, ${fmtInt(f.history.rows)} stored results, ${f.history.errors} errors`],
     ]),
   );
@@ -562,6 +596,10 @@ function report(
     ['peak RSS of mxwatch', `${f.memory.peakRssMbEnd.toFixed(0)} MB${f.processes.length > 1 ? ' (largest process)' : ''}`, `< ${TARGETS.rssMb} MB`, verdict(f.memory.peakRssMbEnd < TARGETS.rssMb)],
     ['/metrics scrape (median)', fmtMs(f.scrape.medianMs), `< ${TARGETS.scrapeMs} ms`, verdict(f.scrape.medianMs < TARGETS.scrapeMs)],
     ['history p95', fmtMs(f.history.p95Ms), `< ${TARGETS.historyP95Ms} ms`, verdict(f.history.p95Ms < TARGETS.historyP95Ms && f.history.errors === 0)],
+    ['CPU per domain', `${(f.cycle.appCpuMs / Math.max(1, f.cycle.checked)).toFixed(1)} ms`, `<= ${TARGETS.cpuMsPerDomain} ms`, verdict(f.cycle.appCpuMs / Math.max(1, f.cycle.checked) <= TARGETS.cpuMsPerDomain)],
+    'skipped' in f.blackbox
+      ? ['STARTTLS probe CPU vs blackbox_exporter', 'skipped', '<= 1', 'n/a']
+      : ['STARTTLS probe CPU vs blackbox_exporter', `${f.blackbox.mxwatch.cpuMsPerProbe.toFixed(2)} / ${f.blackbox.blackbox.cpuMsPerProbe.toFixed(2)} ms = ${f.blackbox.ratio.toFixed(2)}`, '<= 1', verdict(f.blackbox.ratio <= 1)],
   ];
   console.log(table(rows));
   if (f.domains !== 10_000) console.log('  (the 120 s target is for 10,000 domains; smaller fleets are held to the same rate, which fixed start-up costs make harder)');
