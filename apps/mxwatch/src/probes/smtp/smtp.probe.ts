@@ -2,7 +2,7 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import tls, { type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
 import { statusFromObservations } from '../probe-definition.js';
-import { NodeTlsUpgrader, TIME_VERIFY_ERRORS, TlsUpgradeError, chainTrustErrorIgnoringTime, isLegacyCapable, isTrustAnchorSource } from '../../transport/net/tls-upgrader.js';
+import { TIME_VERIFY_ERRORS, TlsUpgradeError, chainTrustErrorIgnoringTime, defaultTlsUpgrader, isLegacyCapable, isTrustAnchorSource } from '../../transport/net/tls-upgrader.js';
 import type { DialResult, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus, TlsUpgrader } from '../probe.types.js';
 import {
   type EhloResult,
@@ -385,7 +385,7 @@ export async function probeSmtpEndpoint(ctx: ProbeContext, target: SmtpTarget, o
   const { host, ip, port, role } = target;
   const id = smtpTarget(host, ip, port);
   const implicitTls = port === 465;
-  const upgrader = options.tlsUpgrader ?? new NodeTlsUpgrader();
+  const upgrader = options.tlsUpgrader ?? defaultTlsUpgrader();
   const legacy = options.legacyTlsUpgrader !== undefined ? options.legacyTlsUpgrader : isLegacyCapable(upgrader) ? upgrader.withLegacyProtocols() : null;
   const transcript = new Transcript();
 
@@ -511,7 +511,7 @@ export async function probeSmtpEndpoint(ctx: ProbeContext, target: SmtpTarget, o
   const tlsAttempted = implicitTls ? first.dial === null && !first.bannerError : reachedEhlo;
   if (!tlsAttempted && !(implicitTls && first.tlsError)) return { smtp, starttls: null };
   const usedUpgrader = legacyRetry ? legacy : upgrader;
-  const anchorSource = isTrustAnchorSource(usedUpgrader) ? usedUpgrader : isTrustAnchorSource(upgrader) ? upgrader : new NodeTlsUpgrader();
+  const anchorSource = isTrustAnchorSource(usedUpgrader) ? usedUpgrader : isTrustAnchorSource(upgrader) ? upgrader : defaultTlsUpgrader();
   const starttls = buildStarttlsResult(ctx, target, id, first, tlsConv, legacyRetry, startedAt, () => anchorSource.trustAnchors());
   starttls.durationMs = durationMs();
   return { smtp, starttls };
