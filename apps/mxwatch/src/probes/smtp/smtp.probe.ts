@@ -1,4 +1,4 @@
-import { X509Certificate, createHash } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import tls, { type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
 import { statusFromObservations } from '../probe-definition.js';
@@ -16,6 +16,7 @@ import {
 } from './smtp-client.js';
 import type { SmtpReply } from './smtp-reply-parser.js';
 import { SMTP_FINDINGS } from './smtp.findings.js';
+import { certificateFacts, chainFacts, type CertificateFacts, type ChainCertificate } from './certificate-facts.js';
 import { STARTTLS_FINDINGS } from '../starttls/starttls.findings.js';
 
 export interface SmtpTarget {
@@ -57,26 +58,7 @@ export interface SmtpDetails {
   transcript: string[];
 }
 
-export interface CertificateFacts {
-  subject: string;
-  sans: string[];
-  issuer: string;
-  notBefore: string;
-  notAfter: string;
-  fingerprint256: string;
-  daysLeft: number;
-}
-
-export interface ChainCertificate {
-  subject: string;
-  issuer: string;
-  notBefore: string;
-  notAfter: string;
-  certSha256: string;
-  certSha512: string;
-  spkiSha256: string;
-  spkiSha512: string;
-}
+export type { CertificateFacts, ChainCertificate };
 
 export interface StarttlsDetails {
   host: string;
@@ -117,7 +99,6 @@ export function smtpTarget(host: string, ip: string, port: number): string {
   return `${host}[${ip}]:${port}`;
 }
 
-const DAY_MS = 86_400_000;
 const OUTDATED_VERSIONS = new Set(['SSLv3', 'TLSv1', 'TLSv1.1']);
 
 interface TlsFacts {
@@ -290,56 +271,6 @@ function observation(code: FindingCode, target: string, params: ProbeObservation
 
 function statusFrom(observations: ProbeObservation[]): ProbeStatus {
   return statusFromObservations(observations, SESSION_FINDINGS);
-}
-
-function certificateFacts(peer: DetailedPeerCertificate, now: Date): CertificateFacts | null {
-  try {
-    const x = new X509Certificate(peer.raw);
-    const notAfter = new Date(x.validTo);
-    const sans = (x.subjectAltName ?? '')
-      .split(/,\s*/)
-      .filter(Boolean)
-      .map((s) => s.replace(/^IP Address:/, 'IP:'));
-    return {
-      subject: x.subject.split('\n').join(', '),
-      sans,
-      issuer: x.issuer.split('\n').join(', '),
-      notBefore: new Date(x.validFrom).toISOString(),
-      notAfter: notAfter.toISOString(),
-      fingerprint256: x.fingerprint256,
-      daysLeft: Math.floor((notAfter.getTime() - now.getTime()) / DAY_MS),
-    };
-  } catch {
-    return null;
-  }
-}
-
-function chainFacts(peer: DetailedPeerCertificate): ChainCertificate[] {
-  const out: ChainCertificate[] = [];
-  const seen = new Set<string>();
-  for (let c: DetailedPeerCertificate | undefined = peer; c?.raw && out.length < 10; c = c.issuerCertificate) {
-    const fp = c.fingerprint256;
-    if (seen.has(fp)) break;
-    seen.add(fp);
-    try {
-      const x = new X509Certificate(c.raw);
-      const spki = x.publicKey.export({ type: 'spki', format: 'der' });
-      out.push({
-        subject: x.subject.split('\n').join(', '),
-        issuer: x.issuer.split('\n').join(', '),
-        notBefore: new Date(x.validFrom).toISOString(),
-        notAfter: new Date(x.validTo).toISOString(),
-        certSha256: createHash('sha256').update(c.raw).digest('hex'),
-        certSha512: createHash('sha512').update(c.raw).digest('hex'),
-        spkiSha256: createHash('sha256').update(spki).digest('hex'),
-        spkiSha512: createHash('sha512').update(spki).digest('hex'),
-      });
-    } catch {
-      break;
-    }
-    if (c.issuerCertificate === c) break;
-  }
-  return out;
 }
 
 function certNames(peer: DetailedPeerCertificate): string {
