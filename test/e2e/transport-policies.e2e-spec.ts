@@ -8,6 +8,8 @@
  * probes have their own suites).
  */
 import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakePolicyServer } from '../rig/https/fake-policy-server.js';
 import { DnssecRig, type RigZone } from '../rig/dnssec/dnssec-rig.js';
@@ -236,7 +238,10 @@ describe('transport policies behind a resolver that does not validate DNSSEC', (
   let net: FakeInternet;
   let rig: DnssecRig;
   let app: RunningApp;
+  let hook: Server;
+  const hooked: Array<Record<string, any>> = [];
   const drop: Array<() => Promise<void>> = [];
+  const DOMAINS = ['unsigned.test', 'unsigned2.test', 'bogusmx2.test'];
 
   beforeAll(async () => {
     net = await createFakeInternet({ dnsUdp: true });
@@ -245,6 +250,16 @@ describe('transport policies behind a resolver that does not validate DNSSEC', (
       zones: [...CANARY_ZONES, { name: 'bogusmx2.test', signed: true, records: ['@ IN MX 10 mx', 'mx IN A 192.0.2.30'], bogus: ['bogusmx2.test. 1 IN MX 10 mx.other.test.'] }],
       forward: { suffixes: ['test'], server: net.dns.udpAddress!.replace(/:(\d+)$/, '@$1') },
     });
+    // A webhook receiver: what the notifications say about the monitor.
+    hook = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        hooked.push(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
     const db = await createTestDatabase();
     drop.push(() => db.drop());
     app = await startApp({
@@ -255,29 +270,79 @@ describe('transport policies behind a resolver that does not validate DNSSEC', (
       MXWATCH_DNS_TIMEOUT_MS: '1000',
       MXWATCH_DNSSEC_CANARY: 'canary-ok.test,www.canary-bad.test',
       MXWATCH_CHECK_TIMEOUT: '15',
+      // Two sightings open a finding: here they come from two different domains' runs.
+      MXWATCH_ALERT_AFTER: '2',
+      MXWATCH_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`,
     });
   });
 
   afterAll(async () => {
     await app?.stop();
+    hook?.closeAllConnections();
+    await new Promise((resolve) => hook?.close(resolve));
     await rig?.close();
     await net?.close();
     await Promise.all(drop.map((f) => f()));
   });
 
-  it('should make every DNSSEC and DANE result untestable and raise only the monitor finding, never a DNSSEC verdict on a domain', async () => {
+  it('should make every DNSSEC and DANE result untestable and raise ONE monitor finding for all domains, never a DNSSEC verdict on a domain', async () => {
     await net.addMailDomain('unsigned.test', { mx: [{ host: 'mx.unsigned.test' }] });
-    for (const name of ['unsigned.test', 'bogusmx2.test']) {
+    await net.addMailDomain('unsigned2.test', { mx: [{ host: 'mx.unsigned2.test' }] });
+    for (const name of DOMAINS) {
       const r = await app.api('POST', '/api/v1/domains', { name });
       expect(r.status, r.text).toBe(201);
-      const c = await app.api('POST', `/api/v1/domains/${name}/check`);
-      expect(c.status, c.text).toBe(200);
-      const run = mine(c.body as Run);
-      const dnssecCodes = run.findings.observed.filter((f) => f.code.startsWith('DNSSEC_') || f.code.startsWith('DANE_'));
-      expect(dnssecCodes).toEqual([]);
-      expect(run.findings.observed.filter((f) => f.code === 'MONITOR_RESOLVER_NOT_VALIDATING').map((f) => f.target)).toEqual(['resolver']);
-      expect(ofProbe(run, 'dnssec')[0]).toMatchObject({ status: 'untestable', reason: 'resolver_not_validating' });
-      for (const dane of ofProbe(run, 'dane')) expect(dane).toMatchObject({ status: 'untestable', reason: 'resolver_not_validating' });
     }
+    for (const round of [1, 2]) {
+      for (const name of DOMAINS) {
+        const c = await app.api('POST', `/api/v1/domains/${name}/check`);
+        expect(c.status, c.text).toBe(200);
+        const run = mine(c.body as Run);
+        const dnssecCodes = run.findings.observed.filter((f) => f.code.startsWith('DNSSEC_') || f.code.startsWith('DANE_'));
+        expect(dnssecCodes).toEqual([]);
+        // Every run sees it, as a finding about the monitor; none is the domain's.
+        expect(run.findings.observed.filter((f) => f.code === 'MONITOR_RESOLVER_NOT_VALIDATING').map((f) => [f.target, (f as { scope?: string }).scope])).toEqual([['resolver', 'monitor']]);
+        expect([...run.findings.opened, ...run.findings.open].filter((f) => f.code.startsWith('MONITOR_')), `${name} round ${round}`).toEqual([]);
+        expect((c.body as { findings: { pending: Array<{ code: string }> } }).findings.pending.filter((f) => f.code.startsWith('MONITOR_'))).toEqual([]);
+        expect(ofProbe(run, 'dnssec')[0]).toMatchObject({ status: 'untestable', reason: 'resolver_not_validating' });
+        for (const dane of ofProbe(run, 'dane')) expect(dane).toMatchObject({ status: 'untestable', reason: 'resolver_not_validating' });
+      }
+    }
+
+    // One finding for three domains' six runs: no domain, opened by the second sighting.
+    const all = await app.api('GET', '/api/v1/findings?code=MONITOR_RESOLVER_NOT_VALIDATING');
+    expect(all.status, all.text).toBe(200);
+    expect(all.body).toHaveLength(1);
+    expect(all.body[0]).toMatchObject({ scope: 'monitor', domain: null, status: 'open', target: 'resolver', severity: 'warning', probe: 'dnssec' });
+    expect(all.body[0].evidence).not.toHaveProperty('resultTarget');
+    const monitorOnly = await app.api('GET', '/api/v1/findings?scope=monitor');
+    expect(monitorOnly.body.map((f: { code: string }) => f.code)).toEqual(['MONITOR_RESOLVER_NOT_VALIDATING']);
+    for (const name of DOMAINS) {
+      const own = await app.api('GET', `/api/v1/findings?domain=${name}&status=open`);
+      expect(own.body.filter((f: { code: string }) => f.code.startsWith('MONITOR_'))).toEqual([]);
+    }
+    expect((await app.api('GET', '/api/v1/findings?domain=unsigned.test&scope=monitor')).status).toBe(400);
+    expect((await app.api('GET', '/api/v1/findings?status=pending&scope=monitor')).body).toEqual([]);
+
+    // Counted once in the metrics.
+    const text = await (await fetch(`${app.baseUrl}/metrics`)).text();
+    expect(metricValue(text, 'mxwatch_findings_open', { severity: 'warning', code: 'MONITOR_RESOLVER_NOT_VALIDATING' })).toBe(1);
+
+    // The overview heads with it; no domain page lists it as its own.
+    const fleet = await (await fetch(`${app.baseUrl}/`)).text();
+    expect(fleet).toContain('mxwatch itself needs attention (1)');
+    expect(fleet).toContain('data-code="MONITOR_RESOLVER_NOT_VALIDATING" data-severity="warning" data-scope="monitor"');
+    const page = await (await fetch(`${app.baseUrl}/domains/unsigned.test`)).text();
+    expect(page).toContain('data-monitor-findings="1"');
+    expect(page).not.toMatch(/<li class="warning" data-code="MONITOR_/);
+
+    // One notification, about mxwatch itself, linking to the overview.
+    const deadline = Date.now() + 10_000;
+    const aboutMonitor = () => hooked.filter((b) => b.scope === 'monitor');
+    while (aboutMonitor().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(aboutMonitor()).toHaveLength(1);
+    expect(aboutMonitor()[0]).toMatchObject({ event: 'opened', domain: null, labels: {}, finding: { code: 'MONITOR_RESOLVER_NOT_VALIDATING', target: 'resolver' } });
+    expect(aboutMonitor()[0]!.statusUrl).toBe(`${app.baseUrl}/`);
+    expect(hooked.filter((b) => b.scope !== 'monitor').flatMap((b) => b.findings.map((f: { code: string }) => f.code)).filter((c: string) => c.startsWith('MONITOR_'))).toEqual([]);
   });
 });

@@ -39,9 +39,9 @@ export class ChecksController {
   }
 
   @Get('findings')
-  @ApiOperation({ summary: 'Findings across domains' })
+  @ApiOperation({ summary: 'Findings across domains, and the findings about mxwatch itself (scope monitor, domain null)' })
   @ApiOkResponse({ type: [FindingDto] })
   findings(@Query() q: FindingsQueryDto) {
-    return this.checks.listFindings({ status: q.status, domain: q.domain, severity: q.severity, code: q.code, limit: q.limit, labels: q.labels() });
+    return this.checks.listFindings({ status: q.status, domain: q.domain, scope: q.scope, severity: q.severity, code: q.code, limit: q.limit, labels: q.labels() });
   }
 }

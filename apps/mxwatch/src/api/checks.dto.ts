@@ -4,7 +4,7 @@ import { IsIn, IsISO8601, IsOptional, IsString } from 'class-validator';
 import { IsLabelSelectors, IsQueryWholeNumber, parseLabelSelectors } from './domain-validators.js';
 import { PROBE_STATUSES } from '../probes/probe.types.js';
 import { PROBE_NAMES } from '../probes/registry.js';
-import { SEVERITIES } from '../findings/finding-catalog.js';
+import { FINDING_SCOPES, SEVERITIES } from '../findings/finding-catalog.js';
 
 export class HistoryQueryDto {
   @ApiPropertyOptional({ enum: PROBE_NAMES })
@@ -49,6 +49,11 @@ export class FindingsQueryDto {
   @IsOptional()
   @IsString()
   domain?: string;
+
+  @ApiPropertyOptional({ enum: FINDING_SCOPES, description: 'monitor: only findings about mxwatch itself (domain null); domain: only the domains\' findings; default both' })
+  @IsOptional()
+  @IsIn(FINDING_SCOPES, { message: `scope must be one of ${FINDING_SCOPES.join(', ')}` })
+  scope?: 'domain' | 'monitor';
 
   @ApiPropertyOptional({ enum: SEVERITIES })
   @IsOptional()

@@ -21,7 +21,8 @@ export class ProbeResultDto {
 
 export class FindingDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
-  @ApiPropertyOptional({ example: 'example.com' }) domain?: string;
+  @ApiPropertyOptional({ type: String, nullable: true, example: 'example.com', description: 'in lists across domains (GET /findings): the domain, or null for a finding about mxwatch itself' }) domain?: string | null;
+  @ApiProperty({ enum: ['domain', 'monitor'], description: 'monitor: about mxwatch itself (its resolver, its path to the DNSBLs), kept once for every domain' }) scope!: string;
   @ApiProperty({ example: 'STARTTLS_NOT_OFFERED' }) code!: string;
   @ApiProperty({ enum: ['critical', 'warning', 'info'] }) severity!: string;
   @ApiProperty() probe!: string;
@@ -38,6 +39,7 @@ export class FindingDto {
 
 export class ObservedFindingDto {
   @ApiProperty() code!: string;
+  @ApiProperty({ enum: ['domain', 'monitor'], description: 'monitor: about mxwatch itself, kept once (GET /findings?scope=monitor), not as a finding of this domain' }) scope!: string;
   @ApiProperty({ enum: ['critical', 'warning', 'info'] }) severity!: string;
   @ApiProperty() probe!: string;
   @ApiProperty() target!: string;

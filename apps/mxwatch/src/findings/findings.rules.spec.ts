@@ -65,6 +65,28 @@ describe(FindingRules.name, () => {
     expect(custom.isCovered(finding('retired', 'RETIRED_X', 'x'), [])).toBe(true);
   });
 
+  it('should mark MONITOR_ codes as about the monitor: kept even when untestable, with evidence that names no domain', () => {
+    const withMonitor = new FindingRules([
+      def('root', [], { findings: { ROOT_BAD: { severity: 'critical', message: 'bad', remediation: 'r' }, MONITOR_ROOT_PATH: { severity: 'warning', message: 'our path: {why}', remediation: 'r', reportWhenUntestable: true } } }),
+    ]);
+    const r = result('root', 'example.com', 'untestable', ['MONITOR_ROOT_PATH']);
+    r.observations[0]!.target = 'resolver';
+    r.observations[0]!.params = { why: 'no AD bit' };
+    expect(withMonitor.derive([r])).toEqual([
+      { code: 'MONITOR_ROOT_PATH', severity: 'warning', probe: 'root', target: 'resolver', message: 'our path: no AD bit', remediation: 'r', evidence: { why: 'no AD bit' }, scope: 'monitor' },
+    ]);
+    expect(withMonitor.derive([result('root', 'example.com', 'fail', ['ROOT_BAD'])])[0]).toMatchObject({ scope: 'domain', evidence: { resultTarget: 'example.com' } });
+    // Without a probe rule: seen by any run in which its probe could test, whatever its target.
+    const f = finding('root', 'MONITOR_ROOT_PATH', 'resolver');
+    expect(withMonitor.isCovered(f, [result('root', 'other.example', 'pass')])).toBe(true);
+    expect(withMonitor.isCovered(f, [result('root', 'other.example', 'untestable')])).toBe(false);
+    expect(withMonitor.isCovered(f, [result('leaf', 'other.example', 'pass')])).toBe(false);
+  });
+
+  it('should refuse a monitor code that would be dropped when the result is untestable', () => {
+    expect(() => new FindingRules([def('root', [], { findings: { MONITOR_ROOT_X: { severity: 'warning', message: 'm', remediation: 'r' } } })])).toThrow(/must be reportWhenUntestable/);
+  });
+
   it('should refuse two probes declaring the same code', () => {
     expect(() => new FindingRules([def('root', []), defineProbe({ ...def('copy', []), findings: { ROOT_BAD: { severity: 'info', message: 'm', remediation: 'r' } } })])).toThrow(/declared by both/);
   });

@@ -1,7 +1,7 @@
 import type { ProbeDefinition, Severity } from '../probes/probe-definition.js';
 import type { ProbeResult } from '../probes/probe.types.js';
 import { PROBES } from '../probes/registry.js';
-import { buildCatalog, FINDING_CATALOG, renderTemplate, type CatalogEntry, type FindingCode } from './finding-catalog.js';
+import { buildCatalog, FINDING_CATALOG, renderTemplate, scopeOfCode, type CatalogEntry, type FindingCode, type FindingScope } from './finding-catalog.js';
 
 /** A finding as one run sees it, before the lifecycle decides whether it opens. */
 export interface FindingDraft {
@@ -12,6 +12,8 @@ export interface FindingDraft {
   message: string;
   remediation: string;
   evidence: Record<string, unknown>;
+  /** `monitor`: about mxwatch itself, kept once (no domain) however many domains' runs show it. */
+  scope: FindingScope;
 }
 
 /** The findings rules over a set of probe definitions (the registry by default). */
@@ -44,7 +46,9 @@ export class FindingRules {
           target: obs.target,
           message: renderTemplate(entry.message, obs.params),
           remediation: renderTemplate(entry.remediation, obs.params),
-          evidence: { ...obs.params, resultTarget: r.target },
+          // A finding about the monitor names no domain: whichever domain's run saw it last is no fact about it.
+          evidence: entry.scope === 'monitor' ? { ...obs.params } : { ...obs.params, resultTarget: r.target },
+          scope: entry.scope,
         });
       }
     }
@@ -63,6 +67,8 @@ export class FindingRules {
     if (!def) return true;
     const custom = def.covers?.(finding, results);
     if (custom !== undefined) return custom;
+    // About the monitor: any run in which its probe could test saw the monitor's state.
+    if (scopeOfCode(finding.code) === 'monitor') return results.some((r) => r.probe === finding.probe && r.status !== 'untestable');
     const resultTarget = (finding.evidence as Record<string, unknown> | null)?.resultTarget ?? finding.target;
     const same = results.filter((r) => r.probe === finding.probe && r.target === resultTarget);
     if (same.length > 0) return same.some((r) => r.status !== 'untestable');

@@ -111,3 +111,25 @@ describe('policy change messages', () => {
     expect(eventForChannel({ ...webhook, minSeverity: 'critical' }, event)).toBeNull();
   });
 });
+
+describe('a message about mxwatch itself', () => {
+  const monitor = (event: 'opened' | 'resolved') => ({ ...item(event, 'warning', 'MONITOR_RESOLVER_NOT_VALIDATING', 'resolver'), probe: 'dnssec', message: 'The DNS resolver mxwatch uses does not validate DNSSEC' });
+  const about = (items: NotificationItem[]) => groupEvent({ domain: null, domainLabels: {}, items, statusUrl: 'http://x.test/', sentAt })!;
+
+  it('should say in its headline and body that it is about mxwatch, not a domain', () => {
+    const one = about([monitor('opened')]);
+    expect(headline(one)).toBe('OPENED warning MONITOR_RESOLVER_NOT_VALIDATING on mxwatch itself');
+    expect(plainTextBody(one)).toContain('Domain:      - (about mxwatch itself, not a domain: it is raised once for every domain)');
+    expect(plainTextBody(one)).toContain('Status: http://x.test/');
+    const two = about([monitor('opened'), { ...monitor('resolved'), code: 'MONITOR_DNSBL_RESOLVER_PUBLIC', target: 'dnsbl-resolver' }]);
+    expect(headline(two)).toBe('OPENED warning MONITOR_RESOLVER_NOT_VALIDATING on mxwatch itself; 1 resolved');
+    expect(plainTextBody(two)).toContain('1 finding opened, 1 resolved on mxwatch itself in one check.');
+  });
+
+  it('should reach channels without a label filter, and not those limited to some domains\' labels', () => {
+    const event = about([monitor('opened')]);
+    expect(eventForChannel(webhook, event)).toBe(event);
+    expect(eventForChannel({ ...webhook, labels: { team: 'mail' } }, event)).toBeNull();
+    expect(eventForChannel({ ...webhook, minSeverity: 'critical' }, event)).toBeNull();
+  });
+});

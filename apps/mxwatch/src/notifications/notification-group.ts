@@ -20,7 +20,8 @@ export function orderItems(items: readonly NotificationItem[]): NotificationItem
 
 /** Builds the message for one run of one domain; null when the run changed nothing. */
 export function groupEvent(input: {
-  domain: string;
+  /** null: about mxwatch itself. */
+  domain: string | null;
   domainLabels: Record<string, string>;
   items: readonly NotificationItem[];
   statusUrl: string;
@@ -42,7 +43,8 @@ export function groupEvent(input: {
 
 /**
  * The part of a message a channel wants: its items at or above `minSeverity`, and only when the
- * domain carries every label of `labels`. Null when nothing is left. A `test` message always
+ * domain carries every label of `labels` (so a channel limited to some domains' labels gets no
+ * message about mxwatch itself; one without `labels` does). Null when nothing is left. A `test` message always
  * goes out: the operator asking for a test wants to see every channel answer.
  */
 export function eventForChannel(config: ChannelConfig, event: NotificationEvent): NotificationEvent | null {

@@ -35,18 +35,21 @@ export interface NotificationItem extends NotificationFinding {
 }
 
 /**
- * One message: everything one run opened and resolved for one domain (a test carries one item).
- * `kind` is `opened` when anything opened, else `resolved`.
+ * One message: everything one run opened and resolved for one domain (a test carries one item),
+ * or for mxwatch itself (`domain` null: its resolver does not validate, its DNSBL queries go
+ * through a public resolver; raised once for every domain). `kind` is `opened` when anything
+ * opened, else `resolved`.
  */
 export interface NotificationEvent {
   kind: NotificationKind;
-  domain: string;
+  /** null: the message is about mxwatch itself, not about a domain. */
+  domain: string | null;
   domainLabels: Record<string, string>;
   /** The headline item (the most severe opened one, else the most severe resolved one). */
   finding: NotificationFinding;
   /** Every item of the message, headline first: opened before resolved, then by severity, code, target. */
   findings: NotificationItem[];
-  /** Absolute link to `GET /api/v1/domains/{name}/status`. */
+  /** Absolute link to the domain's status page; for a message about mxwatch itself, the overview (its banner). */
   statusUrl: string;
   /** When the alerting service decided to notify; identical for every channel and retry. */
   sentAt: Date;

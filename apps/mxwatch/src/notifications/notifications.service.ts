@@ -69,7 +69,10 @@ export class NotificationsService implements OnApplicationBootstrap, OnApplicati
         ...r.opened.map((f) => ({ event: 'opened' as const, ...toNotificationFinding(f) })),
         ...r.resolved.map((f) => ({ event: 'resolved' as const, ...toNotificationFinding(f) })),
       ];
-      const event = groupEvent({ domain: r.domain.name, domainLabels: r.domain.labels, items, statusUrl: this.statusUrl(r.domain.name), sentAt });
+      // About mxwatch itself (domain null): a message of its own, linking to the overview, whose banner shows it.
+      const event = r.domain
+        ? groupEvent({ domain: r.domain.name, domainLabels: r.domain.labels, items, statusUrl: this.statusUrl(r.domain.name), sentAt })
+        : groupEvent({ domain: null, domainLabels: {}, items, statusUrl: `${this.config.publicUrl}/`, sentAt });
       if (event) await this.store(event, sentAt);
     } catch (e) {
       this.logger.error(e, 'Notifications');

@@ -93,6 +93,7 @@ describe(renderFleet.name, () => {
       pageSize: 1,
       result: { rows: [{ name: 'a.test', labels: { note: HOSTILE }, enabled: true, worst: 'warning', critical: 0, warning: 1, info: 0, lastCheckAt: NOW, lastStatus: 'warn' }], bySeverity: { critical: 0, warning: 3, info: 0, ok: 0 }, total: 3 },
       recent: [{ event: 'opened', at: NOW, domain: 'a.test', code: 'X', severity: 'warning', target: HOSTILE, message: 'm' }],
+      monitor: [],
       recentHours: 24,
       signedIn: false,
       problems: [HOSTILE],
@@ -103,6 +104,44 @@ describe(renderFleet.name, () => {
     expect(out).toContain('rel="next"');
     expect(out).toContain('Page 2 of 3');
     expect(out).toMatch(/href="\/\?q&#61;%3Cscript%3E[^"]*label&#61;env%3Dprod&amp;severity&#61;warning&amp;page&#61;3"/);
+  });
+});
+
+describe('findings about mxwatch itself', () => {
+  const monitor = [{ code: 'MONITOR_RESOLVER_NOT_VALIDATING', severity: 'warning', message: `resolver ${HOSTILE} does not validate`, remediation: 'point MXWATCH_DNS_SERVERS at a validating resolver', openedAt: NOW }];
+  const fleet = (over: Partial<Parameters<typeof renderFleet>[0]>) =>
+    renderFleet({
+      now: NOW,
+      filters: { text: '', label: '', severity: '' },
+      page: 1,
+      pageSize: 50,
+      result: { rows: [], bySeverity: { critical: 0, warning: 0, info: 0, ok: 0 }, total: 0 },
+      recent: [],
+      monitor: [],
+      recentHours: 24,
+      signedIn: false,
+      problems: [],
+      ...over,
+    }).value;
+
+  it('should head the overview with a banner, not list them under a domain, and link their events to it', () => {
+    const out = fleet({ monitor, recent: [{ event: 'opened', at: NOW, domain: null, code: 'MONITOR_RESOLVER_NOT_VALIDATING', severity: 'warning', target: 'resolver', message: 'm' }] });
+    expect(out).toContain('mxwatch itself needs attention (1)');
+    expect(out).toMatch(/<li class="warning" data-code="MONITOR_RESOLVER_NOT_VALIDATING" data-severity="warning" data-scope="monitor">/);
+    expect(out).toContain('point MXWATCH_DNS_SERVERS at a validating resolver');
+    expect(out).not.toContain('<script>alert');
+    expect(out.indexOf('id="monitor-h"')).toBeLessThan(out.indexOf('id="domains-h"'));
+    expect(out).toMatch(/data-scope="monitor" data-code="MONITOR_RESOLVER_NOT_VALIDATING"><strong>Opened<\/strong>[^]*on <a href="#monitor-h">mxwatch itself<\/a>/);
+    expect(fleet({})).not.toContain('monitor-h');
+  });
+
+  it('should point a domain page at the overview in one line', () => {
+    const out = renderDomain(view({ monitor })).value;
+    expect(out).toContain('data-monitor-findings="1"');
+    expect(out).toContain('MONITOR_RESOLVER_NOT_VALIDATING');
+    expect(out).toContain('href="/#monitor-h"');
+    expect(out).not.toContain('id="monitor-h"');
+    expect(renderDomain(view({})).value).not.toContain('data-monitor-findings');
   });
 });
 

@@ -1,7 +1,7 @@
 import type { TimelineCell } from '../storage/pages.repository.js';
 import { buildHostMatrix, daysLeft, type AddressView, type HostView, type ListingView, type PortView, type StoredResult } from './host-matrix.js';
 import { domainPath, html, safeUrl, type Html } from './html.template.js';
-import { badge, layout, when } from './page-layout.view.js';
+import { badge, layout, monitorBanner, when, type MonitorFindingView } from './page-layout.view.js';
 import { timelineLegend, timelineStrip } from './timeline.view.js';
 
 export interface ProbeInfo {
@@ -44,6 +44,8 @@ export interface DomainView {
   timeline: { since: Date; bucketMs: number; buckets: number; cells: TimelineCell[] };
   /** null: this build has no change history. */
   changes: ChangeView[] | null;
+  /** Open findings about mxwatch itself: one line pointing at the overview (they belong to no domain). */
+  monitor?: MonitorFindingView[];
 }
 
 const ORDER = ['pass', 'untestable', 'warn', 'fail'];
@@ -236,6 +238,7 @@ export function renderDomain(v: DomainView): Html {
 <dt>Interval</dt><dd>every ${d.intervalSeconds} s${d.enabled ? null : html` <strong>(disabled)</strong>`}</dd>
 ${labels.length ? html`<dt>Labels</dt><dd>${labels.map(([k, val]) => `${k}=${val}`).join(', ')}</dd>` : null}
 </dl>
+${monitorBanner(v.monitor ?? [], v.now, false)}
 ${checkNow(v)}
 ${findingsSection(v)}
 <section aria-labelledby="probes-h">

@@ -1,6 +1,6 @@
 import { WORST_SEVERITIES, type FleetPage, type RecentEvent, type WorstSeverity } from '../storage/pages.repository.js';
 import { domainPath, html, queryString, type Html } from './html.template.js';
-import { badge, layout, when } from './page-layout.view.js';
+import { badge, layout, monitorBanner, when, type MonitorFindingView } from './page-layout.view.js';
 
 export interface FleetFilters {
   text: string;
@@ -16,7 +16,10 @@ export interface FleetView {
   page: number;
   pageSize: number;
   result: FleetPage;
-  recent: RecentEvent[];
+  /** `domain` null: a finding about mxwatch itself. */
+  recent: Array<Omit<RecentEvent, 'domain'> & { domain: string | null }>;
+  /** Open findings about mxwatch itself: the banner above everything else. */
+  monitor: MonitorFindingView[];
   recentHours: number;
   signedIn: boolean;
   /** Problems with the query string, shown instead of being silently ignored. */
@@ -99,13 +102,17 @@ ${
   v.recent.length === 0
     ? html`<p class="muted">Nothing opened or resolved.</p>`
     : html`<ol class="recent">${v.recent.map(
-        (e) => html`<li class="${e.event}" data-event="${e.event}" data-domain="${e.domain}" data-code="${e.code}"><strong>${e.event === 'opened' ? 'Opened' : 'Resolved'}</strong> ${badge(e.severity)} <code>${e.code}</code> on <a href="${domainPath(e.domain)}">${e.domain}</a> <span class="muted">${e.target}</span> — ${when(e.at, v.now)}</li>`,
+        (e) =>
+          e.domain === null
+            ? html`<li class="${e.event}" data-event="${e.event}" data-scope="monitor" data-code="${e.code}"><strong>${e.event === 'opened' ? 'Opened' : 'Resolved'}</strong> ${badge(e.severity)} <code>${e.code}</code> on <a href="#monitor-h">mxwatch itself</a> — ${when(e.at, v.now)}</li>`
+            : html`<li class="${e.event}" data-event="${e.event}" data-domain="${e.domain}" data-code="${e.code}"><strong>${e.event === 'opened' ? 'Opened' : 'Resolved'}</strong> ${badge(e.severity)} <code>${e.code}</code> on <a href="${domainPath(e.domain)}">${e.domain}</a> <span class="muted">${e.target}</span> — ${when(e.at, v.now)}</li>`,
       )}</ol>`
 }
 </section>`;
 
   const body = html`<h1>Fleet</h1>
 ${v.problems.length ? html`<p class="error" role="alert">${v.problems.join(' ')}</p>` : null}
+${monitorBanner(v.monitor, v.now, true)}
 ${summary}
 ${form}
 <section aria-labelledby="domains-h">

@@ -57,6 +57,41 @@ export function ago(date: Date, now: Date): string {
   return `${Math.floor(s / 86_400)} d ago`;
 }
 
+/** An open finding about mxwatch itself, as the pages show it. */
+export interface MonitorFindingView {
+  code: string;
+  severity: string;
+  message: string;
+  remediation: string;
+  openedAt: Date | null;
+}
+
+/**
+ * The banner for findings about mxwatch itself (its resolver does not validate DNSSEC, its DNSBL
+ * queries go through a public resolver): they are about no domain, and they make some results of
+ * every domain untestable, so they head the overview rather than sitting under one domain.
+ * `detailed` false (a domain's page): one line pointing at the overview.
+ */
+export function monitorBanner(findings: readonly MonitorFindingView[], now: Date, detailed: boolean): Html | null {
+  if (findings.length === 0) return null;
+  const n = findings.length;
+  if (!detailed) {
+    return html`<p class="monitor-note" role="note" data-monitor-findings="${n}">mxwatch itself has ${n} open finding${n === 1 ? '' : 's'} (${findings.map((f) => f.code).join(', ')}): some results below may be untestable because of ${n === 1 ? 'it' : 'them'}. <a href="/#monitor-h">See the overview</a>.</p>`;
+  }
+  return html`<section class="monitor" aria-labelledby="monitor-h">
+<h2 id="monitor-h">mxwatch itself needs attention (${n})</h2>
+<p>${n === 1 ? 'This finding is' : 'These findings are'} about this monitor, not about any domain: until ${n === 1 ? 'it is' : 'they are'} fixed, the checks ${n === 1 ? 'it names' : 'they name'} are untestable for every domain.</p>
+<ul class="findings">${findings.map(
+    (f) => html`<li class="${f.severity}" data-code="${f.code}" data-severity="${f.severity}" data-scope="monitor">
+<div>${badge(f.severity)} <code>${f.code}</code></div>
+<p class="message"><strong>${f.message}</strong></p>
+<p class="remediation"><span class="muted">What to do:</span> ${f.remediation}</p>
+${f.openedAt ? html`<div class="muted">open since ${when(f.openedAt, now)}</div>` : null}
+</li>`,
+  )}</ul>
+</section>`;
+}
+
 /** A coloured label that also says what it means in text (never colour alone). */
 export function badge(kind: string | null | undefined): Html {
   const k = kind ?? 'none';

@@ -61,6 +61,9 @@ button[disabled] { opacity:.6; cursor:progress; }
 .findings li.warning { border-left-color:#c98a00; }
 .findings li.info { border-left-color:var(--info); }
 .findings .remediation { margin:.3rem 0 0; }
+.monitor { border:2px solid #c98a00; border-radius:6px; padding:.4rem .9rem .9rem; margin:0 0 1.2rem; background:var(--panel); }
+.monitor > h2 { margin-top:.4rem; }
+.monitor-note { border-left:4px solid #c98a00; padding:.35rem .6rem; background:var(--panel); }
 .facts { display:grid; grid-template-columns: max-content 1fr; gap:.2rem 1rem; margin:0; }
 .facts dt { color:var(--muted); }
 .facts dd { margin:0; overflow-wrap:anywhere; }

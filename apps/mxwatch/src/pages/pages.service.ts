@@ -3,7 +3,9 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import { PROBES } from '../probes/registry.js';
 import { normaliseDomainName } from '../transport/dns/dns-names.js';
+import { FindingsRepository, type Finding } from '../storage/findings.repository.js';
 import { PagesRepository, WORST_SEVERITIES, type WorstSeverity } from '../storage/pages.repository.js';
+import type { MonitorFindingView } from './page-layout.view.js';
 import { renderDomain, renderNotFound, type ProbeInfo } from './domain.view.js';
 import { renderFleet, type FleetFilters } from './fleet.view.js';
 import type { Html } from './html.template.js';
@@ -72,11 +74,13 @@ export class PagesService {
   constructor(
     private readonly repo: PagesRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly findings: FindingsRepository,
   ) {}
 
   async fleet(query: FleetQueryInput, signedIn: boolean, now = new Date()): Promise<Html> {
     const { filters, page, problems } = parseFleetQuery(query);
-    const [result, recent] = await Promise.all([
+    const since = new Date(now.getTime() - RECENT_HOURS * 3600_000);
+    const [result, domainRecent, monitorRecent, monitor] = await Promise.all([
       this.repo.fleet({
         text: filters.text || undefined,
         label: parseLabelFilter(filters.label),
@@ -84,9 +88,17 @@ export class PagesService {
         limit: PAGE_SIZE,
         offset: (page - 1) * PAGE_SIZE,
       }),
-      this.repo.recent(new Date(now.getTime() - RECENT_HOURS * 3600_000), RECENT_LIMIT),
+      this.repo.recent(since, RECENT_LIMIT),
+      this.findings.recentAboutMonitor(since, RECENT_LIMIT),
+      this.findings.openAboutMonitor(),
     ]);
-    return renderFleet({ now, filters, page, pageSize: PAGE_SIZE, result, recent, recentHours: RECENT_HOURS, signedIn, problems });
+    const recent = [
+      ...domainRecent,
+      ...monitorRecent.map((e) => ({ event: e.event, at: e.at, domain: null, code: e.finding.code, severity: e.finding.severity, target: e.finding.target, message: e.finding.message })),
+    ]
+      .sort((a, b) => b.at.getTime() - a.at.getTime())
+      .slice(0, RECENT_LIMIT);
+    return renderFleet({ now, filters, page, pageSize: PAGE_SIZE, result, recent, monitor: monitor.map(monitorView), recentHours: RECENT_HOURS, signedIn, problems });
   }
 
   /** null when the domain is not monitored (the controller answers 404). */
@@ -95,11 +107,12 @@ export class PagesService {
     const row = norm.ok ? await this.repo.domain(norm.name) : null;
     if (!row) return { status: 404, page: renderNotFound(rawName, signedIn) };
     const since = timelineStart(now, TIMELINE_DAYS);
-    const [run, findings, cells, changes] = await Promise.all([
+    const [run, findings, cells, changes, monitor] = await Promise.all([
       this.repo.latestRun(row.id),
       this.repo.openFindings(row.id),
       this.repo.timeline(row.id, since, DAY_MS, TIMELINE_DAYS),
       this.repo.changes(row.id, CHANGES_LIMIT),
+      this.findings.openAboutMonitor(),
     ]);
     const results: StoredResult[] = (run?.results ?? []).map((r) => ({
       probe: r.probe,
@@ -129,7 +142,12 @@ export class PagesService {
       probes,
       timeline: { since, bucketMs: DAY_MS, buckets: TIMELINE_DAYS, cells },
       changes: changes.map((c) => ({ at: c.observedAt, probe: c.probe, kind: c.kind, weakening: c.weakening, text: c.text })),
+      monitor: monitor.map(monitorView),
     });
     return { status: 200, page };
   }
+}
+
+function monitorView(f: Finding): MonitorFindingView {
+  return { code: f.code, severity: f.severity, message: f.message, remediation: f.remediation, openedAt: f.openedAt };
 }

@@ -25,6 +25,8 @@ export interface HistoryQuery {
 export interface FindingsQuery {
   status?: 'open' | 'resolved' | 'pending';
   domain?: string;
+  /** `monitor`: the findings about mxwatch itself (no domain); `domain`: only domains' findings. */
+  scope?: 'domain' | 'monitor';
   severity?: string;
   code?: string;
   limit?: number;
@@ -94,7 +96,7 @@ export class ChecksService {
       ...runToDto(run, domain.name),
       findings: {
         /** what this run showed, whether or not it has opened yet (MXWATCH_ALERT_AFTER) */
-        observed: findings.drafts.map((d) => ({ code: d.code, severity: d.severity, probe: d.probe, target: d.target, message: d.message, remediation: d.remediation, evidence: d.evidence })),
+        observed: findings.drafts.map((d) => ({ code: d.code, severity: d.severity, probe: d.probe, target: d.target, message: d.message, remediation: d.remediation, evidence: d.evidence, scope: d.scope })),
         opened: findings.opened.map((f) => findingToDto(f)),
         resolved: findings.resolved.map((f) => findingToDto(f)),
         open: open.map((f) => findingToDto(f)),
@@ -147,6 +149,7 @@ export class ChecksService {
 
   async listFindings(q: FindingsQuery) {
     let domainId: string | undefined;
+    if (q.domain !== undefined && q.scope === 'monitor') throw new BadRequestException(['domain and scope=monitor exclude each other: a finding about mxwatch itself belongs to no domain']);
     if (q.domain !== undefined) {
       const n = normaliseDomainName(q.domain);
       if (!n.ok) throw new BadRequestException([`domain: ${n.error}`]);
@@ -155,7 +158,7 @@ export class ChecksService {
     if (q.code !== undefined && !isFindingCode(q.code)) {
       throw new BadRequestException([`code must be one of ${Object.keys(FINDING_CATALOG).join(', ')}`]);
     }
-    const rows = await this.findings.list({ status: q.status, domainId, severity: q.severity, code: q.code, labels: q.labels, limit: q.limit ?? 200 });
-    return rows.map((f) => findingToDto(f, f.domain?.name));
+    const rows = await this.findings.list({ status: q.status, domainId, scope: q.scope, severity: q.severity, code: q.code, labels: q.labels, limit: q.limit ?? 200 });
+    return rows.map((f) => findingToDto(f, f.domain?.name ?? null));
   }
 }

@@ -23,7 +23,18 @@ export interface CheckCompletedEvent {
 export interface FindingTransition {
   kind: 'opened' | 'resolved';
   finding: Finding;
-  domain: DomainRef;
+  /** null: a finding about mxwatch itself (its resolver, its DNSBL path), kept once for every domain. */
+  domain: DomainRef | null;
+}
+
+/**
+ * What one domain's run opened and resolved among the findings about mxwatch itself (stored
+ * without a domain): told apart from `check.completed` so no domain's message carries them.
+ */
+export interface MonitorTransitionsEvent {
+  opened: Finding[];
+  resolved: Finding[];
+  at: Date;
 }
 
 /** Published policy that changed between two conclusive runs of one domain (runtime/policy-changes.service.ts). */
@@ -43,6 +54,7 @@ export interface MxwatchEvents {
   'check.completed': CheckCompletedEvent;
   'finding.opened': FindingTransition;
   'finding.resolved': FindingTransition;
+  'monitor.transitions': MonitorTransitionsEvent;
   'domain.retired': DomainRetiredEvent;
   'policy.changed': PolicyChangedEvent;
 }

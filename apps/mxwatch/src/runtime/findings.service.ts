@@ -2,18 +2,32 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import type { ProbeResult } from '../probes/probe.types.js';
-import { planLifecycle } from '../findings/finding-lifecycle.js';
+import { scopeOfCode } from '../findings/finding-catalog.js';
+import { planLifecycle, planMonitorLifecycle, type LifecycleChange } from '../findings/finding-lifecycle.js';
 import { deriveFindings, isCovered, type FindingDraft } from '../findings/findings.rules.js';
 import { FindingsRepository, type Finding } from '../storage/findings.repository.js';
 import { EventBus, type FindingTransition } from './events.js';
 
 export type { FindingTransition };
 
-/** Everything one run of one domain opened and resolved (notifications group on it). */
+/**
+ * Everything one run of one domain opened and resolved (notifications group on it); `domain` null:
+ * what a run changed among the findings about mxwatch itself, a message of its own.
+ */
 export interface RunTransitions {
-  domain: { id: string; name: string; labels: Record<string, string> };
+  domain: { id: string; name: string; labels: Record<string, string> } | null;
   opened: Finding[];
   resolved: Finding[];
+}
+
+export interface AppliedRun {
+  /** Everything the run showed, the findings about the monitor included (`scope`). */
+  drafts: FindingDraft[];
+  /** The domain's own findings that opened and resolved. */
+  opened: Finding[];
+  resolved: Finding[];
+  /** Findings about mxwatch itself this run opened or resolved (kept once, without a domain). */
+  monitor: { opened: Finding[]; resolved: Finding[] };
 }
 
 @Injectable()
@@ -34,32 +48,76 @@ export class FindingsService {
     this.events.on('finding.resolved', listener);
   }
 
-  /** Like `onTransition`, once per run that opened or resolved anything, with all of it together. */
+  /**
+   * Like `onTransition`, once per run that opened or resolved anything, with all of it together:
+   * the domain's findings once the run completed, and separately (`domain` null) the findings about
+   * mxwatch itself the run moved.
+   */
   onRunTransitions(listener: (r: RunTransitions) => void | Promise<void>): void {
     this.events.on('check.completed', async (c) => {
       if (c.opened.length === 0 && c.resolved.length === 0) return;
       await listener({ domain: { id: c.domain.id, name: c.domain.name, labels: c.domain.labels as Record<string, string> }, opened: c.opened, resolved: c.resolved });
     });
+    this.events.on('monitor.transitions', (m) => listener({ domain: null, opened: m.opened, resolved: m.resolved }));
   }
 
-  /** Turns one run's results into findings and moves their lifecycle; returns what the run showed. */
-  async applyRun(domain: { id: string; name: string; labels: Record<string, string> }, results: ProbeResult[], now: Date): Promise<{ drafts: FindingDraft[]; opened: Finding[]; resolved: Finding[] }> {
+  /**
+   * Turns one run's results into findings and moves their lifecycle; returns what the run showed.
+   * Findings about the monitor itself (codes `MONITOR_*`) are kept once, without a domain: every
+   * domain's run counts as a sighting or, when it could have seen them, a miss.
+   */
+  async applyRun(domain: { id: string; name: string; labels: Record<string, string> }, results: ProbeResult[], now: Date): Promise<AppliedRun> {
     const drafts = deriveFindings(results);
-    const active = await this.repo.active(domain.id);
-    const byId = new Map(active.map((f) => [f.id, f]));
-    const changes = planLifecycle(
-      active.map((f) => ({ id: f.id, code: f.code, target: f.target, status: f.status as 'pending' | 'open', seenCount: f.seenCount, missCount: f.missCount })),
-      drafts,
-      (f) => isCovered(byId.get(f.id)!, results),
-      this.config.alertAfter,
-    );
+    const { domain: active, monitorActive } = await this.repo.activeWithMonitor(domain.id);
+    const own = active.filter((f) => scopeOfCode(f.code) === 'domain');
+    const byId = new Map(own.map((f) => [f.id, f]));
+    const changes: LifecycleChange[] = [
+      ...planLifecycle(
+        own.map((f) => ({ id: f.id, code: f.code, target: f.target, status: f.status as 'pending' | 'open', seenCount: f.seenCount, missCount: f.missCount })),
+        drafts.filter((d) => d.scope === 'domain'),
+        (f) => isCovered(byId.get(f.id)!, results),
+        this.config.alertAfter,
+      ),
+      // Stored per domain by an earlier version: the finding about the monitor takes over, without a
+      // notification per domain (the condition did not go away, it moved).
+      ...active.filter((f) => scopeOfCode(f.code) === 'monitor').map((f): LifecycleChange => (f.status === 'open' ? { kind: 'retire', id: f.id } : { kind: 'drop', id: f.id })),
+    ];
     const { opened, resolved } = changes.length > 0 ? await this.repo.apply(domain.id, changes, now) : { opened: [], resolved: [] };
+
+    const monitorDrafts = drafts.filter((d) => d.scope === 'monitor');
+    const monitor = monitorDrafts.length > 0 || monitorActive ? await this.applyMonitor(monitorDrafts, results, now) : { opened: [], resolved: [] };
+
     const transitions: FindingTransition[] = [
       ...opened.map((finding) => ({ kind: 'opened' as const, finding, domain })),
       ...resolved.map((finding) => ({ kind: 'resolved' as const, finding, domain })),
+      ...monitor.opened.map((finding) => ({ kind: 'opened' as const, finding, domain: null })),
+      ...monitor.resolved.map((finding) => ({ kind: 'resolved' as const, finding, domain: null })),
     ];
     for (const t of transitions) await this.events.emit(t.kind === 'opened' ? 'finding.opened' : 'finding.resolved', t);
-    return { drafts, opened, resolved };
+    if (monitor.opened.length > 0 || monitor.resolved.length > 0) await this.events.emit('monitor.transitions', { ...monitor, at: now });
+    return { drafts, opened, resolved, monitor };
+  }
+
+  /** One domain's run against the findings about the monitor: planned and applied under the repository's lock. */
+  private applyMonitor(drafts: FindingDraft[], results: readonly ProbeResult[], now: Date) {
+    // When this run looked, per probe: a result reused from another domain's check looked when it was obtained.
+    const observed = new Map<string, Date>();
+    for (const r of results) {
+      const at = observed.get(r.probe);
+      if (!at || r.startedAt > at) observed.set(r.probe, r.startedAt);
+    }
+    return this.repo.applyMonitor(
+      (active, lastResolvedAt) =>
+        planMonitorLifecycle(
+          active.map((f) => ({ id: f.id, code: f.code, target: f.target, probe: f.probe, status: f.status as 'pending' | 'open', seenCount: f.seenCount, missCount: f.missCount, lastSeenAt: f.lastSeenAt })),
+          drafts,
+          (f) => isCovered(active.find((a) => a.id === f.id)!, results),
+          this.config.alertAfter,
+          (probe) => observed.get(probe) ?? now,
+          lastResolvedAt,
+        ),
+      now,
+    );
   }
 
   /**
@@ -70,7 +128,7 @@ export class FindingsService {
   async pending(domainId: string): Promise<PendingFindingDto[]> {
     const active = await this.repo.active(domainId);
     return active
-      .filter((f) => f.status === 'pending')
+      .filter((f) => f.status === 'pending' && scopeOfCode(f.code) === 'domain')
       .sort((a, b) => a.code.localeCompare(b.code) || a.target.localeCompare(b.target))
       .map((f) => pendingFindingToDto(f, this.config.alertAfter));
   }
@@ -99,10 +157,15 @@ export function explainPending(pending: readonly Pick<PendingFindingDto, 'code' 
   );
 }
 
-export function findingToDto(f: Finding, domainName?: string) {
+/**
+ * `domainName`: given when the list spans domains (GET /findings): the domain's name, or null for a
+ * finding about mxwatch itself; absent when the caller already names the domain.
+ */
+export function findingToDto(f: Finding, domainName?: string | null) {
   return {
     id: f.id,
-    ...(domainName ? { domain: domainName } : {}),
+    ...(domainName !== undefined ? { domain: domainName } : {}),
+    scope: f.domainId === null ? ('monitor' as const) : ('domain' as const),
     code: f.code,
     severity: f.severity,
     probe: f.probe,

@@ -34,6 +34,7 @@ describe(FindingsRepository.name, () => {
     message: `MX target ${mx} does not resolve`,
     remediation: 'fix it',
     evidence: { mx, [`k\u0000`]: ['\u0000'] },
+    scope: 'domain',
   };
 
   it('should store a finding whose target, message and evidence hold a NUL, and give the target back as reported', async () => {

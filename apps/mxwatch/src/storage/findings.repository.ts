@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Prisma, type Finding } from '../generated/prisma/client.js';
 import { DatabaseService } from '../database/database.service.js';
+import type { FindingScope } from '../findings/finding-catalog.js';
 import type { LifecycleChange } from '../findings/finding-lifecycle.js';
 import { fromStorableText, toStorable, toStorableText } from './storable-text.js';
 
@@ -9,6 +10,8 @@ export type { Finding };
 export interface FindingQuery {
   status?: 'open' | 'resolved' | 'pending';
   domainId?: string;
+  /** `monitor`: only findings about mxwatch itself (no domain); `domain`: only domains' findings. */
+  scope?: FindingScope;
   severity?: string;
   code?: string;
   /** Labels the finding's domain must carry, all of them. */
@@ -16,81 +19,67 @@ export interface FindingQuery {
   limit: number;
 }
 
+/** What one run changed among findings: the rows that opened and the rows that resolved. */
+export interface AppliedChanges {
+  opened: Finding[];
+  resolved: Finding[];
+}
+
+type Tx = Prisma.TransactionClient;
+
+const ACTIVE = { in: ['pending', 'open'] };
+
 @Injectable()
 export class FindingsRepository {
   constructor(private readonly db: DatabaseService) {}
 
   /** Targets as the probes reported them (see storable-text.ts), so the lifecycle recognises a finding whose target held a NUL. */
   async active(domainId: string): Promise<Finding[]> {
-    const rows = await this.db.prisma.finding.findMany({ where: { domainId, status: { in: ['pending', 'open'] } } });
-    return rows.map((f) => ({ ...f, target: fromStorableText(f.target) }));
+    const rows = await this.db.prisma.finding.findMany({ where: { domainId, status: ACTIVE } });
+    return rows.map(readable);
+  }
+
+  /**
+   * The domain's active findings and, in the same statement, whether any finding about the monitor
+   * is active: a run that shows no monitor observation then needs no monitor transaction at all.
+   */
+  async activeWithMonitor(domainId: string): Promise<{ domain: Finding[]; monitorActive: boolean }> {
+    const rows = await this.db.prisma.finding.findMany({ where: { OR: [{ domainId }, { domainId: null }], status: ACTIVE } });
+    return { domain: rows.filter((f) => f.domainId === domainId).map(readable), monitorActive: rows.some((f) => f.domainId === null) };
   }
 
   /** Applies one run's lifecycle changes atomically; returns the rows that opened and resolved. */
-  async apply(domainId: string, changes: LifecycleChange[], now: Date): Promise<{ opened: Finding[]; resolved: Finding[] }> {
+  async apply(domainId: string, changes: LifecycleChange[], now: Date): Promise<AppliedChanges> {
+    return this.db.prisma.$transaction((tx) => applyChanges(tx, domainId, changes, now));
+  }
+
+  /**
+   * The findings about the monitor itself, planned and changed under one lock: every domain's run
+   * reports on them, runs finish concurrently (and on several workers sharing the database), so
+   * reading the active episodes, planning and writing must not interleave, or two runs would both
+   * create the episode (open it twice) or count the same sighting against each other's state.
+   * `plan` sees the active episodes (targets as reported) and when each (code, target) last resolved.
+   */
+  async applyMonitor(
+    plan: (active: Finding[], lastResolvedAt: (code: string, target: string) => Date | undefined) => LifecycleChange[],
+    now: Date,
+  ): Promise<AppliedChanges> {
     return this.db.prisma.$transaction(async (tx) => {
-      const opened: Finding[] = [];
-      const resolved: Finding[] = [];
-      for (const c of changes) {
-        switch (c.kind) {
-          case 'create': {
-            const row = await tx.finding.create({
-              data: {
-                domainId,
-                code: c.draft.code,
-                severity: c.draft.severity,
-                probe: c.draft.probe,
-                target: toStorableText(c.draft.target),
-                message: toStorableText(c.draft.message),
-                remediation: toStorableText(c.draft.remediation),
-                evidence: toStorable(c.draft.evidence) as Prisma.InputJsonValue,
-                status: c.status,
-                seenCount: 1,
-                firstSeenAt: now,
-                lastSeenAt: now,
-                openedAt: c.status === 'open' ? now : null,
-              },
-            });
-            if (c.status === 'open') opened.push(row);
-            break;
-          }
-          case 'seen': {
-            const row = await tx.finding.update({
-              where: { id: c.id },
-              data: {
-                seenCount: c.seenCount,
-                missCount: 0,
-                lastSeenAt: now,
-                severity: c.draft.severity,
-                message: toStorableText(c.draft.message),
-                remediation: toStorableText(c.draft.remediation),
-                evidence: toStorable(c.draft.evidence) as Prisma.InputJsonValue,
-                ...(c.opens ? { status: 'open', openedAt: now } : {}),
-              },
-            });
-            if (c.opens) opened.push(row);
-            break;
-          }
-          case 'miss': {
-            const row = await tx.finding.update({
-              where: { id: c.id },
-              data: { missCount: c.missCount, ...(c.resolves ? { status: 'resolved', resolvedAt: now } : {}) },
-            });
-            if (c.resolves) resolved.push(row);
-            break;
-          }
-          case 'drop':
-            await tx.finding.delete({ where: { id: c.id } });
-            break;
-        }
-      }
-      return { opened, resolved };
+      // Held until the transaction ends; a constant key (one lock for all monitor findings: they are few and change rarely).
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('mxwatch:monitor-findings'))`;
+      const active = (await tx.finding.findMany({ where: { domainId: null, status: ACTIVE } })).map(readable);
+      const resolved = await tx.finding.groupBy({ by: ['code', 'target'], where: { domainId: null, status: 'resolved' }, _max: { resolvedAt: true } });
+      const lastResolved = new Map(resolved.map((r) => [`${r.code}\u0000${fromStorableText(r.target)}`, r._max.resolvedAt ?? undefined]));
+      const changes = plan(active, (code, target) => lastResolved.get(`${code}\u0000${target}`));
+      return changes.length > 0 ? applyChanges(tx, null, changes, now) : { opened: [], resolved: [] };
     });
   }
 
   list(q: FindingQuery): Promise<(Finding & { domain: { name: string } | null })[]> {
     const where: Prisma.FindingWhereInput = { status: q.status ? q.status : { in: ['open', 'resolved'] } };
     if (q.domainId) where.domainId = q.domainId;
+    else if (q.scope === 'monitor') where.domainId = null;
+    else if (q.scope === 'domain') where.domainId = { not: null };
     if (q.severity) where.severity = q.severity;
     if (q.code) where.code = q.code;
     const labels = Object.entries(q.labels ?? {});
@@ -106,4 +95,90 @@ export class FindingsRepository {
   openFor(domainId: string): Promise<Finding[]> {
     return this.db.prisma.finding.findMany({ where: { domainId, status: 'open' }, orderBy: [{ severity: 'asc' }, { code: 'asc' }, { target: 'asc' }] });
   }
+
+  /** Open findings about mxwatch itself (the status pages' banner). */
+  openAboutMonitor(): Promise<Finding[]> {
+    return this.db.prisma.finding.findMany({ where: { domainId: null, status: 'open' }, orderBy: [{ severity: 'asc' }, { code: 'asc' }, { target: 'asc' }] });
+  }
+
+  /** Findings about mxwatch itself that opened or resolved since `since`, newest first (one may appear twice). */
+  async recentAboutMonitor(since: Date, limit: number): Promise<Array<{ event: 'opened' | 'resolved'; at: Date; finding: Finding }>> {
+    const rows = await this.db.prisma.finding.findMany({
+      where: { domainId: null, OR: [{ openedAt: { gte: since } }, { resolvedAt: { gte: since } }] },
+      orderBy: [{ lastSeenAt: 'desc' }],
+      // Each row gives up to two events; monitor findings are few.
+      take: limit * 2,
+    });
+    const events = rows.flatMap((f) => [
+      ...(f.openedAt && f.openedAt >= since ? [{ event: 'opened' as const, at: f.openedAt, finding: f }] : []),
+      ...(f.resolvedAt && f.resolvedAt >= since ? [{ event: 'resolved' as const, at: f.resolvedAt, finding: f }] : []),
+    ]);
+    return events.sort((a, b) => b.at.getTime() - a.at.getTime()).slice(0, limit);
+  }
+}
+
+function readable(f: Finding): Finding {
+  return { ...f, target: fromStorableText(f.target) };
+}
+
+async function applyChanges(tx: Tx, domainId: string | null, changes: LifecycleChange[], now: Date): Promise<AppliedChanges> {
+  const opened: Finding[] = [];
+  const resolved: Finding[] = [];
+  for (const c of changes) {
+    switch (c.kind) {
+      case 'create': {
+        const row = await tx.finding.create({
+          data: {
+            domainId,
+            code: c.draft.code,
+            severity: c.draft.severity,
+            probe: c.draft.probe,
+            target: toStorableText(c.draft.target),
+            message: toStorableText(c.draft.message),
+            remediation: toStorableText(c.draft.remediation),
+            evidence: toStorable(c.draft.evidence) as Prisma.InputJsonValue,
+            status: c.status,
+            seenCount: 1,
+            firstSeenAt: now,
+            lastSeenAt: now,
+            openedAt: c.status === 'open' ? now : null,
+          },
+        });
+        if (c.status === 'open') opened.push(row);
+        break;
+      }
+      case 'seen': {
+        const row = await tx.finding.update({
+          where: { id: c.id },
+          data: {
+            seenCount: c.seenCount,
+            missCount: 0,
+            lastSeenAt: now,
+            severity: c.draft.severity,
+            message: toStorableText(c.draft.message),
+            remediation: toStorableText(c.draft.remediation),
+            evidence: toStorable(c.draft.evidence) as Prisma.InputJsonValue,
+            ...(c.opens ? { status: 'open', openedAt: now } : {}),
+          },
+        });
+        if (c.opens) opened.push(row);
+        break;
+      }
+      case 'miss': {
+        const row = await tx.finding.update({
+          where: { id: c.id },
+          data: { missCount: c.missCount, ...(c.resolves ? { status: 'resolved', resolvedAt: now } : {}) },
+        });
+        if (c.resolves) resolved.push(row);
+        break;
+      }
+      case 'drop':
+        await tx.finding.delete({ where: { id: c.id } });
+        break;
+      case 'retire':
+        await tx.finding.update({ where: { id: c.id }, data: { status: 'resolved', resolvedAt: now } });
+        break;
+    }
+  }
+  return { opened, resolved };
 }

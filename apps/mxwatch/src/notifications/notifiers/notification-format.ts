@@ -13,6 +13,16 @@ export function itemEvent(kind: NotificationEvent['kind']): NotificationItem['ev
   return kind === 'resolved' ? 'resolved' : kind === 'change' ? 'change' : 'opened';
 }
 
+/** What a message is about, in running text: the domain, or `mxwatch itself`. */
+export function aboutText(event: Pick<NotificationEvent, 'domain'>): string {
+  return event.domain ?? 'mxwatch itself';
+}
+
+/** The `Domain:` line of a text body: the domain, or why there is none. */
+function domainLine(event: Pick<NotificationEvent, 'domain'>): string {
+  return event.domain ?? '- (about mxwatch itself, not a domain: it is raised once for every domain)';
+}
+
 /** What names an item in a headline: its code, or for a policy change what changed. */
 function label(item: Pick<NotificationItem, 'code' | 'message'> & { event?: string }, kind: string): string {
   return kind === 'change' ? item.message : item.code;
@@ -22,16 +32,17 @@ function label(item: Pick<NotificationItem, 'code' | 'message'> & { event?: stri
  * `OPENED critical STARTTLS_NOT_OFFERED on example.com`: subject line, chat headline, log line.
  * A grouped message names its headline finding and counts the rest:
  * `OPENED critical STARTTLS_NOT_OFFERED and 2 more on example.com; 1 resolved`.
+ * About the monitor: `OPENED warning MONITOR_RESOLVER_NOT_VALIDATING on mxwatch itself`.
  */
 export function headline(event: NotificationEvent): string {
   const { finding } = event;
   const items = messageItems(event);
   const kind = event.kind.toUpperCase();
-  if (items.length <= 1) return `${kind} ${finding.severity} ${label(finding, event.kind)} on ${event.domain}`;
+  if (items.length <= 1) return `${kind} ${finding.severity} ${label(finding, event.kind)} on ${aboutText(event)}`;
   const same = items.filter((i) => i.event === itemEvent(event.kind)).length;
   const other = items.length - same;
   const more = same > 1 ? ` and ${same - 1} more` : '';
-  return `${kind} ${finding.severity} ${label(finding, event.kind)}${more} on ${event.domain}${other > 0 ? `; ${other} resolved` : ''}`;
+  return `${kind} ${finding.severity} ${label(finding, event.kind)}${more} on ${aboutText(event)}${other > 0 ? `; ${other} resolved` : ''}`;
 }
 
 /** Evidence values can be anything the probe stored; operators need a readable, bounded line each. */
@@ -99,7 +110,7 @@ export function plainTextBody(event: NotificationEvent): string {
     finding.message,
     '',
     `Event:       ${event.kind}`,
-    `Domain:      ${event.domain}`,
+    `Domain:      ${domainLine(event)}`,
     `Labels:      ${labels || '-'}`,
     `Code:        ${finding.code}`,
     `Severity:    ${finding.severity}`,
@@ -128,13 +139,13 @@ function groupedPlainTextBody(event: NotificationEvent, items: NotificationItem[
   const summary =
     event.kind === 'change'
       ? `${items.length} changes of the policy ${event.domain} publishes, seen in one check.`
-      : `${opened} finding${opened === 1 ? '' : 's'} opened, ${items.length - opened} resolved on ${event.domain} in one check.`;
+      : `${opened} finding${opened === 1 ? '' : 's'} opened, ${items.length - opened} resolved on ${aboutText(event)} in one check.`;
   const lines = [
     headline(event),
     '',
     summary,
     '',
-    `Domain:      ${event.domain}`,
+    `Domain:      ${domainLine(event)}`,
     `Labels:      ${labelText(event) || '-'}`,
     `Sent:        ${formatDate(event.sentAt)}`,
   ];

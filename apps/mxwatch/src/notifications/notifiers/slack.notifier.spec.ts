@@ -64,6 +64,13 @@ describe(SlackNotifier.name, () => {
     expect((msg.blocks[1] as any).fields.at(-1).text).toBe('*Resolved*\n2026-03-01T11:00:00.000Z');
   });
 
+  it('should say that a message about mxwatch itself concerns no domain, and link to the overview', () => {
+    const msg = buildSlackMessage(sampleEvent({ domain: null, domainLabels: {}, statusUrl: 'http://mxwatch.test/', finding: { ...sampleEvent().finding, code: 'MONITOR_RESOLVER_NOT_VALIDATING', target: 'resolver' } }));
+    expect(msg.text.split('\n')[0]).toBe('[mxwatch] OPENED critical MONITOR_RESOLVER_NOT_VALIDATING on mxwatch itself');
+    expect((msg.blocks[1] as any).fields[0].text).toBe('*Domain*\nnone: about mxwatch itself');
+    expect((msg.blocks.at(-1) as any).elements[0].text).toBe('<http://mxwatch.test/|Status of mxwatch itself>');
+  });
+
   it('should escape text from remote servers so it cannot mention a channel or forge a link', () => {
     const event = sampleEvent();
     event.finding.message = 'banner: 220 <!channel> & <http://evil.test|click>';

@@ -9,7 +9,7 @@
  */
 import type { NotificationEvent, Notifier, SlackChannelConfig } from '../notification.types.js';
 import { DEFAULT_HTTP_TIMEOUT_MS, httpPost } from './http-post.js';
-import { evidenceLines, formatDate, headline, messageItems } from './notification-format.js';
+import { aboutText, evidenceLines, formatDate, headline, messageItems } from './notification-format.js';
 import type { NotificationItem } from '../notification.types.js';
 import { serialize } from './webhook.notifier.js';
 
@@ -87,7 +87,7 @@ export function buildSlackMessage(event: NotificationEvent): SlackMessage {
       type: 'section',
       text: { type: 'mrkdwn', text: clip(escapeSlack(f.message), SECTION_MAX) },
       fields: [
-        field('Domain', event.domain),
+        field('Domain', event.domain ?? 'none: about mxwatch itself'),
         field('Severity', f.severity),
         field('Code', f.code),
         field('Event', event.kind),
@@ -107,7 +107,7 @@ export function buildSlackMessage(event: NotificationEvent): SlackMessage {
     {
       type: 'context',
       elements: [
-        { type: 'mrkdwn', text: slackLink(event.statusUrl, `Status of ${event.domain}`) },
+        { type: 'mrkdwn', text: slackLink(event.statusUrl, `Status of ${aboutText(event)}`) },
         { type: 'mrkdwn', text: escapeSlack(`finding ${f.id}, sent ${formatDate(event.sentAt)}`) },
       ],
     },
@@ -122,7 +122,7 @@ const MAX_ITEM_BLOCKS = 20;
 function buildGroupedSlackMessage(event: NotificationEvent, items: NotificationItem[]): SlackMessage {
   const title = `[mxwatch] ${headline(event)}`;
   const opened = items.filter((i) => i.event === 'opened').length;
-  const summary = event.kind === 'change' ? `${items.length} policy changes on ${event.domain}` : `${opened} opened, ${items.length - opened} resolved on ${event.domain}`;
+  const summary = event.kind === 'change' ? `${items.length} policy changes on ${aboutText(event)}` : `${opened} opened, ${items.length - opened} resolved on ${aboutText(event)}`;
   const line = (i: NotificationItem) => `${i.event.toUpperCase()} ${i.severity} ${i.code} on ${i.target}: ${i.message}`;
 
   const text = [escapeSlack(title), escapeSlack(summary), ...items.map((i) => `- ${escapeSlack(line(i))}`), `Status: ${event.statusUrl}`].join('\n');
@@ -144,7 +144,7 @@ function buildGroupedSlackMessage(event: NotificationEvent, items: NotificationI
   blocks.push({
     type: 'context',
     elements: [
-      { type: 'mrkdwn', text: slackLink(event.statusUrl, `Status of ${event.domain}`) },
+      { type: 'mrkdwn', text: slackLink(event.statusUrl, `Status of ${aboutText(event)}`) },
       { type: 'mrkdwn', text: escapeSlack(`sent ${formatDate(event.sentAt)}`) },
     ],
   });

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NotifierError } from '../notification.types.js';
-import { closedPort, HttpReceiver, sampleEvent, sampleGroupedEvent } from './notification.fixture.js';
+import { closedPort, HttpReceiver, sampleEvent, sampleFinding, sampleGroupedEvent } from './notification.fixture.js';
 import { deliveryId, verifyWebhookSignature, WebhookNotifier } from './webhook.notifier.js';
 
 const SECRET = 's3cret-shared-with-receiver';
@@ -48,6 +48,7 @@ describe(WebhookNotifier.name, () => {
     expect(JSON.parse(req.body)).toEqual({
       version: 1,
       event: 'opened',
+      scope: 'domain',
       domain: 'example.com',
       labels: { env: 'prod', team: 'mail' },
       finding: {
@@ -94,6 +95,13 @@ describe(WebhookNotifier.name, () => {
       ['opened', 'TLS_CERT_EXPIRING', null],
       ['resolved', 'DNSBL_LISTED', '2026-03-01T10:05:00.000Z'],
     ]);
+  });
+
+  it('should say when a message is about mxwatch itself: scope monitor, domain null, the overview as its link', async () => {
+    const finding = sampleFinding({ code: 'MONITOR_RESOLVER_NOT_VALIDATING', severity: 'warning', probe: 'dnssec', target: 'resolver', message: 'The DNS resolver mxwatch uses does not validate DNSSEC', evidence: { why: 'no AD bit' } });
+    await notifier().send(sampleEvent({ domain: null, domainLabels: {}, finding, statusUrl: 'http://mxwatch.test/' }), never);
+    const body = JSON.parse(receiver.requests[0]!.body);
+    expect(body).toMatchObject({ version: 1, event: 'opened', scope: 'monitor', domain: null, labels: {}, statusUrl: 'http://mxwatch.test/', finding: { code: 'MONITOR_RESOLVER_NOT_VALIDATING', target: 'resolver' } });
   });
 
   it('should not sign when no secret is configured', async () => {

@@ -61,7 +61,13 @@ export interface WebhookFindingV1 {
 export interface WebhookPayloadV1 {
   version: 1;
   event: NotificationKind;
-  domain: string;
+  /**
+   * `monitor`: the message is about mxwatch itself (its resolver does not validate DNSSEC, its
+   * DNSBL queries go through a public resolver), raised once for every domain; `domain` is then null.
+   */
+  scope: 'domain' | 'monitor';
+  /** null when `scope` is `monitor`. */
+  domain: string | null;
   labels: Record<string, string>;
   finding: WebhookFindingV1;
   findings: Array<WebhookFindingV1 & { event: 'opened' | 'resolved' | 'change' }>;
@@ -89,6 +95,7 @@ export function buildWebhookPayload(event: NotificationEvent): WebhookPayloadV1 
   return {
     version: WEBHOOK_PAYLOAD_VERSION,
     event: event.kind,
+    scope: event.domain === null ? 'monitor' : 'domain',
     domain: event.domain,
     labels: { ...event.domainLabels },
     finding: wireFinding(event.finding),

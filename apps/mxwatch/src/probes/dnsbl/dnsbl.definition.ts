@@ -8,7 +8,10 @@ import { spfSendingAddresses } from '../spf/spf-sending-addresses.js';
 import type { SpfDetails } from '../spf/spf.probe.js';
 import { darkBehindPublicResolver, resolveZoneConfig, type DnsblZoneConfig } from './dnsbl-zones.js';
 
-/** Target of the finding about the monitor's own DNSBL resolver (one per domain's run, not per address). */
+/**
+ * Target of the finding about the monitor's own DNSBL resolver: raised by one work item of each
+ * domain's run (not per address), and kept once for the whole monitor (a MONITOR_ code: no domain).
+ */
 export const DNSBL_RESOLVER_TARGET = 'dnsbl-resolver';
 
 export interface DnsblWork {
