@@ -72,6 +72,18 @@ export interface ProbeSettings {
   dnssecCanary?: { signed: string; broken: string };
 }
 
+/**
+ * What a probe remembers between runs (the over-time findings: MTA-STS policies senders may still
+ * hold, the key each MX address presented). Keys are the probe's own, prefixed with its name
+ * (`mta-sts:<domain>`, `dane:<host>[<ip>]:25`); values are plain JSON (no Dates, Maps or bytes).
+ * A store may fail (the database is away): the probe then says it could not test, it never
+ * guesses from an empty memory.
+ */
+export interface ProbeMemory {
+  get<T>(key: string): Promise<T | undefined>;
+  set<T>(key: string, value: T): Promise<void>;
+}
+
 export interface ProbeContext {
   /** Absolute time (epoch ms) by which the probe must have returned. */
   deadline: number;
@@ -86,4 +98,10 @@ export interface ProbeContext {
   addressPolicy: AddressPolicyLike;
   settings: ProbeSettings;
   now(): Date;
+  /**
+   * Memory across runs, shared by every worker and kept across restarts (the runtime lends the
+   * database's). Absent in a one-shot check (the CLI) and in unit tests: a probe then keeps a
+   * bounded map of its own (probes/probe-memory.ts).
+   */
+  memory?: ProbeMemory;
 }

@@ -6,7 +6,8 @@ import { isKnownPublicResolver } from '../transport/dns/public-resolvers.js';
 import { createResolver, type ConfiguredResolver } from '../transport/dns/resolver-factory.js';
 import { AddressPolicy } from '../transport/net/address-policy.js';
 import { NetDialer } from '../transport/net/net-dialer.js';
-import type { AddressPolicyLike, ProbeContext, ProbeSettings } from '../probes/probe.types.js';
+import type { AddressPolicyLike, ProbeContext, ProbeMemory, ProbeSettings } from '../probes/probe.types.js';
+import { ProbeMemoryRepository } from '../storage/probe-memory.repository.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { KeyedLimiter, SharedWork } from './shared-work.js';
 import type { ProbeDefinition } from '../probes/probe-definition.js';
@@ -47,8 +48,8 @@ function sameResolverConfig(a: DnsResolverConfig, b: DnsResolverConfig): boolean
 
 /**
  * The long-lived pieces every check uses: one resolver per purpose (and its cache), one dialer,
- * shared work, and the global limits: connections at once, and checks at once (manual and
- * scheduled alike).
+ * shared work, what probes remember between runs (the database's, when there is one), and the
+ * global limits: connections at once, and checks at once (manual and scheduled alike).
  */
 @Injectable()
 export class ProbeRuntime implements OnApplicationShutdown {
@@ -65,12 +66,17 @@ export class ProbeRuntime implements OnApplicationShutdown {
   readonly checks: LimitFunction;
   /** The probes a check runs: MXWATCH_PROBES and what they need, or every registered probe. */
   readonly probes: readonly ProbeDefinition[];
+  /** Lent to every check (`ctx.memory`); undefined without a database (the CLI): probes then keep their own bounded maps. */
+  readonly memory: ProbeMemory | undefined;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     /** With MXWATCH_REDIS_URL: shared work and the per-address limit hold across every worker (runtime/queue). */
     @Optional() @Inject(FLEET_SHARING) fleet?: FleetSharing,
+    /** The database's ProbeMemory table: over-time findings survive restarts and are the same on every worker. */
+    @Optional() memory?: ProbeMemoryRepository,
   ) {
+    this.memory = memory;
     this.shared = fleet?.shared ?? new SharedWork();
     this.perAddress = fleet?.perAddress ?? new KeyedLimiter(1);
     this.resolver = resolverFor(config.dns);
@@ -121,6 +127,7 @@ export class ProbeRuntime implements OnApplicationShutdown {
       addressPolicy: this.policy,
       settings: this.settings,
       now: () => new Date(),
+      ...(this.memory ? { memory: this.memory } : {}),
     };
     return { ctx, dispose: () => clearTimeout(timer) };
   }

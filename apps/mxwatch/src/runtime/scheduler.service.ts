@@ -8,6 +8,7 @@ import { DatabaseOutage } from './run-buffer.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import { ScheduleRepository, type ClaimedDomain } from '../storage/schedule.repository.js';
+import { PROBE_MEMORY_KEEP_DAYS, ProbeMemoryRepository } from '../storage/probe-memory.repository.js';
 
 /**
  * A tick only selects due domains, claims them (moves nextCheckAt one interval ahead, so a
@@ -39,6 +40,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     /** Absent in unit tests that build the scheduler by hand. */
     @Optional() private readonly outage?: DatabaseOutage,
+    @Optional() private readonly memory?: ProbeMemoryRepository,
   ) {
     this.limit = pLimit(config.checkConcurrency);
   }
@@ -119,6 +121,7 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const before = new Date(now.getTime() - this.config.retentionDays * 86400_000);
       total = await pruneOldRuns(this.checks, before, () => this.stopping, (n) => (total = n));
       if (total > 0) this.logger.log({ msg: 'pruned old check runs', runs: total, before: before.toISOString() }, 'Scheduler');
+      if (this.memory && !this.stopping) await pruneProbeMemory(this.memory, now, this.logger);
       return total;
     } catch (e) {
       if (!this.outage?.failed(e, 'Scheduler')) this.logger.error(e, 'Scheduler');
@@ -127,6 +130,14 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       this.pruning = false;
     }
   }
+}
+
+/** What probes remember and nobody wrote for PROBE_MEMORY_KEEP_DAYS (a domain long gone, an MX address retired) goes. */
+export async function pruneProbeMemory(memory: ProbeMemoryRepository, now: Date, logger: AppLogger): Promise<number> {
+  const before = new Date(now.getTime() - PROBE_MEMORY_KEEP_DAYS * 86400_000);
+  const n = await memory.prune(before);
+  if (n > 0) logger.log({ msg: 'pruned probe memory', entries: n, before: before.toISOString() }, 'Scheduler');
+  return n;
 }
 
 /**

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DnssecRig } from '../../../../../test/rig/dnssec/dnssec-rig.js';
 import { createTestCa, type TestCa } from '../../../../../test/rig/tls/test-ca.js';
 import { createResolver, type ConfiguredResolver } from '../../transport/dns/resolver-factory.js';
-import { BoundedMemory } from '../mta-sts/probe-memory.js';
+import { BoundedMemory } from '../probe-memory.js';
 import type { PlanView, ProbeEnv } from '../probe-definition.js';
 import type { ProbeContext, ProbeResult, Resolver } from '../probe.types.js';
 import { type ChainElement, malformation, recordMatchesChain } from './dane-match.js';

@@ -1,11 +1,12 @@
 /**
  * DANE for SMTP (RFC 7672), per MX host: the TLSA records at `_25._tcp.<mx>` and their DNSSEC
  * state, checked against the chain every MX address (IPv4 and IPv6) presented in this run's
- * `starttls` results. Across runs it remembers the key each address presented (in `ctx.memory`
- * when the runtime lends one, else in a bounded map in this module) to see a rollover coming.
+ * `starttls` results. Across runs it remembers the key each address presented (in `ctx.memory`,
+ * the database's, when the runtime lends it, else in a bounded map of this probe instance) to see
+ * a rollover coming; a memory that fails makes the result untestable rather than a guess.
  */
 import { performance } from 'node:perf_hooks';
-import { BoundedMemory, type ProbeMemory, lentMemory } from '../mta-sts/probe-memory.js';
+import { BoundedMemory, type ProbeMemory } from '../probe-memory.js';
 import { canaryNames } from '../dnssec/dnssec.probe.js';
 import { type DnssecState, canaryVerdict, classify } from '../dnssec/dnssec-state.js';
 import { type FindingRef, type PlanView, defineProbe, statusFromObservations } from '../probe-definition.js';
@@ -205,7 +206,12 @@ export function createDaneProbe(options: DaneProbeOptions = {}) {
         details.deployed = records.length > 0;
         if (!details.deployed) return finish(null, 'no_usable_tlsa');
 
-        const memory = lentMemory(ctx) ?? ownMemory;
+        const memory = ctx.memory ?? ownMemory;
+        const memoryUnavailable = (e: unknown) => {
+          obs.length = 0;
+          details.error = `memory unavailable: ${e instanceof Error ? e.message : String(e)}`;
+          return finish('untestable', 'memory_unavailable');
+        };
         const now = ctx.now().getTime();
         const leaves: ChainElement[] = [];
         for (const ip of subject.addresses) {
@@ -234,7 +240,12 @@ export function createDaneProbe(options: DaneProbeOptions = {}) {
           if (res.leafSpkiSha256) {
             // Per address, not per domain: every domain sharing this MX must see the same change.
             const key = `dane:${target(host, ip)}`;
-            const seen = (await memory.get<KeySeen>(key)) ?? null;
+            let seen: KeySeen | null;
+            try {
+              seen = (await memory.get<KeySeen>(key)) ?? null;
+            } catch (e) {
+              return memoryUnavailable(e);
+            }
             const leaf = fact.chain![0]!;
             const next: KeySeen =
               seen === null ? { spki: leaf.spkiSha256, previous: null, changedAt: null }
@@ -248,7 +259,13 @@ export function createDaneProbe(options: DaneProbeOptions = {}) {
             } else if (res.match && daysLeft !== null && daysLeft < ctx.settings.certWarnDays && !spareExists) {
               observe('DANE_ROLLOVER_RISK', target(host, ip), { ip, why: `the certificate expires in ${daysLeft} day(s) and no TLSA record matches any other key: the renewal will break DANE unless it keeps the key` });
             }
-            if (next !== seen) await memory.set(key, next);
+            if (next !== seen) {
+              try {
+                await memory.set(key, next);
+              } catch (e) {
+                return memoryUnavailable(e);
+              }
+            }
           }
         }
 

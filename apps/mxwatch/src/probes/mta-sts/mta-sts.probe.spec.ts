@@ -9,7 +9,7 @@ import type { PlanView, ProbeEnv } from '../probe-definition.js';
 import type { DnsAnswer, DnsErrorKind, DnsRecordType, ProbeContext, ProbeResult, Resolver } from '../probe.types.js';
 import { MTA_STS_FINDINGS } from './mta-sts.findings.js';
 import { createMtaStsProbe, type MtaStsDetails } from './mta-sts.probe.js';
-import { BoundedMemory, type ProbeMemory } from './probe-memory.js';
+import { BoundedMemory, type ProbeMemory } from '../probe-memory.js';
 
 type Zone = Map<string, Partial<Record<DnsRecordType, string[]>> | DnsErrorKind>;
 
@@ -366,6 +366,19 @@ describe(createMtaStsProbe.name, () => {
     zone.delete('_mta-sts.lent.test');
     expect(codes(await run('lent.test'))).toEqual(['MTASTS_MISSING@lent.test']);
     expect(codes(await run('lent.test', { memory: lent }))).toEqual(['MTASTS_MISSING@lent.test', 'MTASTS_REMOVED_UNSAFELY@lent.test']);
+  });
+
+  it('should be untestable, accusing nobody, when the lent memory fails (a database outage)', async () => {
+    await publish('outage.test', { id: 'v1' });
+    const failing = (which: 'get' | 'set'): ProbeMemory => ({
+      get: async <T,>(key: string) => (which === 'get' ? Promise.reject(new Error('connection refused')) : memory.get<T>(key)),
+      set: async (key, value) => (which === 'set' ? Promise.reject(new Error('connection refused')) : memory.set(key, value)),
+    });
+    for (const which of ['get', 'set'] as const) {
+      const r = await run('outage.test', { memory: failing(which) });
+      expect(r).toMatchObject({ status: 'untestable', reason: 'memory_unavailable', observations: [] });
+      expect(r.details.error).toContain('connection refused');
+    }
   });
 
   it('should read IPv6 policy hosts like any other (the address policy judges them)', async () => {

@@ -4,8 +4,10 @@
  * `starttls` results), and, across runs, what senders may still hold in their caches.
  *
  * Memory across runs: the policies seen per domain (id, body hash, fetch time, max_age, mode,
- * mx lines) and the last failed fetch live in `ctx.memory` when the runtime lends one, otherwise
- * in a bounded map in this module (lost on restart, per process).
+ * mx lines) and the last failed fetch live in `ctx.memory` (the database: they survive a restart
+ * and every worker sees them) when the runtime lends it, otherwise in a bounded map of this probe
+ * instance (lost on restart, per process). A memory that fails makes the result untestable:
+ * judging over time from a memory we could not read would raise or resolve on a guess.
  */
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -16,7 +18,7 @@ import { DNS_PATH_ERRORS, type DnsErrorKind } from '../../transport/transport.ty
 import { MTA_STS_FINDINGS } from './mta-sts.findings.js';
 import { mtaStsPolicy } from './mta-sts.policy.js';
 import { type StsMode, type StsPolicy, mediaType, mxCovered, parseStsPolicy, parseStsTxt } from './mta-sts.parser.js';
-import { BoundedMemory, type ProbeMemory, lentMemory } from './probe-memory.js';
+import { BoundedMemory, type ProbeMemory } from '../probe-memory.js';
 
 export const MTA_STS_PROBE = 'mta-sts';
 
@@ -219,7 +221,7 @@ export function createMtaStsProbe(options: MtaStsProbeOptions = {}) {
       const startedAt = ctx.now();
       const t0 = performance.now();
       const { domain } = subject;
-      const memory = lentMemory(ctx) ?? ownMemory;
+      const memory = ctx.memory ?? ownMemory;
       const memoryKey = `mta-sts:${domain}`;
       const url = `https://mta-sts.${domain}/.well-known/mta-sts.txt`;
       const details: MtaStsDetails = {
@@ -257,7 +259,17 @@ export function createMtaStsProbe(options: MtaStsProbeOptions = {}) {
 
       const now = ctx.now();
       const nowMs = now.getTime();
-      const state: MemoryState = (await memory.get<MemoryState>(memoryKey)) ?? { policies: [], failure: null };
+      const memoryUnavailable = (e: unknown) => {
+        obs.length = 0;
+        details.error = `memory unavailable: ${e instanceof Error ? e.message : String(e)}`;
+        return finish('untestable', 'memory_unavailable');
+      };
+      let state: MemoryState;
+      try {
+        state = (await memory.get<MemoryState>(memoryKey)) ?? { policies: [], failure: null };
+      } catch (e) {
+        return memoryUnavailable(e);
+      }
       // Only policies some sender may still apply matter; the bound keeps a flapping policy from growing it.
       state.policies = state.policies.filter((p) => p.lastSeenAt + p.maxAge * 1000 > nowMs).slice(-MAX_POLICIES_KEPT);
       const heldEnforcing = () =>
@@ -269,7 +281,15 @@ export function createMtaStsProbe(options: MtaStsProbeOptions = {}) {
         const held = heldEnforcing()[0];
         if (held) observe('MTASTS_REMOVED_UNSAFELY', domain, { what, id: held.id, until: iso(held.lastSeenAt + held.maxAge * 1000) });
       };
-      const save = () => memory.set(memoryKey, state);
+      /** Remembers this run's state, then ends with `status`. */
+      const done = async (status: ProbeStatus | null, reason?: string) => {
+        try {
+          await memory.set(memoryKey, state);
+        } catch (e) {
+          return memoryUnavailable(e);
+        }
+        return finish(status, reason);
+      };
 
       let txt;
       try {
@@ -287,15 +307,13 @@ export function createMtaStsProbe(options: MtaStsProbeOptions = {}) {
         details.state = 'missing';
         observe('MTASTS_MISSING', domain, {});
         removedUnsafely('record');
-        await save();
-        return finish(null);
+        return done(null);
       }
       if (verdict.kind === 'invalid') {
         details.state = 'txt_invalid';
         details.record = verdict.records.join(' | ');
         observe('MTASTS_TXT_INVALID', domain, { problems: verdict.problems.join('; '), record: details.record });
-        await save();
-        return finish(null);
+        return done(null);
       }
       details.record = verdict.record;
       details.id = verdict.id;
@@ -323,8 +341,7 @@ export function createMtaStsProbe(options: MtaStsProbeOptions = {}) {
         details.retryAfter = iso((state.failure?.at ?? nowMs) + RETRY_AFTER_FAILURE_MS);
         details.error = fetch.cause;
         if ('untestable' in c) {
-          await save();
-          return finish('untestable', c.untestable);
+          return done('untestable', c.untestable);
         }
         details.state = 'unreachable';
         const when = details.fetchReused ? `; not refetched before ${details.retryAfter}` : '';
@@ -402,8 +419,7 @@ export function createMtaStsProbe(options: MtaStsProbeOptions = {}) {
           if (holder) observe('MTASTS_MX_CHANGE_UNCOVERED', host, { mx: host, id: holder.id, until: iso(holder.lastSeenAt + holder.maxAge * 1000) });
         }
       }
-      await save();
-      return finish(null);
+      return done(null);
     },
 
     metrics: {

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -7,7 +7,8 @@ import { APP_CONFIG } from '../../config/config.module.js';
 import type { AppConfig } from '../../config/config.types.js';
 import { ChecksRepository } from '../../storage/checks.repository.js';
 import { ScheduleRepository, type ClaimedDomain } from '../../storage/schedule.repository.js';
-import { pruneOldRuns } from '../scheduler.service.js';
+import { ProbeMemoryRepository } from '../../storage/probe-memory.repository.js';
+import { pruneOldRuns, pruneProbeMemory } from '../scheduler.service.js';
 import { CHECK_QUEUE, scheduledJobId, type CheckQueueOptions, type ScheduledCheckJob } from './check-jobs.js';
 import { LeaderLock } from './leader-lock.js';
 import { redisOptionsFromUrl } from './redis-options.js';
@@ -54,6 +55,7 @@ export class QueueSchedulerService implements OnApplicationBootstrap, OnApplicat
     private readonly logger: AppLogger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CHECK_QUEUE_OPTIONS) private readonly options: CheckQueueOptions,
+    @Optional() private readonly memory?: ProbeMemoryRepository,
   ) {
     // Its own connection: the lock must not wait behind queue traffic, and fails fast when Redis is away.
     this.redis = new Redis({ ...redisOptionsFromUrl(config.redisUrl!), maxRetriesPerRequest: 1, commandTimeout: 2_000 });
@@ -164,6 +166,7 @@ export class QueueSchedulerService implements OnApplicationBootstrap, OnApplicat
       const before = new Date(now.getTime() - this.config.retentionDays * 86400_000);
       const total = await pruneOldRuns(this.checks, before, () => this.stopping || !this.lock.held);
       if (total > 0) this.logger.log({ msg: 'pruned old check runs', runs: total, before: before.toISOString() }, 'Scheduler');
+      if (this.memory && !this.stopping && this.lock.held) await pruneProbeMemory(this.memory, now, this.logger);
       return total;
     } catch (e) {
       this.logger.error(e, 'Scheduler');

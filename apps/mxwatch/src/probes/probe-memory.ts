@@ -1,16 +1,13 @@
 /**
  * What the over-time findings (MTA-STS policies senders may still hold, DANE keys presented on
- * the last run) remember between runs. The runtime may lend a store through the context
- * (`ctx.memory`, e.g. one kept in the database so it survives restarts and is shared between
- * workers); without one, each probe keeps a bounded map in its own module, which is lost on
- * restart and is per process.
+ * the last run) remember between runs. The runtime lends a store through the context
+ * (`ctx.memory`: the database's ProbeMemory table, so it survives restarts and is shared by every
+ * worker); a context that lends none (the CLI's one-shot check, unit tests) leaves each probe with
+ * a bounded map of its own, which is lost on restart and is per process.
  */
-import type { ProbeContext } from '../probe.types.js';
+import type { ProbeMemory } from './probe.types.js';
 
-export interface ProbeMemory {
-  get<T>(key: string): Promise<T | undefined>;
-  set<T>(key: string, value: T): Promise<void>;
-}
+export type { ProbeMemory };
 
 /** A process-local store that forgets the least recently used keys past `maxEntries`. */
 export class BoundedMemory implements ProbeMemory {
@@ -39,10 +36,4 @@ export class BoundedMemory implements ProbeMemory {
   get size(): number {
     return this.entries.size;
   }
-}
-
-/** The store the runtime lends, when it lends one (the context field is optional). */
-export function lentMemory(ctx: ProbeContext): ProbeMemory | undefined {
-  const memory = (ctx as ProbeContext & { memory?: ProbeMemory }).memory;
-  return memory && typeof memory.get === 'function' && typeof memory.set === 'function' ? memory : undefined;
 }

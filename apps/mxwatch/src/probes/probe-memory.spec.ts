@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ProbeContext } from '../probe.types.js';
-import { BoundedMemory, lentMemory } from './probe-memory.js';
+import { BoundedMemory } from './probe-memory.js';
 
 describe(BoundedMemory.name, () => {
   it('should forget the least recently used key past its bound', async () => {
@@ -21,14 +20,5 @@ describe(BoundedMemory.name, () => {
     const read = (await m.get<{ list: number[] }>('k'))!;
     read.list.push(2);
     expect(await m.get('k')).toEqual({ list: [1] });
-  });
-});
-
-describe(lentMemory.name, () => {
-  it('should use only a store that has get and set', () => {
-    const store = new BoundedMemory();
-    expect(lentMemory({ memory: store } as unknown as ProbeContext)).toBe(store);
-    expect(lentMemory({ memory: { get: 1 } } as unknown as ProbeContext)).toBeUndefined();
-    expect(lentMemory({} as ProbeContext)).toBeUndefined();
   });
 });
