@@ -79,7 +79,7 @@ export async function runCliCheck(
     ]);
     const finishedAt = new Date();
     const rules = new FindingRules(probes);
-    const findings = rules.derive(outcome.results).map((d) => ({ code: d.code, severity: d.severity, probe: d.probe, target: d.target, message: d.message, remediation: d.remediation }));
+    const findings = rules.derive(outcome.results).map((d) => ({ code: d.code, severity: d.severity, probe: d.probe, target: d.target, message: d.message, remediation: d.remediation, scope: d.scope }));
     return { probes, results: outcome.results, findings, startedAt, finishedAt };
   } finally {
     clearTimeout(timer);

@@ -19,6 +19,9 @@ export const CliFindingSchema = z
     target: z.string().describe('what the finding is about: the domain, an MX host, host[ip]:port, ip@zone, ...'),
     message: z.string(),
     remediation: z.string(),
+    scope: z
+      .enum(['domain', 'monitor'])
+      .describe('monitor: about mxwatch itself (its resolver does not validate DNSSEC, its DNSBL queries go through a public resolver), not the domain; never decides exit 1'),
   })
   .strict();
 

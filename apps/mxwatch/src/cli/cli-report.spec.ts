@@ -76,8 +76,19 @@ describe(outcomeOf.name, () => {
     ['info counted when --fail-on info', info, [{ status: 'pass' as const }], 'info' as const, 1],
     ['nothing found but something untestable', [], [{ status: 'pass' as const }, { status: 'untestable' as const }], 'warning' as const, 3],
     ['nothing found', [], [{ status: 'pass' as const }], 'warning' as const, 0],
+    ['only a finding about mxwatch itself, its results untestable', [{ severity: 'warning' as const, scope: 'monitor' as const }], [{ status: 'untestable' as const }], 'warning' as const, 3],
   ])('should exit right for %s', (_name, findings, results, failOn, code) => {
     expect(outcomeOf(findings, results, failOn).exitCode).toBe(code);
+  });
+});
+
+describe('a finding about mxwatch itself', () => {
+  it('should be marked as such in the report and the text, and decide no exit 1', () => {
+    const monitor = { code: 'MONITOR_RESOLVER_NOT_VALIDATING', severity: 'warning' as const, probe: 'mx', target: 'resolver', message: 'our resolver does not validate', remediation: 'r' };
+    const r = buildReport(input({ findings: [monitor] }));
+    expect(r.findings).toEqual([{ ...monitor, scope: 'monitor' }]);
+    expect(r.outcome).not.toBe('findings');
+    expect(formatHuman(r, style(false), { verbose: false })).toContain('WARNING MONITOR_RESOLVER_NOT_VALIDATING resolver (about mxwatch itself, not the domain)');
   });
 });
 

@@ -1,5 +1,6 @@
 import type { Severity } from '../probes/probe-definition.js';
 import type { ProbeResult, ProbeStatus } from '../probes/probe.types.js';
+import { scopeOfCode } from '../findings/finding-catalog.js';
 import type { CliFinding, CliReport } from './cli-report.schema.js';
 
 export interface ProbeMeta {
@@ -17,7 +18,8 @@ export interface ReportInput {
   settings: CliReport['settings'];
   probes: readonly ProbeMeta[];
   results: readonly ProbeResult[];
-  findings: readonly CliFinding[];
+  /** `scope` defaults to what the code says (MONITOR_*: about mxwatch itself). */
+  findings: ReadonlyArray<Omit<CliFinding, 'scope'> & { scope?: CliFinding['scope'] }>;
 }
 
 const STATUS_ORDER: ProbeStatus[] = ['pass', 'untestable', 'warn', 'fail'];
@@ -36,9 +38,11 @@ export function atLeast(severity: Severity, threshold: Severity): boolean {
 /**
  * Findings at or above --fail-on decide first (exit 1): what was found is real even when another
  * part could not be tested. Otherwise any untestable result means the answer is incomplete (3).
+ * A finding about mxwatch itself (its resolver, its path to the lists) says nothing about the
+ * domain: the results it made untestable speak for it.
  */
-export function outcomeOf(findings: readonly Pick<CliFinding, 'severity'>[], results: readonly Pick<ProbeResult, 'status'>[], failOn: Severity): { outcome: CliReport['outcome']; exitCode: CliReport['exitCode'] } {
-  if (findings.some((f) => atLeast(f.severity, failOn))) return { outcome: 'findings', exitCode: 1 };
+export function outcomeOf(findings: readonly (Pick<CliFinding, 'severity'> & { scope?: CliFinding['scope'] })[], results: readonly Pick<ProbeResult, 'status'>[], failOn: Severity): { outcome: CliReport['outcome']; exitCode: CliReport['exitCode'] } {
+  if (findings.some((f) => f.scope !== 'monitor' && atLeast(f.severity, failOn))) return { outcome: 'findings', exitCode: 1 };
   if (results.some((r) => r.status === 'untestable')) return { outcome: 'untestable', exitCode: 3 };
   return { outcome: 'ok', exitCode: 0 };
 }
@@ -51,7 +55,7 @@ function plainDetails(details: unknown): Record<string, unknown> {
 }
 
 export function buildReport(input: ReportInput): CliReport {
-  const findings = [...input.findings].sort((a, b) => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity) || a.probe.localeCompare(b.probe) || a.code.localeCompare(b.code) || a.target.localeCompare(b.target));
+  const findings: CliFinding[] = input.findings.map((f) => ({ ...f, scope: f.scope ?? scopeOfCode(f.code) })).sort((a, b) => SEVERITY_ORDER.indexOf(a.severity) - SEVERITY_ORDER.indexOf(b.severity) || a.probe.localeCompare(b.probe) || a.code.localeCompare(b.code) || a.target.localeCompare(b.target));
   const metas = [...input.probes];
   for (const r of input.results) if (!metas.some((m) => m.name === r.probe)) metas.push({ name: r.probe, title: r.probe, scope: 'unregistered' });
   const probes = metas.map((m) => {
@@ -135,7 +139,7 @@ export function formatHuman(report: CliReport, s: Style, options: { verbose: boo
       lines.push(`    ${s.status(r.status, r.status.padEnd(10))} ${sanitize(r.target)}${r.reason ? s.dim(` (${sanitize(r.reason)})`) : ''}`);
     }
     for (const f of p.findings) {
-      lines.push(`    ${s.status(f.severity, f.severity.toUpperCase())} ${s.bold(f.code)} ${sanitize(f.target)}`);
+      lines.push(`    ${s.status(f.severity, f.severity.toUpperCase())} ${s.bold(f.code)} ${sanitize(f.target)}${f.scope === 'monitor' ? s.dim(' (about mxwatch itself, not the domain)') : ''}`);
       lines.push(`      ${sanitize(f.message)}`);
       lines.push(`      ${s.dim('fix:')} ${sanitize(f.remediation)}`);
     }
