@@ -106,6 +106,9 @@ export function formatReply(reply: SmtpReply): string {
   return sanitizeForDisplay(reply.raw.join(' / '), 300);
 }
 
+/** Our own end of a session: one shared value, since nothing waits on it (an Error's stack is not free, once per probe). */
+const SESSION_CLOSED = new SmtpClientError('closed', 'session closed');
+
 type Waiter = { resolve: (r: SmtpReply) => void; reject: (e: SmtpClientError) => void };
 
 /**
@@ -243,7 +246,7 @@ export class SmtpSession {
 
   close(): void {
     this.options.signal?.removeEventListener('abort', this.onAbort);
-    this.end(new SmtpClientError('closed', 'session closed'), true);
+    this.end(SESSION_CLOSED, true);
   }
 
   private attach(s: Socket): void {
@@ -286,6 +289,7 @@ export class SmtpSession {
   };
 
   private readonly onClose = () => {
+    if (this.ended) return;
     const pending = this.parser.pendingBytes;
     this.end(new SmtpClientError('closed', `connection closed by the server${pending ? ` in the middle of a reply (${pending} bytes)` : ''}`), false);
   };
@@ -297,7 +301,7 @@ export class SmtpSession {
   private end(error: SmtpClientError, destroy: boolean): void {
     if (!this.ended) {
       this.ended = error;
-      if (error.kind !== 'closed' || error.message !== 'session closed') this.note(error.message);
+      if (error !== SESSION_CLOSED) this.note(error.message);
     }
     if (destroy) for (const s of this.sockets) s.destroy();
     const w = this.waiter;

@@ -2,7 +2,7 @@ import type { X509Certificate } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import tls, { type DetailedPeerCertificate, type TLSSocket } from 'node:tls';
 import { statusFromObservations } from '../probe-definition.js';
-import { TIME_VERIFY_ERRORS, TlsUpgradeError, chainTrustErrorIgnoringTime, defaultTlsUpgrader, isLegacyCapable, isTrustAnchorSource } from '../../transport/net/tls-upgrader.js';
+import { TIME_VERIFY_ERRORS, TlsUpgradeError, chainTrustErrorIgnoringTime, defaultTlsUpgrader, isLegacyCapable, isTrustAnchorSource, peerCertificate } from '../../transport/net/tls-upgrader.js';
 import type { DialResult, ProbeContext, ProbeObservation, ProbeResult, ProbeStatus, TlsUpgrader } from '../probe.types.js';
 import {
   type EhloResult,
@@ -130,7 +130,7 @@ interface Conversation {
 }
 
 function tlsFacts(s: TLSSocket): TlsFacts {
-  const peer = s.getPeerCertificate(true);
+  const peer = peerCertificate(s);
   const authErr = s.authorizationError as unknown;
   return {
     version: s.getProtocol() ?? null,
