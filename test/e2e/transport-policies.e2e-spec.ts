@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakePolicyServer } from '../rig/https/fake-policy-server.js';
 import { DnssecRig, type RigZone } from '../rig/dnssec/dnssec-rig.js';
 import { startApp, type RunningApp } from '../support/app-process.js';
+import { type OpenApiDocument, responseSchema, schemaGaps } from '../support/openapi-conformance.js';
 import { type CheckRun as Run, expectExactly, ofProbe } from '../support/check-run.js';
 import { createFakeInternet, type FakeInternet } from '../support/fake-internet.js';
 import { createTestDatabase } from '../support/postgres.js';
@@ -292,10 +293,12 @@ describe('transport policies behind a resolver that does not validate DNSSEC', (
       const r = await app.api('POST', '/api/v1/domains', { name });
       expect(r.status, r.text).toBe(201);
     }
+    let lastCheck: unknown;
     for (const round of [1, 2]) {
       for (const name of DOMAINS) {
         const c = await app.api('POST', `/api/v1/domains/${name}/check`);
         expect(c.status, c.text).toBe(200);
+        lastCheck = c.body;
         const run = mine(c.body as Run);
         const dnssecCodes = run.findings.observed.filter((f) => f.code.startsWith('DNSSEC_') || f.code.startsWith('DANE_'));
         expect(dnssecCodes).toEqual([]);
@@ -314,6 +317,10 @@ describe('transport policies behind a resolver that does not validate DNSSEC', (
     expect(all.body).toHaveLength(1);
     expect(all.body[0]).toMatchObject({ scope: 'monitor', domain: null, status: 'open', target: 'resolver', severity: 'warning', probe: 'dnssec' });
     expect(all.body[0].evidence).not.toHaveProperty('resultTarget');
+    // As the OpenAPI document says (domain: nullable, scope).
+    const doc = (await app.api('GET', '/api/docs-json')).body as OpenApiDocument;
+    expect(schemaGaps(doc, responseSchema(doc, 'GET', '/api/v1/findings', 200), all.body, 'GET findings')).toEqual([]);
+    expect(schemaGaps(doc, responseSchema(doc, 'POST', '/api/v1/domains/{name}/check', 200), lastCheck, 'POST check')).toEqual([]);
     const monitorOnly = await app.api('GET', '/api/v1/findings?scope=monitor');
     expect(monitorOnly.body.map((f: { code: string }) => f.code)).toEqual(['MONITOR_RESOLVER_NOT_VALIDATING']);
     for (const name of DOMAINS) {
