@@ -27,9 +27,23 @@ describe('fleet model', () => {
 
   it('should count the naive work of a provider-hosted domain', () => {
     const fleet = buildFleet({ domains: 1 });
-    fleet.domains = [{ name: 'a.fleet.test', kind: 'provider', provider: 1, mx: fleet.providers[1]!.hosts }];
+    fleet.domains = [{ name: 'a.fleet.test', kind: 'provider', provider: 1, mx: fleet.providers[1]!.hosts, spf: `v=spf1 include:${fleet.providers[1]!.spf.name} ~all` }];
     const zones = [{ zone: 'zen.spamhaus.org', kind: 'ip' as const }, { zone: 'dbl.spamhaus.org', kind: 'domain' as const }];
-    // MX 1 + 4 hosts x (A, AAAA, CNAME) 12 + SRV 2 + 4 addresses x 1 ip zone + 1 domain zone + 2 test points x 2 zones
-    expect(naiveCounts(fleet, zones)).toEqual({ dns: 1 + 12 + 2 + 4 + 1 + 4, smtpAttempts: 12, smtpAccepted: 4 });
+    // MX 1 + 4 hosts x (A, AAAA, CNAME) 12 + SRV 2 + 4 addresses x 1 ip zone + 1 domain zone + 2 test points x 2 zones + SPF TXT and its include 2
+    expect(naiveCounts(fleet, zones)).toEqual({ dns: 1 + 12 + 2 + 4 + 1 + 4 + 2, smtpAttempts: 12, smtpAccepted: 4 });
+  });
+
+  it('should publish SPF as each kind of domain would, and none for a tenth of the self-hosted', () => {
+    const fleet = buildFleet({ domains: 10_000 });
+    const of = (kind: string) => fleet.domains.filter((d) => d.kind === kind);
+    for (const d of of('provider')) expect(d.spf).toBe(`v=spf1 include:${fleet.providers[d.provider!]!.spf.name} ~all`);
+    for (const d of [...of('no-mail'), ...of('null-mx')]) expect(d.spf).toBe('v=spf1 -all');
+    for (const d of of('implicit')) expect(d.spf).toBe('v=spf1 a -all');
+    const self = of('self');
+    const missing = self.filter((d) => d.spf === null).length / self.length;
+    expect(missing).toBeGreaterThan(0.05);
+    expect(missing).toBeLessThan(0.15);
+    for (const d of self) if (d.spf !== null) expect(d.spf).toBe('v=spf1 mx -all');
+    for (const p of fleet.providers) expect(p.spf.name.endsWith('.fleet.test')).toBe(false);
   });
 });

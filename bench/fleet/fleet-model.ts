@@ -6,6 +6,8 @@
  * - ~15% run their own MX: one MX host per domain on its own 127.x.y.z address;
  * - ~3% have no MX (half fall back to an A record with a mail server, half have nothing);
  * - ~2% publish a null MX (RFC 7505).
+ * Every domain publishes SPF as such a domain would (a provider's include, `mx`, `a`, or `-all`
+ * for a domain that sends no mail), except ~10% of the self-hosted ones, which publish none.
  * Every address is in 127.0.0.0/8: nothing ever leaves loopback.
  */
 import type { FakeDnsServer } from '../../test/rig/dns/fake-dns-server.js';
@@ -41,6 +43,8 @@ export interface FleetDomain {
   mx: MxHostSpec[];
   /** kind=implicit: the domain's own A record, probed as its implicit MX. */
   a?: string;
+  /** The domain's SPF record; null: none published (an SPF_MISSING finding). */
+  spf: string | null;
 }
 
 export interface DnsblZoneSpec {
@@ -50,7 +54,8 @@ export interface DnsblZoneSpec {
 
 export interface Fleet {
   domains: FleetDomain[];
-  providers: Array<{ name: string; share: number; hosts: MxHostSpec[] }>;
+  /** `spf`: the name a customer's SPF record includes, and the record published there. */
+  providers: Array<{ name: string; share: number; hosts: MxHostSpec[]; spf: { name: string; record: string } }>;
   /** Every address that has a mail server, with its behaviour. */
   addresses: Map<string, MailAddress>;
   /** Addresses listed on each IP zone, with the answer code. */
@@ -72,6 +77,8 @@ const PROVIDERS = [
 ];
 const SELF_SHARE = 0.15;
 const NO_MX_SHARE = 0.03;
+/** Self-hosted domains that publish no SPF record: the only SPF findings of the fleet. */
+const SELF_WITHOUT_SPF = 0.1;
 
 /** mulberry32: small, fast, good enough to spread a fleet deterministically. */
 export function prng(seed: number): () => number {
@@ -109,7 +116,10 @@ export function buildFleet(options: FleetOptions): Fleet {
       addresses.set(ip, { ip, open: [25], starttls: true });
       hosts.push({ host: `p${i + 1}-mx${h + 1}.${MX_ZONE}`, preference: 10 * (1 + Math.floor(h / 2)), ip });
     }
-    return { name: `provider${i + 1}`, share: p.share, hosts };
+    // Customers include the provider's record, published outside fleet.test like a real provider's
+    // (another organisational domain: its networks are the provider's, not the customer's own).
+    const spf = { name: `_spf.mail-provider${i + 1}.test`, record: `v=spf1 ip4:127.1.${i + 1}.0/24 -all` };
+    return { name: `provider${i + 1}`, share: p.share, hosts, spf };
   });
   // One provider address is on a blocklist: a finding for every domain it hosts.
   listings.push({ zone: 'b.barracudacentral.org', ip: providers[4]!.hosts[0]!.ip, code: '127.0.0.2' });
@@ -136,15 +146,17 @@ export function buildFleet(options: FleetOptions): Fleet {
     const r = rand();
     const provider = cumulative.findIndex((c) => r < c);
     if (provider !== -1) {
-      domains.push({ name, kind: 'provider', provider, mx: providers[provider]!.hosts });
+      domains.push({ name, kind: 'provider', provider, mx: providers[provider]!.hosts, spf: `v=spf1 include:${providers[provider]!.spf.name} ~all` });
     } else if (r < acc + SELF_SHARE) {
       const address = newSelfAddress();
-      domains.push({ name, kind: 'self', mx: [{ host: `mail-d${String(i).padStart(width, '0')}.${MX_ZONE}`, preference: 10, ip: address.ip }] });
+      const spf = rand() < SELF_WITHOUT_SPF ? null : 'v=spf1 mx -all';
+      domains.push({ name, kind: 'self', mx: [{ host: `mail-d${String(i).padStart(width, '0')}.${MX_ZONE}`, preference: 10, ip: address.ip }], spf });
     } else if (r < acc + SELF_SHARE + NO_MX_SHARE) {
-      if (rand() < 0.5) domains.push({ name, kind: 'implicit', mx: [], a: newSelfAddress().ip });
-      else domains.push({ name, kind: 'no-mail', mx: [] });
+      if (rand() < 0.5) domains.push({ name, kind: 'implicit', mx: [], a: newSelfAddress().ip, spf: 'v=spf1 a -all' });
+      else domains.push({ name, kind: 'no-mail', mx: [], spf: 'v=spf1 -all' });
     } else {
-      domains.push({ name, kind: 'null-mx', mx: [] });
+      // RFC 7505 section 4.2: a domain that accepts no mail publishes that it sends none either.
+      domains.push({ name, kind: 'null-mx', mx: [], spf: 'v=spf1 -all' });
     }
   }
   return { domains, providers, addresses, listings };
@@ -153,8 +165,13 @@ export function buildFleet(options: FleetOptions): Fleet {
 /** Publishes the fleet (domains, MX hosts, addresses) on the fake DNS. */
 export function publishFleet(dns: FakeDnsServer, fleet: Fleet): void {
   dns.setSoa(FLEET_APEX, 60, 3600);
-  for (const p of fleet.providers) for (const h of p.hosts) dns.setRecords(h.host, 'A', [h.ip], 3600);
+  for (const p of fleet.providers) {
+    for (const h of p.hosts) dns.setRecords(h.host, 'A', [h.ip], 3600);
+    dns.setSoa(p.spf.name.replace(/^_spf\./, ''), 60, 3600);
+    dns.setRecords(p.spf.name, 'TXT', [p.spf.record], 3600);
+  }
   for (const d of fleet.domains) {
+    if (d.spf !== null) dns.setRecords(d.name, 'TXT', [d.spf], 3600);
     switch (d.kind) {
       case 'provider':
         dns.setRecords(d.name, 'MX', d.mx.map((h) => ({ preference: h.preference, exchange: h.host })), 3600);
@@ -167,8 +184,7 @@ export function publishFleet(dns: FakeDnsServer, fleet: Fleet): void {
         dns.setRecords(d.name, 'A', [d.a!], 3600);
         break;
       case 'no-mail':
-        // The name exists (a website's TXT), so MX is NODATA, not NXDOMAIN.
-        dns.setRecords(d.name, 'TXT', ['v=spf1 -all'], 3600);
+        // The name exists (its SPF record), so MX is NODATA, not NXDOMAIN.
         break;
       case 'null-mx':
         dns.setRecords(d.name, 'MX', [{ preference: 0, exchange: '.' }], 3600);
@@ -193,6 +209,8 @@ export interface NaiveCounts {
  * - the two RFC 6186 SRV lookups (skipped for a null MX: nothing to submit to);
  * - DNSBL: each MX address x each IP zone, the domain x each domain zone, a TXT after a hit,
  *   and each zone's two RFC 5782 test points;
+ * - SPF (which the DNSBL probe needs): the domain's TXT, a provider's include, and what the
+ *   record's `mx` (MX, then A + AAAA per host) or `a` (A + AAAA) mechanism looks up;
  * - SMTP: each MX address x each probed port.
  */
 export function naiveCounts(fleet: Fleet, zones: DnsblZoneSpec[]): NaiveCounts {
@@ -224,6 +242,10 @@ export function naiveCounts(fleet: Fleet, zones: DnsblZoneSpec[]): NaiveCounts {
     }
     dns += domainZones.length;
     dns += 2 * (domainZones.length + (ips.length > 0 ? ipZones.length : 0));
+    const spfTerms = d.spf?.split(' ') ?? [];
+    dns += 1 + spfTerms.filter((t) => t.startsWith('include:')).length;
+    if (spfTerms.includes('mx')) dns += 1 + 2 * d.mx.length;
+    if (spfTerms.includes('a')) dns += 2;
   }
   return { dns, smtpAttempts, smtpAccepted };
 }
