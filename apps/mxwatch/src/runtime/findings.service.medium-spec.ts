@@ -115,6 +115,29 @@ describe.each(backends)(`${FindingsService.name}: findings about the monitor its
     expect(await repo.openAboutMonitor()).toHaveLength(1);
   });
 
+  it('should record the sightings of an open finding without a transaction, sharing the lock, and plan under it once one is needed', async () => {
+    await cycle(false, new Date('2026-06-01T12:00:00Z'), new Date('2026-06-01T12:00:05Z'));
+    let transactions = 0;
+    const counting = databases.map((d) => {
+      const prisma = new Proxy(d.prisma, { get: (target, prop, receiver) => (prop === '$transaction' ? (...args: unknown[]) => (transactions++, (target.$transaction as (...a: unknown[]) => unknown)(...args)) : Reflect.get(target, prop, receiver)) });
+      return new FindingsService(new FindingsRepository({ prisma } as DatabaseService), new EventBus(), { alertAfter: 2 } as AppConfig);
+    });
+    const at = new Date('2026-06-01T12:05:00Z');
+    await Promise.all(domains.map((d, i) => counting[i % counting.length]!.applyRun(d, [dnssec(d.name, false, at)], new Date('2026-06-01T12:05:05Z'))));
+    // Only the domains' own findings would need one (none here), never the monitor's steady state.
+    expect(transactions).toBe(0);
+    expect(await rows()).toMatchObject([{ status: 'open', seenCount: 2 * N, missCount: 0, lastSeenAt: new Date('2026-06-01T12:05:05Z') }]);
+
+    // A finding resolved meanwhile is not "seen again": the repository says so and the run plans under the lock.
+    const [open] = await rows();
+    await databases[0]!.prisma.finding.update({ where: { id: open!.id }, data: { status: 'resolved', resolvedAt: new Date('2026-06-01T12:05:06Z') } });
+    const draft = { code: CODE, severity: 'warning' as const, probe: 'dnssec', target: 'resolver', message: 'm', remediation: 'r', evidence: {}, scope: 'monitor' as const };
+    expect(await repo.seenAboutMonitor(open!.id, draft, new Date('2026-06-01T12:05:07Z'))).toBe(false);
+    await counting[0]!.applyRun(domains[0]!, [dnssec(domains[0]!.name, false, new Date('2026-06-01T12:05:10Z'))], new Date('2026-06-01T12:05:11Z'));
+    expect(transactions).toBe(1);
+    expect((await rows()).map((r) => r.status)).toEqual(['resolved', 'pending']);
+  });
+
   it('should resolve once when the runs no longer show it, and not reopen for a slow run that looked before', async () => {
     await cycle(false, new Date('2026-06-01T12:00:00Z'), new Date('2026-06-01T12:00:05Z'));
     const fixedAt = new Date('2026-06-01T12:05:00Z');

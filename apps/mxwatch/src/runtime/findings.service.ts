@@ -68,7 +68,7 @@ export class FindingsService {
    */
   async applyRun(domain: { id: string; name: string; labels: Record<string, string> }, results: ProbeResult[], now: Date): Promise<AppliedRun> {
     const drafts = deriveFindings(results);
-    const { domain: active, monitorActive } = await this.repo.activeWithMonitor(domain.id);
+    const { domain: active, monitor: monitorActive } = await this.repo.activeWithMonitor(domain.id);
     const own = active.filter((f) => scopeOfCode(f.code) === 'domain');
     const byId = new Map(own.map((f) => [f.id, f]));
     const changes: LifecycleChange[] = [
@@ -85,7 +85,7 @@ export class FindingsService {
     const { opened, resolved } = changes.length > 0 ? await this.repo.apply(domain.id, changes, now) : { opened: [], resolved: [] };
 
     const monitorDrafts = drafts.filter((d) => d.scope === 'monitor');
-    const monitor = monitorDrafts.length > 0 || monitorActive ? await this.applyMonitor(monitorDrafts, results, now) : { opened: [], resolved: [] };
+    const monitor = (await this.seenAgain(monitorActive, monitorDrafts, results, now)) ? { opened: [], resolved: [] } : await this.applyMonitor(monitorDrafts, results, now);
 
     const transitions: FindingTransition[] = [
       ...opened.map((finding) => ({ kind: 'opened' as const, finding, domain })),
@@ -96,6 +96,21 @@ export class FindingsService {
     for (const t of transitions) await this.events.emit(t.kind === 'opened' ? 'finding.opened' : 'finding.resolved', t);
     if (monitor.opened.length > 0 || monitor.resolved.length > 0) await this.events.emit('monitor.transitions', { ...monitor, at: now });
     return { drafts, opened, resolved, monitor };
+  }
+
+  /**
+   * The steady state, without a transaction: everything this run shows about the monitor is open
+   * already, and nothing else active about the monitor could have been seen by it (no miss to
+   * count). True when that held and the sightings were recorded; false: plan under the lock.
+   */
+  private async seenAgain(active: Finding[], drafts: FindingDraft[], results: readonly ProbeResult[], now: Date): Promise<boolean> {
+    const key = (f: { code: string; target: string }) => `${f.code}\u0000${f.target}`;
+    const byKey = new Map(active.map((f) => [key(f), f]));
+    const shown = new Set(drafts.map(key));
+    if (drafts.some((d) => byKey.get(key(d))?.status !== 'open')) return false;
+    if (active.some((f) => !shown.has(key(f)) && isCovered(f, results))) return false;
+    for (const d of drafts) if (!(await this.repo.seenAboutMonitor(byKey.get(key(d))!.id, d, now))) return false;
+    return true;
   }
 
   /** One domain's run against the findings about the monitor: planned and applied under the repository's lock. */

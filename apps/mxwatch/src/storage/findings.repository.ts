@@ -3,6 +3,7 @@ import { Prisma, type Finding } from '../generated/prisma/client.js';
 import { DatabaseService } from '../database/database.service.js';
 import type { FindingScope } from '../findings/finding-catalog.js';
 import type { LifecycleChange } from '../findings/finding-lifecycle.js';
+import type { FindingDraft } from '../findings/findings.rules.js';
 import { fromStorableText, toStorable, toStorableText } from './storable-text.js';
 
 export type { Finding };
@@ -29,6 +30,12 @@ type Tx = Prisma.TransactionClient;
 
 const ACTIVE = { in: ['pending', 'open'] };
 
+/**
+ * One lock for every change to the findings about the monitor: a planning transaction takes it
+ * exclusively (read, plan, write), a sighting of an already open one shares it.
+ */
+const MONITOR_LOCK = Prisma.sql`hashtext('mxwatch:monitor-findings')`;
+
 @Injectable()
 export class FindingsRepository {
   constructor(private readonly db: DatabaseService) {}
@@ -40,12 +47,29 @@ export class FindingsRepository {
   }
 
   /**
-   * The domain's active findings and, in the same statement, whether any finding about the monitor
-   * is active: a run that shows no monitor observation then needs no monitor transaction at all.
+   * The domain's active findings and, in the same statement, the active findings about the monitor:
+   * a run that only sees again what is already open about the monitor then needs no transaction.
    */
-  async activeWithMonitor(domainId: string): Promise<{ domain: Finding[]; monitorActive: boolean }> {
-    const rows = await this.db.prisma.finding.findMany({ where: { OR: [{ domainId }, { domainId: null }], status: ACTIVE } });
-    return { domain: rows.filter((f) => f.domainId === domainId).map(readable), monitorActive: rows.some((f) => f.domainId === null) };
+  async activeWithMonitor(domainId: string): Promise<{ domain: Finding[]; monitor: Finding[] }> {
+    const rows = (await this.db.prisma.finding.findMany({ where: { OR: [{ domainId }, { domainId: null }], status: ACTIVE } })).map(readable);
+    return { domain: rows.filter((f) => f.domainId === domainId), monitor: rows.filter((f) => f.domainId === null) };
+  }
+
+  /**
+   * One more sighting of an open finding about the monitor, in one statement: the steady state of
+   * every domain's run while, say, the DNSBL resolver is public. It shares the lock a planning
+   * transaction holds exclusively, so it never lands between that one's read and write. False when
+   * the finding is no longer open (a run resolved it meanwhile): the caller then plans under the lock.
+   */
+  async seenAboutMonitor(id: string, draft: FindingDraft, now: Date): Promise<boolean> {
+    const evidence = JSON.stringify(toStorable(draft.evidence));
+    const n = await this.db.prisma.$executeRaw`
+      UPDATE "Finding"
+         SET "seenCount" = "seenCount" + 1, "missCount" = 0, "lastSeenAt" = ${now}, "severity" = ${draft.severity},
+             "message" = ${toStorableText(draft.message)}, "remediation" = ${toStorableText(draft.remediation)}, "evidence" = ${evidence}::jsonb
+       WHERE "id" = ${id}::uuid AND "domainId" IS NULL AND "status" = 'open'
+         AND (SELECT true FROM (SELECT pg_advisory_xact_lock_shared(${MONITOR_LOCK})) AS l)`;
+    return n === 1;
   }
 
   /** Applies one run's lifecycle changes atomically; returns the rows that opened and resolved. */
@@ -66,7 +90,7 @@ export class FindingsRepository {
   ): Promise<AppliedChanges> {
     return this.db.prisma.$transaction(async (tx) => {
       // Held until the transaction ends; a constant key (one lock for all monitor findings: they are few and change rarely).
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('mxwatch:monitor-findings'))`;
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(${MONITOR_LOCK})`;
       const active = (await tx.finding.findMany({ where: { domainId: null, status: ACTIVE } })).map(readable);
       const resolved = await tx.finding.groupBy({ by: ['code', 'target'], where: { domainId: null, status: 'resolved' }, _max: { resolvedAt: true } });
       const lastResolved = new Map(resolved.map((r) => [`${r.code}\u0000${fromStorableText(r.target)}`, r._max.resolvedAt ?? undefined]));
