@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { renderPrometheusText } from './exposition.js';
+import { FleetGauge } from './fleet-gauge.js';
 
 function fleetRegistry(domains: number): Registry {
   const registry = new Registry();
@@ -51,6 +52,52 @@ describe(renderPrometheusText.name, () => {
     const bytes = await renderPrometheusText(registry);
     expect(bytes.length).toBeGreaterThan(2 << 20);
     expect(bytes.toString('utf8')).toBe(await registry.metrics());
+  });
+
+  it('should write a FleetGauge exactly as prom-client writes a Gauge after the same operations', async () => {
+    const ours = new Registry();
+    const theirs = new Registry();
+    const labelNames = ['domain', 'probe', 'extra'] as const;
+    const a = new FleetGauge({ name: 'x_fleet', help: 'fleet \\ help\nsecond line', labelNames, registers: [ours] });
+    const b = new Gauge({ name: 'x_fleet', help: 'fleet \\ help\nsecond line', labelNames, registers: [theirs] });
+    const both = (f: (g: { set(l: object, v: number): void; remove(l: object): void }) => void) => {
+      f(a as never);
+      f(b as never);
+    };
+    both((g) => {
+      for (let i = 0; i < 300; i++) g.set({ domain: `d${i}.example`, probe: 'mx' }, i % 3);
+      // Set again (keeps its place), removed and set again (goes last), labels in another order.
+      g.set({ domain: 'd5.example', probe: 'mx' }, 42);
+      g.remove({ domain: 'd7.example', probe: 'mx' });
+      g.set({ domain: 'd7.example', probe: 'mx' }, 7);
+      g.set({ probe: 'mx', domain: 'd9.example' }, 9);
+      g.remove({ probe: 'mx', domain: 'd11.example' });
+      // A label left out, escaping, numbers as label values, special values.
+      g.set({ domain: 'partial.example' }, 1);
+      g.set({ domain: 'odd "quoted" \\ name\nline', probe: 'mx', extra: 3 }, 0.5);
+      g.set({ domain: 'bücher.example ✉', probe: 'smtp' }, NaN);
+      g.set({ domain: 'inf.example', probe: 'smtp' }, Infinity);
+      g.set({ domain: 'ninf.example', probe: 'smtp' }, -Infinity);
+      g.set({ domain: 'small.example', probe: 'smtp' }, 1e-7);
+    });
+    new FleetGauge({ name: 'x_fleet_empty', help: 'never set', labelNames: ['a'], registers: [ours] });
+    new Gauge({ name: 'x_fleet_empty', help: 'never set', labelNames: ['a'], registers: [theirs] });
+    const expected = await theirs.metrics();
+    expect((await renderPrometheusText(ours)).toString('utf8')).toBe(expected);
+    // prom-client's own serialiser reads a FleetGauge through get() to the same text.
+    expect(await ours.metrics()).toBe(expected);
+
+    a.reset();
+    b.reset();
+    a.set({ domain: 'after.reset', probe: 'mx' }, 1);
+    b.set({ domain: 'after.reset', probe: 'mx' }, 1);
+    expect((await renderPrometheusText(ours)).toString('utf8')).toBe(await theirs.metrics());
+  });
+
+  it('should refuse what prom-client refuses on a gauge', () => {
+    const g = new FleetGauge({ name: 'x_strict', help: 'h', labelNames: ['a'] });
+    expect(() => g.set({ b: 'x' } as never, 1)).toThrow(/Added label "b" is not included/);
+    expect(() => g.set({ a: 'x' }, '1' as never)).toThrow(TypeError);
   });
 
   it('should write an empty registry as prom-client does', async () => {

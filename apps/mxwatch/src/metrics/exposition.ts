@@ -1,4 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import { FleetGauge, labelValueText } from './fleet-gauge.js';
 
 interface ExportedValue {
   value: number;
@@ -19,16 +20,10 @@ interface Collectable {
   getForPromString?(): Promise<ExportedMetric> | ExportedMetric;
 }
 
-const NEEDS_ESCAPE = /[\\\n"]/;
 const lastSize = new WeakMap<Registry, number>();
 
 function escapeText(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
-}
-
-function labelValue(v: string | number): string | number {
-  if (typeof v !== 'string' || !NEEDS_ESCAPE.test(v)) return v;
-  return escapeText(v).replace(/"/g, '\\"');
 }
 
 function valueText(v: number): string {
@@ -77,7 +72,7 @@ class Output {
 function addLabels(out: Output, labels: Record<string, string | number>, exclude: Record<string, unknown> | undefined, first: boolean): boolean {
   for (const name in labels) {
     if (exclude && Object.prototype.hasOwnProperty.call(exclude, name)) continue;
-    out.add(`${first ? '{' : ','}${name}="${labelValue(labels[name]!)}"`);
+    out.add(`${first ? '{' : ','}${name}="${labelValueText(labels[name])}"`);
     first = false;
   }
   return first;
@@ -112,6 +107,13 @@ function addSeries(out: Output, name: string, v: ExportedValue): void {
 }
 
 async function render(out: Output, metric: Collectable): Promise<void> {
+  if (metric instanceof FleetGauge) {
+    const name = escapeText(metric.name);
+    out.add(`# HELP ${name} ${escapeText(metric.help)}\n# TYPE ${name} gauge`);
+    // Each series' label text was rendered when it was set.
+    for (const s of metric.entries()) out.add(`\n${name}${s.text} ${valueText(s.value)}`);
+    return;
+  }
   const direct = directStore(metric);
   const data = direct ?? (await (metric.getForPromString ? metric.getForPromString() : metric.get()));
   const name = escapeText(data.name);

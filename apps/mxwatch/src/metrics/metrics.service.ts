@@ -1,5 +1,6 @@
 import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
-import type { Counter, Gauge } from 'prom-client';
+import type { Counter } from 'prom-client';
+import type { FleetGauge } from './fleet-gauge.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import type { ProbeDefinition, SeriesSample } from '../probes/probe-definition.js';
@@ -136,7 +137,7 @@ export class MetricsService implements OnModuleInit {
   }
 
   private set(s: SeriesSample): void {
-    (this.probeMetrics.get(s.metric) as Gauge<string>).set(s.labels, s.value);
+    (this.probeMetrics.get(s.metric) as FleetGauge).set(s.labels, s.value);
   }
 
   private remove(key: SeriesKey): void {

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ProbeDefinition } from '../probes/probe-definition.js';
+import { FleetGauge } from './fleet-gauge.js';
 
 /**
  * The runner's own metrics; each registered probe adds its own from its definition
@@ -7,6 +8,7 @@ import type { ProbeDefinition } from '../probes/probe-definition.js';
  * alert rules): see README "Metrics". Per-host facts are keyed by host/ip/port, never by
  * domain, so a provider serving thousands of domains is one series; domains join through
  * mxwatch_domain_mx_info. No label ever carries free text such as an error message.
+ * Labelled gauges of the fleet are FleetGauges (Map-backed, label text kept per series).
  */
 export function createMetrics() {
   const registry = new Registry();
@@ -17,12 +19,12 @@ export function createMetrics() {
   const r = [registry];
   return {
     registry,
-    probeSuccess: new Gauge({ name: 'mxwatch_probe_success', help: 'Whether the probe passed for the domain at its last check (1 pass or warn, 0 fail; absent when untestable)', labelNames: ['domain', 'probe'] as const, registers: r }),
+    probeSuccess: new FleetGauge({ name: 'mxwatch_probe_success', help: 'Whether the probe passed for the domain at its last check (1 pass or warn, 0 fail; absent when untestable)', labelNames: ['domain', 'probe'] as const, registers: r }),
     probeDuration: new Histogram({ name: 'mxwatch_probe_duration_seconds', help: 'Duration of one probe on one target', labelNames: ['probe'] as const, buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: r }),
     probeRuns: new Counter({ name: 'mxwatch_probe_runs_total', help: 'Probe results recorded, by probe and status', labelNames: ['probe', 'status'] as const, registers: r }),
-    findingsOpen: new Gauge({ name: 'mxwatch_findings_open', help: 'Open findings by severity and code', labelNames: ['severity', 'code'] as const, registers: r }),
-    domainFindingsOpen: new Gauge({ name: 'mxwatch_domain_findings_open', help: 'Open findings of each domain by severity', labelNames: ['domain', 'severity'] as const, registers: r }),
-    lastCheck: new Gauge({ name: 'mxwatch_last_check_timestamp_seconds', help: 'When the last check of the domain finished (unix time)', labelNames: ['domain'] as const, registers: r }),
+    findingsOpen: new FleetGauge({ name: 'mxwatch_findings_open', help: 'Open findings by severity and code', labelNames: ['severity', 'code'] as const, registers: r }),
+    domainFindingsOpen: new FleetGauge({ name: 'mxwatch_domain_findings_open', help: 'Open findings of each domain by severity', labelNames: ['domain', 'severity'] as const, registers: r }),
+    lastCheck: new FleetGauge({ name: 'mxwatch_last_check_timestamp_seconds', help: 'When the last check of the domain finished (unix time)', labelNames: ['domain'] as const, registers: r }),
     checkRuns: new Counter({ name: 'mxwatch_check_runs_total', help: 'Domain checks finished, by trigger and worst status', labelNames: ['trigger', 'status'] as const, registers: r }),
     checkDuration: new Histogram({ name: 'mxwatch_check_duration_seconds', help: 'Duration of one whole domain check', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: r }),
     domains: new Gauge({ name: 'mxwatch_domains', help: 'Monitored domains by state', labelNames: ['state'] as const, registers: r }),
@@ -35,7 +37,7 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
-export type ProbeMetric = Gauge<string> | Counter<string>;
+export type ProbeMetric = FleetGauge | Counter<string>;
 
 /** Creates every metric the registered probes declare, by name. A name declared twice is a bug. */
 export function registerProbeMetrics(registry: Registry, probes: readonly ProbeDefinition[]): Map<string, ProbeMetric> {
@@ -44,7 +46,7 @@ export function registerProbeMetrics(registry: Registry, probes: readonly ProbeD
     for (const spec of def.metrics?.specs ?? []) {
       if (out.has(spec.name) || registry.getSingleMetric(spec.name)) throw new Error(`bug: metric ${spec.name} of probe ${def.name} is declared twice`);
       const options = { name: spec.name, help: spec.help, labelNames: [...spec.labelNames], registers: [registry] };
-      out.set(spec.name, spec.type === 'counter' ? new Counter(options) : new Gauge(options));
+      out.set(spec.name, spec.type === 'counter' ? new Counter(options) : new FleetGauge(options));
     }
   }
   return out;
