@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { CompletedCheck } from '../runtime/check-runner.service.js';
 import type { DomainRow } from '../storage/domains.repository.js';
 import type { ProbeResult, ProbeStatus } from '../probes/probe.types.js';
-import { MetricsService } from './metrics.service.js';
+import type { AppConfig } from '../config/config.types.js';
+import type { ScrapeFacts } from '../storage/metrics.repository.js';
+import { fleetSource, MetricsService, QUEUE_STATES } from './metrics.service.js';
 
 const T0 = new Date('2026-05-01T10:00:00.000Z');
 
@@ -88,9 +90,17 @@ function completed(name: string, spec: CheckSpec): CompletedCheck {
 }
 
 /** recordCheck and forgetDomain use none of the collaborators (they serve the Nest wiring and scrape). */
-function service(): MetricsService {
+function service(config: Partial<AppConfig> = {}, queue?: { getJobCounts(...s: string[]): Promise<Record<string, number>> }): MetricsService {
   const Ctor = MetricsService as unknown as new (...args: unknown[]) => MetricsService;
-  return new Ctor({ on: () => () => {} }, {}, {});
+  const facts: ScrapeFacts = { findingsBySeverityCode: [{ severity: 'critical', code: 'MX_MISSING', count: 1 }], findingsByDomainSeverity: [], domains: { enabled: 1, disabled: 0 }, mostOverdue: null };
+  return new Ctor({ on: () => () => {} }, { scrapeFacts: async () => facts }, { scheduler: true, ...config }, undefined, queue);
+}
+
+/** A stored run as the database feed applies it. */
+function stored(name: string, spec: CheckSpec) {
+  const c = completed(name, spec);
+  for (const r of c.results) r.startedAt = c.startedAt;
+  return { domain: name, startedAt: c.startedAt, finishedAt: c.finishedAt, results: c.results };
 }
 
 type Series = Record<string, string> & { value: string };
@@ -299,5 +309,102 @@ describe(MetricsService.name, () => {
       { trigger: 'schedule', status: 'pass', value: '1' },
     ]);
     expect((await series(svc, 'mxwatch_check_duration_seconds', 'mxwatch_check_duration_seconds_count'))[0]?.value).toBe('3');
+  });
+
+  describe('fed from the database', () => {
+    const at = (s: number) => new Date(T0.getTime() + s * 1000);
+    const tls = async (svc: MetricsService) => (await series(svc, 'mxwatch_tls_version_info')).map((x) => `${x.host} ${x.version}`).sort();
+
+    it('should only count the checks this process runs, and take fleet series from stored runs', async () => {
+      const svc = service({ role: 'api' });
+      svc.recordCheck(completed('alpha.test', { hosts: [MX1] }));
+      expect(await series(svc, 'mxwatch_probe_success')).toEqual([]);
+      expect(await series(svc, 'mxwatch_smtp_port_open')).toEqual([]);
+      expect(await series(svc, 'mxwatch_check_runs_total')).toEqual([{ trigger: 'schedule', status: 'pass', value: '1' }]);
+
+      svc.applyRun(stored('alpha.test', { hosts: [MX1] }));
+      expect(await hostsOf(svc, 'mxwatch_smtp_port_open')).toEqual(['mx1.shared.test']);
+      expect((await series(svc, 'mxwatch_check_runs_total'))[0]?.value).toBe('1');
+    });
+
+    it('should show the latest result about a host by its time, whatever order the runs come in', async () => {
+      const older = stored('beta.test', { hosts: [{ ...MX1, starttls: { tlsVersion: 'TLSv1.3' } }], at: at(20) });
+      const newer = stored('alpha.test', { hosts: [{ ...MX1, starttls: { tlsVersion: 'TLSv1.2' } }], at: at(30) });
+      const one = service({ role: 'api' });
+      one.applyRun(older);
+      one.applyRun(newer);
+      const other = service({ role: 'api' });
+      other.applyRun(newer);
+      other.applyRun(older);
+      expect(await tls(one)).toEqual(['mx1.shared.test TLSv1.2']);
+      expect(await tls(other)).toEqual(['mx1.shared.test TLSv1.2']);
+      expect(one.takeReapply()).toEqual(new Set());
+    });
+
+    it('should ask for the run of the domain with the best remaining result when the one shown lets go of the host', async () => {
+      const svc = service({ role: 'api' });
+      svc.applyRun(stored('beta.test', { hosts: [{ ...MX1, starttls: { tlsVersion: 'TLSv1.3' } }], at: at(20) }));
+      svc.applyRun(stored('gamma.test', { hosts: [{ ...MX1, starttls: { tlsVersion: 'TLSv1.3' } }], at: at(10) }));
+      svc.applyRun(stored('alpha.test', { hosts: [{ ...MX1, starttls: { tlsVersion: 'TLSv1.2' } }], at: at(30) }));
+      svc.applyRun(stored('alpha.test', { hosts: [MX2], at: at(40) }));
+      // Still shown until the feed applies beta's run again; then it is beta's.
+      expect(svc.takeReapply()).toEqual(new Set(['beta.test']));
+      svc.applyRun(stored('beta.test', { hosts: [{ ...MX1, starttls: { tlsVersion: 'TLSv1.3' } }], at: at(20) }));
+      expect(await tls(svc)).toEqual(['mx1.shared.test TLSv1.3', 'mx2.shared.test TLSv1.3']);
+      svc.dropDomain('beta.test');
+      svc.dropDomain('gamma.test');
+      expect(await hostsOf(svc, 'mxwatch_smtp_port_open')).toEqual(['mx2.shared.test']);
+    });
+
+    it('should say which probes of a run keep earlier series', () => {
+      const svc = service({ role: 'api' });
+      expect(svc.keepProbes(stored('alpha.test', { hosts: [MX1], mxStatus: 'untestable' }))).toEqual(new Set(['mx']));
+      expect(svc.keepProbes(stored('alpha.test', { hosts: [MX1] }))).toEqual(new Set());
+    });
+  });
+
+  it('should take its fleet series from its own checks alone, from the database, or not at all, by role', () => {
+    const table: Array<[Partial<AppConfig>, string]> = [
+      [{}, 'events'],
+      [{ role: 'all', scheduler: false }, 'events'],
+      [{ role: 'all', redisUrl: 'redis://r' }, 'database'],
+      [{ role: 'api' }, 'database'],
+      [{ role: 'api', redisUrl: 'redis://r' }, 'database'],
+      [{ role: 'worker' }, 'none'],
+      [{ role: 'worker', redisUrl: 'redis://r' }, 'none'],
+    ];
+    for (const [config, source] of table) expect(fleetSource({ scheduler: true, ...config } as AppConfig), JSON.stringify(config)).toBe(source);
+  });
+
+  it("should export the shared queue's job counts, and none when Redis does not answer", async () => {
+    let answer: () => Promise<Record<string, number>> = async () => ({ waiting: 3, active: 2, delayed: 1, failed: 4, completed: 9, paused: 0, prioritized: 0 });
+    const svc = service({ role: 'api', redisUrl: 'redis://r' }, { getJobCounts: (...states) => (expect(states).toEqual([...QUEUE_STATES]), answer()) });
+    let text = (await svc.scrape()).body.toString();
+    expect(text.split('\n').filter((l) => l.startsWith('mxwatch_queue_jobs{'))).toEqual([
+      'mxwatch_queue_jobs{state="waiting"} 3',
+      'mxwatch_queue_jobs{state="active"} 2',
+      'mxwatch_queue_jobs{state="delayed"} 1',
+      'mxwatch_queue_jobs{state="prioritized"} 0',
+      'mxwatch_queue_jobs{state="paused"} 0',
+      'mxwatch_queue_jobs{state="failed"} 4',
+      'mxwatch_queue_jobs{state="completed"} 9',
+    ]);
+    answer = () => Promise.reject(new Error('Connection is closed.'));
+    text = (await svc.scrape()).body.toString();
+    expect(text).not.toMatch(/^mxwatch_queue_jobs\{/m);
+  });
+
+  it("should export a worker's own series only: no findings, domains, lag or per-domain series", async () => {
+    const svc = service({ role: 'worker' });
+    svc.recordCheck(completed('alpha.test', { hosts: [MX1] }));
+    const text = (await svc.scrape()).body.toString();
+    expect(text).toMatch(/^mxwatch_check_runs_total\{trigger="schedule",status="pass"\} 1$/m);
+    expect(text).toMatch(/^mxwatch_smtp_outbound_blocked 0$/m);
+    expect(text).not.toMatch(/^mxwatch_(findings_open|domains|scheduler_lag_seconds|probe_success|smtp_port_open|last_check_timestamp_seconds)[{ ]/m);
+    const api = (await service({ role: 'api' }).scrape()).body.toString();
+    expect(api).toMatch(/^mxwatch_findings_open\{severity="critical",code="MX_MISSING"\} 1$/m);
+    expect(api).toMatch(/^mxwatch_scheduler_lag_seconds 0$/m);
+    // An api replica runs no probe: the process-wide probe series are the workers'.
+    expect(api).not.toMatch(/^mxwatch_smtp_outbound_blocked /m);
   });
 });

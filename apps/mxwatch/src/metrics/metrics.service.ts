@@ -7,6 +7,8 @@ import type { ProbeDefinition, SeriesSample } from '../probes/probe-definition.j
 import type { ProbeResult } from '../probes/probe.types.js';
 import { PROBES } from '../probes/registry.js';
 import { EventBus, type CheckCompletedEvent } from '../runtime/events.js';
+import { QUEUE_STATS, type QueueStats } from '../runtime/queue/queue-tokens.js';
+import { rolePlan } from '../runtime/roles.js';
 import { DatabaseOutage } from '../runtime/run-buffer.js';
 import { MetricsRepository } from '../storage/metrics.repository.js';
 import { renderPrometheusText } from './exposition.js';
@@ -24,9 +26,43 @@ interface DomainSeries {
 }
 
 interface HostEntity {
+  /** Domains whose latest check mentions the entity (events). */
   refs: number;
   keys: Set<SeriesKey>;
+  /**
+   * Database feed only: the time of each referring domain's result about the entity, and the
+   * (time, domain) of the result whose series are shown; `at` is -Infinity once that domain let go.
+   */
+  cands?: Map<string, number>;
+  at: number;
+  by: string;
 }
+
+/**
+ * Where this process's fleet series (per domain, per host, findings, domain counts) come from:
+ * `events` from the checks this process runs (the single process: it runs every check);
+ * `database` from the runs stored by whichever process ran them (MetricsFeedService), so every
+ * replica serving /metrics shows the same series (an `api` replica, or `all` with Redis, where
+ * workers run most checks); `none` on a worker, whose /metrics are its own process series only.
+ */
+export type FleetSource = 'events' | 'database' | 'none';
+
+export function fleetSource(config: Pick<AppConfig, 'role' | 'redisUrl' | 'scheduler'> | undefined): FleetSource {
+  const plan = rolePlan({ role: config?.role ?? 'all', redisUrl: config?.redisUrl, scheduler: config?.scheduler ?? true });
+  if (plan.http === 'health') return 'none';
+  return config?.role === 'api' || plan.checks === 'queue' ? 'database' : 'events';
+}
+
+/** A stored run as the database feed applies it. */
+export interface FleetRun {
+  domain: string;
+  startedAt: Date;
+  finishedAt: Date;
+  results: ProbeResult[];
+}
+
+/** BullMQ job states worth a series (no flows here: `waiting-children` is always 0). */
+export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'paused', 'failed', 'completed'] as const;
 
 const seriesKey = (s: { metric: string; labels: Record<string, string> }): SeriesKey => `${s.metric}\u0000${JSON.stringify(s.labels)}`;
 const parseKey = (key: SeriesKey): { metric: string; labels: Record<string, string> } => {
@@ -34,57 +70,88 @@ const parseKey = (key: SeriesKey): { metric: string; labels: Record<string, stri
   return { metric: key.slice(0, i), labels: JSON.parse(key.slice(i + 1)) as Record<string, string> };
 };
 
+/** Whether the result (at, domain) replaces the one shown (curAt, curBy): later wins, then the greater name. */
+const wins = (at: number, domain: string, curAt: number, curBy: string): boolean => at > curAt || (at === curAt && domain >= curBy);
+
 /**
  * Keeps /metrics in step with checks, generically: each registered probe says which series a result
  * sets. A domain's own series are replaced by its next check. Host series (keyed by host/ip/port
  * or address/zone) belong to the entity a result is about (probe + target): the latest result
  * about it, from whichever domain, replaces its series, and they disappear when no domain's latest
  * check mentions the entity any more (host left every MX set, domain deleted).
+ *
+ * Fed by this process's `check.completed` events (`events`), or by the stored runs
+ * (`database`, `applyRun`). Fed from the database, "latest" is decided by the results' times,
+ * not by arrival, so replicas that read the same runs in another order show the same series: a
+ * host series is the one from the latest result about it among the domains' applied checks.
  */
 @Injectable()
 export class MetricsService implements OnModuleInit {
   readonly m: Metrics = createMetrics();
+  readonly source: FleetSource;
+  private readonly ordered: boolean;
+  /** Whether this process runs probes: their process-wide series (`global`) are about this process. */
+  private readonly runsChecks: boolean;
   private readonly probeMetrics: Map<string, ProbeMetric>;
   private readonly defs: Map<string, ProbeDefinition>;
   private readonly domains = new Map<string, DomainSeries>();
   private readonly entities = new Map<string, HostEntity>();
   /** When a domain was last deleted or disabled: a check that started before then must not bring its series back. */
   private readonly forgottenAt = new Map<string, number>();
+  /** Database feed: domains whose stored run must be applied again (they hold the best remaining result about a host). */
+  private readonly reapply = new Set<string>();
+  private beforeScrape: ((deadline: number) => Promise<void>) | null = null;
 
   constructor(
     private readonly events: EventBus,
     private readonly repo: MetricsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Optional() private readonly outage?: DatabaseOutage,
+    @Optional() @Inject(QUEUE_STATS) private readonly queue?: QueueStats,
   ) {
     this.probeMetrics = registerProbeMetrics(this.m.registry, PROBES);
     this.defs = new Map(PROBES.map((p) => [p.name, p]));
+    this.source = fleetSource(config);
+    this.ordered = this.source === 'database';
+    this.runsChecks = rolePlan({ role: config?.role ?? 'all', redisUrl: config?.redisUrl, scheduler: config?.scheduler ?? true }).checks !== 'none';
+    // A worker has no fleet view: a lag it could only read from the database is the api's to show.
+    if (this.source === 'none') this.m.registry.removeSingleMetric('mxwatch_scheduler_lag_seconds');
   }
 
   onModuleInit(): void {
     this.events.on('check.completed', (c) => this.recordCheck(c));
-    this.events.on('domain.retired', (e) => this.forgetDomain(e.name));
+    // From the database, a retired domain is dropped by the feed (which also hears of it from the database).
+    if (this.source === 'events') this.events.on('domain.retired', (e) => this.forgetDomain(e.name));
     this.outage?.onDropped((reason) => this.m.checkRunsDropped.inc({ reason }));
     this.events.on('policy.changed', (e) => {
       for (const c of e.changes) this.m.policyChanges.inc({ kind: c.kind, weakening: String(c.weakening) });
     });
   }
 
+  /** The database feed brings its series up to date before each scrape (bounded by the deadline, ms since the epoch). */
+  setBeforeScrape(hook: (deadline: number) => Promise<void>): void {
+    this.beforeScrape = hook;
+  }
+
   private get perDomain(): boolean {
     return this.config?.metricsPerDomain !== false;
   }
 
+  /**
+   * A check this process ran: the process-wide counters (checks, probe runs and durations, probe
+   * counters) always; the fleet series only when they come from this process's events.
+   */
   recordCheck(c: Pick<CheckCompletedEvent, 'domain' | 'trigger' | 'results' | 'startedAt' | 'finishedAt' | 'status'>): void {
     const { m } = this;
-    const domain = c.domain.name;
-    const results = c.results;
     m.checkRuns.inc({ trigger: c.trigger, status: c.status });
     m.checkDuration.observe((c.finishedAt.getTime() - c.startedAt.getTime()) / 1000);
-    for (const r of results) {
+    for (const r of c.results) {
       m.probeRuns.inc({ probe: r.probe, status: r.status });
       m.probeDuration.observe({ probe: r.probe }, r.durationMs / 1000);
       for (const inc of this.defs.get(r.probe)?.metrics?.counters?.(r) ?? []) (this.probeMetrics.get(inc.metric) as Counter<string>).inc(inc.labels, inc.by ?? 1);
     }
+    if (this.source !== 'events') return;
+    const domain = c.domain.name;
     // A disabled domain is not monitored (a manual check of it included): its series would go stale.
     if (!c.domain.enabled) return;
     const forgotten = this.forgottenAt.get(domain);
@@ -92,7 +159,36 @@ export class MetricsService implements OnModuleInit {
       if (c.startedAt.getTime() <= forgotten) return;
       this.forgottenAt.delete(domain);
     }
-    if (this.perDomain) m.lastCheck.set({ domain }, c.finishedAt.getTime() / 1000);
+    this.applySeries(domain, c.finishedAt, c.results);
+  }
+
+  /**
+   * Database feed: a stored run of an enabled domain sets its series (no counters: the process
+   * that ran it counted it). The feed decides which run is the domain's latest. Returns the probes
+   * whose results said `keep` (their previous series stay).
+   */
+  applyRun(run: FleetRun): Set<string> {
+    return this.applySeries(run.domain, run.finishedAt, run.results);
+  }
+
+  /** The probes whose results in this run keep the series of an earlier run (`'keep'`). */
+  keepProbes(run: Pick<FleetRun, 'domain' | 'results'>): Set<string> {
+    const out = new Set<string>();
+    for (const r of run.results) if (this.defs.get(r.probe)?.metrics?.series?.(r, run.domain) === 'keep') out.add(r.probe);
+    return out;
+  }
+
+  /** Database feed: the domains whose applied run must be applied again (see HostEntity). */
+  takeReapply(): Set<string> {
+    const out = new Set(this.reapply);
+    this.reapply.clear();
+    return out;
+  }
+
+  private applySeries(domain: string, finishedAt: Date, results: ProbeResult[]): Set<string> {
+    const { m } = this;
+    const keeps = new Set<string>();
+    if (this.perDomain) m.lastCheck.set({ domain }, finishedAt.getTime() / 1000);
 
     const previous = this.domains.get(domain);
     const next: DomainSeries = { probes: new Set(), own: new Map(), entities: new Set() };
@@ -127,13 +223,16 @@ export class MetricsService implements OnModuleInit {
             own.add(seriesKey(s));
           }
         }
-        this.updateEntity(`${probe}\u0000${r.target}`, host);
-        next.entities.add(`${probe}\u0000${r.target}`);
+        const id = `${probe}\u0000${r.target}`;
+        this.updateEntity(id, domain, r.startedAt.getTime(), host);
+        next.entities.add(id);
       }
+      if (keep) keeps.add(probe);
       const kept = keep ? previous?.own.get(probe) : undefined;
       next.own.set(probe, kept ? new Set([...kept, ...own]) : own);
     }
     this.replace(domain, previous, next);
+    return keeps;
   }
 
   private set(s: SeriesSample): void {
@@ -142,22 +241,51 @@ export class MetricsService implements OnModuleInit {
 
   private remove(key: SeriesKey): void {
     const { metric, labels } = parseKey(key);
-    this.probeMetrics.get(metric)?.remove(labels);
+    (this.probeMetrics.get(metric) as FleetGauge | undefined)?.remove(labels);
   }
 
-  /** The latest result about a host entity replaces its series, whichever domain it came from. */
-  private updateEntity(id: string, samples: SeriesSample[]): void {
+  /**
+   * The latest result about a host entity replaces its series, whichever domain it came from:
+   * the latest to arrive (events), or the latest by its time (database feed).
+   */
+  private updateEntity(id: string, domain: string, at: number, samples: SeriesSample[]): void {
     let entity = this.entities.get(id);
-    if (!entity) this.entities.set(id, (entity = { refs: 0, keys: new Set() }));
+    if (!entity) this.entities.set(id, (entity = { refs: 0, keys: new Set(), at: -Infinity, by: '', ...(this.ordered ? { cands: new Map<string, number>() } : {}) }));
+    if (entity.cands) {
+      entity.cands.set(domain, at);
+      // The domain whose result is shown may now bring an older one: then the best is found again.
+      if (!wins(at, domain, entity.at, entity.by) && (entity.by !== domain || this.orphan(entity, domain) !== domain)) return;
+    }
     const keys = new Set(samples.map(seriesKey));
     for (const old of entity.keys) if (!keys.has(old)) this.remove(old);
     for (const s of samples) this.set(s);
     entity.keys = keys;
+    entity.at = at;
+    entity.by = domain;
+  }
+
+  /**
+   * The result shown is no longer one a domain holds: the domain with the best remaining one
+   * applies its run again (unless it is `applying`, which sets its series right away). Returns it.
+   */
+  private orphan(entity: HostEntity, applying?: string): string | null {
+    let best: string | null = null;
+    let bestAt = -Infinity;
+    for (const [d, at] of entity.cands!) {
+      if (best === null || wins(at, d, bestAt, best)) {
+        best = d;
+        bestAt = at;
+      }
+    }
+    entity.at = -Infinity;
+    entity.by = '';
+    if (best !== null && best !== applying) this.reapply.add(best);
+    return best;
   }
 
   /** Swaps a domain's old series for its new ones, dropping host series nobody mentions any more. */
   private replace(domain: string, previous: DomainSeries | undefined, next: DomainSeries): void {
-    for (const id of next.entities) this.entities.get(id)!.refs++;
+    if (!this.ordered) for (const id of next.entities) this.entities.get(id)!.refs++;
     if (previous) this.release(domain, previous, next);
     this.domains.set(domain, next);
   }
@@ -171,6 +299,13 @@ export class MetricsService implements OnModuleInit {
     for (const id of previous.entities) {
       const entity = this.entities.get(id);
       if (!entity) continue;
+      if (entity.cands) {
+        if (next?.entities.has(id)) continue;
+        entity.cands.delete(domain);
+        if (entity.cands.size === 0) this.dropEntity(id);
+        else if (entity.by === domain) this.orphan(entity);
+        continue;
+      }
       entity.refs--;
       if (entity.refs <= 0) this.dropEntity(id);
     }
@@ -183,31 +318,70 @@ export class MetricsService implements OnModuleInit {
     this.entities.delete(id);
   }
 
+  /** A domain deleted or disabled in this process (events): a check already running must not bring it back. */
   forgetDomain(domain: string): void {
     const now = Date.now();
     // No check outlives MXWATCH_CHECK_TIMEOUT (at most 600 s): older marks can no longer matter.
     for (const [name, at] of this.forgottenAt) if (now - at > 3_600_000) this.forgottenAt.delete(name);
     this.forgottenAt.set(domain, now);
+    this.dropDomain(domain);
+  }
+
+  /** Drops a domain's series (the database feed decides from the database what is still monitored). */
+  dropDomain(domain: string): void {
     const previous = this.domains.get(domain);
     if (previous) this.release(domain, previous, null);
     this.domains.delete(domain);
     this.m.lastCheck.remove({ domain });
   }
 
-  /** Facts that live in the database are read at scrape time, so they are right after a restart too. */
+  /** The domains whose series are shown, for the feed's bookkeeping and tests. */
+  shownDomains(): string[] {
+    return [...this.domains.keys()];
+  }
+
+  /**
+   * Facts that live in the database are read at scrape time, so they are right after a restart
+   * too; the database feed catches up, and the queue's job counts are read from Redis, in parallel.
+   */
   async scrape(): Promise<{ contentType: string; body: Buffer }> {
     const now = new Date();
-    const facts = await this.repo.scrapeFacts(now);
     const { m } = this;
-    m.findingsOpen.reset();
-    for (const f of facts.findingsBySeverityCode) m.findingsOpen.set({ severity: f.severity, code: f.code }, f.count);
-    m.domainFindingsOpen.reset();
-    if (this.perDomain) for (const f of facts.findingsByDomainSeverity) m.domainFindingsOpen.set({ domain: f.domain, severity: f.severity }, f.count);
-    m.domains.set({ state: 'enabled' }, facts.domains.enabled);
-    m.domains.set({ state: 'disabled' }, facts.domains.disabled);
-    const lag = facts.mostOverdue ? Math.max(0, (now.getTime() - facts.mostOverdue.getTime()) / 1000) : 0;
-    m.schedulerLag.set(this.config.scheduler ? lag : 0);
-    for (const def of this.defs.values()) for (const s of def.metrics?.global?.() ?? []) this.set(s);
+    const [facts] = await Promise.all([
+      this.source === 'none' ? null : this.repo.scrapeFacts(now),
+      this.beforeScrape?.(now.getTime() + 2_000),
+      this.readQueue(),
+    ]);
+    if (facts) {
+      m.findingsOpen.reset();
+      for (const f of facts.findingsBySeverityCode) m.findingsOpen.set({ severity: f.severity, code: f.code }, f.count);
+      m.domainFindingsOpen.reset();
+      if (this.perDomain) for (const f of facts.findingsByDomainSeverity) m.domainFindingsOpen.set({ domain: f.domain, severity: f.severity }, f.count);
+      m.domains.set({ state: 'enabled' }, facts.domains.enabled);
+      m.domains.set({ state: 'disabled' }, facts.domains.disabled);
+      const lag = facts.mostOverdue ? Math.max(0, (now.getTime() - facts.mostOverdue.getTime()) / 1000) : 0;
+      // Fed from the database the lag is the fleet's, whoever schedules; a lone process without a scheduler has none.
+      m.schedulerLag.set(this.config.scheduler || this.source === 'database' ? lag : 0);
+    }
+    if (this.runsChecks) for (const def of this.defs.values()) for (const s of def.metrics?.global?.() ?? []) this.set(s);
     return { contentType: m.registry.contentType, body: await renderPrometheusText(m.registry) };
+  }
+
+  /** The shared queue's job counts: absent, not stale, when Redis does not answer within a second. */
+  private async readQueue(): Promise<void> {
+    if (!this.queue) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const counts = await Promise.race([
+        this.queue.getJobCounts(...QUEUE_STATES),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('timeout')), 1_000))),
+      ]);
+      this.m.queueJobs.reset();
+      for (const state of QUEUE_STATES) this.m.queueJobs.set({ state }, counts[state] ?? 0);
+    } catch {
+      this.m.queueJobs.reset();
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

@@ -1,5 +1,5 @@
 import { type DynamicModule, Global, Module, type Provider } from '@nestjs/common';
-import { BullModule } from '@nestjs/bullmq';
+import { BullModule, getQueueToken } from '@nestjs/bullmq';
 import type { AppConfig } from '../../config/config.types.js';
 import { ScheduleRepository } from '../../storage/schedule.repository.js';
 import { ChecksModule } from '../checks.module.js';
@@ -7,7 +7,7 @@ import { rolePlan } from '../roles.js';
 import { CHECK_QUEUE, type CheckQueueOptions } from './check-jobs.js';
 import { CheckWorkerService } from './check-worker.service.js';
 import { QueueSchedulerService } from './queue-scheduler.service.js';
-import { CHECK_QUEUE_OPTIONS, QUEUE_HEALTH, REMOTE_CHECKS } from './queue-tokens.js';
+import { CHECK_QUEUE_OPTIONS, QUEUE_HEALTH, QUEUE_STATS, REMOTE_CHECKS } from './queue-tokens.js';
 import { RedisHealthService } from './redis-health.service.js';
 import { fleetSharingProvider } from './fleet-sharing.provider.js';
 import { FLEET_SHARING } from '../redis-shared-work.js';
@@ -36,7 +36,9 @@ export class CheckQueueModule {
     const options = { ...defaultQueueOptions(config), ...overrides };
     const plan = rolePlan(config);
     const providers: Provider[] = [{ provide: CHECK_QUEUE_OPTIONS, useValue: options }, ScheduleRepository];
-    const exports: Array<Provider | symbol> = [CHECK_QUEUE_OPTIONS, QUEUE_HEALTH, FLEET_SHARING];
+    const exports: Array<Provider | symbol> = [CHECK_QUEUE_OPTIONS, QUEUE_HEALTH, QUEUE_STATS, FLEET_SHARING];
+    // The queue itself answers /metrics' job counts (mxwatch_queue_jobs) on every replica.
+    providers.push({ provide: QUEUE_STATS, useExisting: getQueueToken(CHECK_QUEUE) });
     providers.push(fleetSharingProvider);
     providers.push(RedisHealthService, { provide: QUEUE_HEALTH, useExisting: RedisHealthService });
     if (plan.scheduler === 'queue') providers.push(QueueSchedulerService);

@@ -18,3 +18,10 @@ export interface QueueHealth {
    */
   check(): Promise<{ ok: true } | { ok: false; error: string; required: boolean }>;
 }
+
+/** Present whenever MXWATCH_REDIS_URL is set: the check queue's job counts, for /metrics. */
+export const QUEUE_STATS = Symbol('QUEUE_STATS');
+
+export interface QueueStats {
+  getJobCounts(...states: Array<'waiting' | 'active' | 'delayed' | 'prioritized' | 'paused' | 'failed' | 'completed'>): Promise<Record<string, number>>;
+}

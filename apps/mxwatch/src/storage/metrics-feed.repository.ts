@@ -1,0 +1,136 @@
+import { Injectable } from '@nestjs/common';
+import { DatabaseService } from '../database/database.service.js';
+import type { ProbeResult, ProbeStatus } from '../probes/probe.types.js';
+import { ChecksRepository, type ProbeResultRow } from './checks.repository.js';
+import { fromStorableText } from './storable-text.js';
+
+/** A stored run without its results: enough to decide whether the metrics feed needs it. */
+export interface RunHead {
+  id: string;
+  domainId: string;
+  domain: string;
+  enabled: boolean;
+  startedAt: Date;
+}
+
+/** An enabled domain and its latest stored run (null: never checked). */
+export interface DomainHead {
+  domainId: string;
+  domain: string;
+  run: { id: string; startedAt: Date } | null;
+}
+
+/** A stored run with its results in the shape the probes produced them. */
+export interface StoredRun {
+  id: string;
+  domainId: string;
+  startedAt: Date;
+  finishedAt: Date;
+  results: ProbeResult[];
+}
+
+/** A DateTime column's text form as Prisma writes it: UTC, no zone. */
+function sqlTimestamp(d: Date): string {
+  return d.toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** `toStorable` undone on every string of a JSON value (keys included); the same object when nothing changes. */
+function fromStorable(value: unknown): unknown {
+  if (typeof value === 'string') return fromStorableText(value);
+  if (Array.isArray(value)) {
+    let out: unknown[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const v = fromStorable(value[i]);
+      if (v !== value[i]) (out ??= value.slice())[i] = v;
+    }
+    return out ?? value;
+  }
+  if (value !== null && typeof value === 'object') {
+    let changed = false;
+    const entries: Array<[string, unknown]> = [];
+    for (const [k, v] of Object.entries(value)) {
+      const k2 = fromStorableText(k);
+      const v2 = fromStorable(v);
+      if (k2 !== k || v2 !== v) changed = true;
+      entries.push([k2, v2]);
+    }
+    return changed ? Object.fromEntries(entries) : value;
+  }
+  return value;
+}
+
+/**
+ * A stored result row as the probe returned it: the details column holds the probe's details and
+ * its observations (`{ ...details, observations }`, ChecksRepository.storeRun), with NULs made
+ * storable. The one place that knows how a result is stored, for the metrics feed.
+ */
+export function toProbeResult(row: Pick<ProbeResultRow, 'probe' | 'target' | 'status' | 'reason' | 'startedAt' | 'durationMs' | 'details'>): ProbeResult {
+  const stored = fromStorable(row.details ?? {});
+  const { observations, ...details } = (stored !== null && typeof stored === 'object' && !Array.isArray(stored) ? stored : {}) as Record<string, unknown>;
+  return {
+    probe: row.probe,
+    target: fromStorableText(row.target),
+    status: row.status as ProbeStatus,
+    ...(row.reason !== null ? { reason: fromStorableText(row.reason) } : {}),
+    startedAt: row.startedAt,
+    durationMs: row.durationMs,
+    details,
+    observations: Array.isArray(observations) ? (observations as ProbeResult['observations']) : [],
+  };
+}
+
+/**
+ * What the metrics feed reads (metrics/metrics-feed.service.ts): which runs were stored lately,
+ * each enabled domain's latest run, earlier runs of a domain, and runs with their results.
+ */
+@Injectable()
+export class MetricsFeedRepository {
+  constructor(
+    private readonly db: DatabaseService,
+    private readonly checks: ChecksRepository,
+  ) {}
+
+  /** Runs that started at or after `since` (the CheckRun startedAt index), oldest first, at most `limit`. */
+  runsStartedSince(since: Date, limit: number): Promise<RunHead[]> {
+    return this.db.prisma.$queryRaw<RunHead[]>`
+      SELECT r."id"::text AS "id", r."domainId"::text AS "domainId", d."name" AS "domain", d."enabled" AS "enabled", r."startedAt" AS "startedAt"
+        FROM "CheckRun" r JOIN "Domain" d ON d."id" = r."domainId"
+       WHERE r."startedAt" >= ${since}
+       ORDER BY r."startedAt", r."id"
+       LIMIT ${limit}`;
+  }
+
+  /** Every enabled domain with its latest run (one probe of the (domainId, startedAt) index per domain). */
+  async latestRuns(): Promise<DomainHead[]> {
+    const rows = await this.db.prisma.$queryRaw<Array<{ domainId: string; domain: string; runId: string | null; startedAt: Date | null }>>`
+      SELECT d."id"::text AS "domainId", d."name" AS "domain", r."id"::text AS "runId", r."startedAt" AS "startedAt"
+        FROM "Domain" d
+        LEFT JOIN LATERAL (
+          SELECT x."id", x."startedAt" FROM "CheckRun" x WHERE x."domainId" = d."id" ORDER BY x."startedAt" DESC, x."id" DESC LIMIT 1
+        ) r ON true
+       WHERE d."enabled"`;
+    return rows.map((r) => ({ domainId: r.domainId, domain: r.domain, run: r.runId && r.startedAt ? { id: r.runId, startedAt: r.startedAt } : null }));
+  }
+
+  /** Up to `perDomain` runs of each domain before the given run (by startedAt, then id), newest first. */
+  async runsBefore(before: ReadonlyArray<{ domainId: string; startedAt: Date; id: string }>, perDomain: number): Promise<Array<{ domainId: string; id: string; startedAt: Date }>> {
+    if (before.length === 0) return [];
+    const json = JSON.stringify(before.map((b) => ({ d: b.domainId, at: sqlTimestamp(b.startedAt), id: b.id })));
+    return this.db.prisma.$queryRaw<Array<{ domainId: string; id: string; startedAt: Date }>>`
+      SELECT x.v->>'d' AS "domainId", r."id"::text AS "id", r."startedAt" AS "startedAt"
+        FROM jsonb_array_elements(${json}::jsonb) AS x(v)
+        CROSS JOIN LATERAL (
+          SELECT c."id", c."startedAt" FROM "CheckRun" c
+           WHERE c."domainId" = (x.v->>'d')::uuid
+             AND (c."startedAt", c."id") < ((x.v->>'at')::timestamp(3), (x.v->>'id')::uuid)
+           ORDER BY c."startedAt" DESC, c."id" DESC
+           LIMIT ${perDomain}
+        ) r`;
+  }
+
+  /** Runs with their results as the probes returned them; ids no longer stored are left out. */
+  async runs(ids: readonly string[]): Promise<StoredRun[]> {
+    const runs = await this.checks.runsWithResults(ids);
+    return runs.map((run) => ({ id: run.id, domainId: run.domainId, startedAt: run.startedAt, finishedAt: run.finishedAt, results: run.results.map(toProbeResult) }));
+  }
+}
