@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../support/app-process.js';
 import { createFakeInternet, type FakeInternet } from '../support/fake-internet.js';
+import { findSamples, parseMetrics } from '../support/metrics-text.js';
 import { createTestDatabase } from '../support/postgres.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
@@ -114,6 +115,29 @@ describe('scale-out: api and workers on Redis', () => {
     const [, shared] = await redis.scan('0', 'MATCH', `mxwatch:*:${db.name}:sw:r:*`, 'COUNT', 100_000);
     redis.disconnect();
     expect(shared.length).toBeGreaterThan(0);
+  });
+
+  it("should show on the api replica's /metrics the per-domain and per-host series of the checks the workers ran, and the shared queue", async () => {
+    const scrape = async (app: RunningApp) => parseMetrics(await (await fetch(`${app.baseUrl}/metrics`)).text());
+    const s = await scrape(api);
+    for (const name of ['one.test', 'two.test', 'three.test']) {
+      expect(findSamples(s, 'mxwatch_last_check_timestamp_seconds', { domain: name }), name).toHaveLength(1);
+      expect(findSamples(s, 'mxwatch_probe_success', { domain: name, probe: 'mx' })[0]?.value, name).toBe(1);
+      expect(findSamples(s, 'mxwatch_domain_mx_info', { domain: name, mx: `mx.${name}` }), name).toHaveLength(1);
+      expect(findSamples(s, 'mxwatch_smtp_port_open', { host: `mx.${name}`, port: '25' })[0]?.value, name).toBe(1);
+    }
+    // The counters are the workers' (they ran the checks); the queue is the same for everyone.
+    expect(findSamples(s, 'mxwatch_check_runs_total')).toEqual([]);
+    expect(findSamples(s, 'mxwatch_queue_jobs', { state: 'completed' })[0]?.value).toBeGreaterThanOrEqual(3);
+    expect(findSamples(s, 'mxwatch_queue_jobs').map((x) => x.labels.state).sort()).toEqual(['active', 'completed', 'delayed', 'failed', 'paused', 'prioritized', 'waiting']);
+
+    const w = await Promise.all(workers.map(scrape));
+    expect(w.flatMap((x) => findSamples(x, 'mxwatch_check_runs_total', { trigger: 'schedule' })).reduce((n, x) => n + x.value, 0)).toBe(3);
+    for (const x of w) {
+      expect(findSamples(x, 'mxwatch_probe_success')).toEqual([]);
+      expect(findSamples(x, 'mxwatch_smtp_port_open')).toEqual([]);
+      expect(findSamples(x, 'mxwatch_queue_jobs', { state: 'completed' })).toEqual(findSamples(s, 'mxwatch_queue_jobs', { state: 'completed' }));
+    }
   });
 
   it('should answer a manual check on the api replica with the run a worker stored', async () => {
