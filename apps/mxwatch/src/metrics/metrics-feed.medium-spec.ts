@@ -129,6 +129,15 @@ describe(MetricsFeedService.name, () => {
     const checks = new ChecksRepository({ prisma: database.prisma } as DatabaseService);
     const ids = new Map<string, string>();
     for (const name of new Set(CHECKS.map((c) => c.domain))) ids.set(name, (await database.prisma.domain.create({ data: { name } })).id);
+    const finding = { code: 'MX_MISSING', probe: 'mx', target: 'x', message: 'm', remediation: 'r', firstSeenAt: when(0), lastSeenAt: when(0) };
+    await database.prisma.finding.createMany({
+      data: [
+        { ...finding, domainId: ids.get('beta.test')!, severity: 'warning', status: 'open' },
+        { ...finding, domainId: ids.get('beta.test')!, severity: 'warning', status: 'resolved' },
+        // About mxwatch itself: counted by code, no domain.
+        { ...finding, domainId: null, code: 'MONITOR_DNSBL_RESOLVER_PUBLIC', severity: 'warning', status: 'open' },
+      ],
+    });
 
     // Running from the start: reads after every stored run.
     const a = replica(database);
@@ -171,6 +180,11 @@ describe(MetricsFeedService.name, () => {
     ]);
     // Deleted and disabled domains, and the hosts only they used, are gone.
     expect(seenByA.filter((l) => /delta\.test|eps\.test|mx3\.|mx5\./.test(l))).toEqual([]);
+    expect(sample(seenByA, 'mxwatch_domain_findings_open')).toEqual(['mxwatch_domain_findings_open{domain="beta.test",severity="warning"} 1']);
+    expect(sample(seenByA, 'mxwatch_findings_open').sort()).toEqual([
+      'mxwatch_findings_open{severity="warning",code="MONITOR_DNSBL_RESOLVER_PUBLIC"} 1',
+      'mxwatch_findings_open{severity="warning",code="MX_MISSING"} 1',
+    ]);
     // No counters: the processes that ran the checks counted them.
     expect(sample(seenByA, 'mxwatch_check_runs_total')).toEqual([]);
 
