@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ProbeResult } from '../probes/probe.types.js';
 import { dmarcPolicy } from '../probes/dmarc/dmarc.policy.js';
 import { mxPolicy } from '../probes/mx/mx.policy.js';
-import { comparePolicies } from './policy-changes.service.js';
+import { comparePolicies, statesToStore } from './policy-changes.service.js';
 
 const at = new Date('2026-03-01T10:00:00Z');
 const result = (probe: string, status: ProbeResult['status'], details: object): ProbeResult => ({ probe, target: 'example.com', status, startedAt: at, durationMs: 1, details, observations: [] }) as ProbeResult;
@@ -39,5 +39,20 @@ describe(comparePolicies.name, () => {
     expect(blip).toEqual({ states: [], changes: [] });
     // The next conclusive run is compared with the last conclusive one.
     expect(comparePolicies(probes, [dmarc('reject')], previous).changes).toEqual([]);
+  });
+});
+
+describe(statesToStore.name, () => {
+  it('should write only the states that differ from the stored ones, whatever the key order of the stored JSON', () => {
+    const first = comparePolicies(probes, [mx(['mx1.example.com', 'mx2.example.net']), dmarc('reject')], new Map());
+    expect(statesToStore(first.states, new Map())).toEqual(first.states);
+    // As the database hands them back: JSON, keys in jsonb's order rather than ours.
+    const reorder = (v: unknown): unknown =>
+      Array.isArray(v) ? v.map(reorder) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).reverse().map(([k, x]) => [k, reorder(x)])) : v;
+    const stored = new Map(first.states.map((s) => [s.probe, reorder(JSON.parse(JSON.stringify(s.state)))]));
+    const same = comparePolicies(probes, [mx(['mx1.example.com', 'mx2.example.net']), dmarc('reject')], stored);
+    expect(statesToStore(same.states, stored)).toEqual([]);
+    const lowered = comparePolicies(probes, [mx(['mx1.example.com', 'mx2.example.net']), dmarc('none')], stored);
+    expect(statesToStore(lowered.states, stored).map((s) => s.probe)).toEqual(['dmarc']);
   });
 });
