@@ -59,6 +59,19 @@ describe('DNS side: MX and DNSBL findings over HTTP', () => {
     return r.text();
   }
 
+  /** The findings about mxwatch itself (GET /findings?scope=monitor, open and resolved). */
+  async function monitorFindings(target: RunningApp): Promise<Array<CheckFinding & { scope: string; domain: string | null; evidence: Record<string, unknown> }>> {
+    const r = await target.api('GET', '/api/v1/findings?scope=monitor');
+    expect(r.status, r.text).toBe(200);
+    return r.body;
+  }
+
+  /** What one run showed about the domain and about mxwatch itself, apart. */
+  function byScope(run: Run) {
+    const observed = run.findings.observed as Array<CheckFinding & { scope?: string }>;
+    return { domain: findingKeys(observed.filter((f) => f.scope !== 'monitor')), monitor: findingKeys(observed.filter((f) => f.scope === 'monitor')) };
+  }
+
   beforeAll(async () => {
     net = await createFakeInternet({
       dnsblZones: [
@@ -68,9 +81,11 @@ describe('DNS side: MX and DNSBL findings over HTTP', () => {
       ],
     });
     // Zone-wide states (a list refusing every query, a dead or wildcard list) are facts about the
-    // list, cached for a minute and seen by every domain: they get a service of their own.
+    // list, cached for a minute and seen by every domain: they get a service of their own, whose
+    // DNSBL resolver is declared shared (an ISP's resolver, say: no address list knows it).
     const zoneWide = [
       { zone: 'sbl.spamhaus.org', kind: 'ip' as const },
+      { zone: 'b.barracudacentral.org', kind: 'ip' as const },
       { zone: 'multi.uribl.com', kind: 'domain' as const },
       { zone: 'dead.dnsbl.test', kind: 'ip' as const },
       { zone: 'wild.dnsbl.test', kind: 'domain' as const },
@@ -85,7 +100,7 @@ describe('DNS side: MX and DNSBL findings over HTTP', () => {
     drop.push(() => db1.drop(), () => db2.drop());
     [app, zoneApp] = await Promise.all([
       startApp({ ...net.env, MXWATCH_PROBES: CORE_PROBES, DATABASE_URL: db1.url }),
-      startApp({ ...net.env, MXWATCH_PROBES: CORE_PROBES, DATABASE_URL: db2.url, MXWATCH_DNSBL_ZONES: net.zonesEnv(zoneWide) }),
+      startApp({ ...net.env, MXWATCH_PROBES: CORE_PROBES, DATABASE_URL: db2.url, MXWATCH_DNSBL_ZONES: net.zonesEnv(zoneWide), MXWATCH_DNSBL_RESOLVER_SHARED: 'true' }),
     ]);
   });
 
@@ -112,9 +127,9 @@ describe('DNS side: MX and DNSBL findings over HTTP', () => {
         ['mx1.healthy.test', 10, [d.mx[0]!.ip]],
         ['mx2.healthy.test', 20, [d.mx[1]!.ip]],
       ]);
-      expect(ofProbe(run, 'smtp').map((r) => r.target).sort()).toEqual(
-        d.mx.flatMap((h) => [25, 465, 587].map((p) => `${h.host}[${h.ip}]:${p}`)).sort(),
-      );
+      // 587/465 closed on an MX that is no submission host: a line of the run's facts, not a result.
+      expect(ofProbe(run, 'smtp').map((r) => r.target).sort()).toEqual(d.mx.map((h) => `${h.host}[${h.ip}]:25`).sort());
+      expect([...run.facts].sort()).toEqual(d.mx.flatMap((h) => [465, 587].map((p) => `smtp ${h.host}[${h.ip}]:${p} port_closed_not_required`)).sort());
       expect(ofProbe(run, 'starttls').map((r) => [r.target, r.status]).sort()).toEqual(d.mx.map((h) => [`${h.host}[${h.ip}]:25`, 'pass']).sort());
       expect(ofProbe(run, 'dnsbl').map((r) => [r.target, r.status, r.details.state]).sort()).toEqual(
         [
@@ -130,7 +145,7 @@ describe('DNS side: MX and DNSBL findings over HTTP', () => {
       expect(status.body.openFindings).toEqual([]);
       expect(status.body.lastRun.status).toBe('pass');
       expect(status.body.probes.mx.status).toBe('pass');
-      expect(status.body.probes.smtp.results).toHaveLength(6);
+      expect(status.body.probes.smtp.results).toHaveLength(2);
       expect(status.body.probes.dnsbl.results).toHaveLength(5);
 
       const m = await metrics();
@@ -295,17 +310,68 @@ describe('DNS side: MX and DNSBL findings over HTTP', () => {
       expect(metricValue(m, 'mxwatch_dnsbl_listed', { ip: 'listed-domain.test', zone: 'dbl.spamhaus.org' })).toBe(1);
     });
 
-    it('should raise DNSBL_QUERY_REFUSED, neither listed nor clean, for a Spamhaus 127.255.255.254 answer', async () => {
+    it('should raise DNSBL_QUERY_REFUSED, neither listed nor clean, for a Spamhaus 127.255.255.255 (excessive queries) answer', async () => {
       const d = await addDomain(app, 'refused-code.test', { mx: [{ host: 'mx.refused-code.test' }] });
       const ip = d.mx[0]!.ip!;
-      net.dnsbl('zen.spamhaus.org').listIp(ip, { codes: ['127.255.255.254'] });
+      net.dnsbl('zen.spamhaus.org').listIp(ip, { codes: ['127.255.255.255'] });
       const run = await check('refused-code.test');
       expectExactly(run, [['DNSBL_QUERY_REFUSED', 'zen.spamhaus.org']]);
-      expect(run.findings.observed[0]!.message).toContain('127.255.255.254');
+      expect(run.findings.observed[0]!.message).toContain('127.255.255.255');
       expect(ofProbe(run, 'dnsbl').find((r) => r.target === `${ip}@zen.spamhaus.org`)).toMatchObject({ status: 'untestable', reason: 'dnsbl_query_refused', details: { state: 'error' } });
       const m = await metrics();
       expect(metricValue(m, 'mxwatch_dnsbl_listed', { ip, zone: 'zen.spamhaus.org' })).toBeNull();
       expect(metricValue(m, 'mxwatch_dnsbl_listed', { ip, zone: 'bl.spamcop.net' })).toBe(0);
+    });
+
+    it('should take the lists\' own "public resolver refused" answer (127.255.255.254) as proof: ONE finding about mxwatch for every domain, untestable results, no verdict on any domain', async () => {
+      const names = ['shared-1.test', 'shared-2.test', 'shared-3.test'];
+      const ips: string[] = [];
+      for (const name of names) {
+        const d = await addDomain(app, name, { mx: [{ host: `mx.${name}` }] });
+        ips.push(d.mx[0]!.ip!);
+        // The resolver's address is no public one's (loopback): only the answers say so.
+        net.dnsbl('zen.spamhaus.org').listIp(d.mx[0]!.ip!, { codes: ['127.255.255.254'] });
+        net.dnsbl('dbl.spamhaus.org').listDomain(name, { codes: ['127.255.255.254'] });
+      }
+      for (const [i, name] of names.entries()) {
+        const run = await check(name);
+        expect(byScope(run), name).toEqual({ domain: [], monitor: ['MONITOR_DNSBL_RESOLVER_PUBLIC dnsbl-resolver'] });
+        expect(run.findings.open, name).toEqual([]);
+        expect(ofProbe(run, 'dnsbl').map((r) => [r.target, r.status, r.reason]).sort(), name).toEqual(
+          [
+            [`${ips[i]}@zen.spamhaus.org`, 'untestable', 'dnsbl_resolver_public'],
+            [`${name}@dbl.spamhaus.org`, 'untestable', 'dnsbl_resolver_public'],
+            [`${ips[i]}@bl.spamcop.net`, 'pass', null],
+          ].sort(),
+        );
+      }
+
+      const monitor = await monitorFindings(app);
+      expect(monitor).toHaveLength(1);
+      expect(monitor[0]).toMatchObject({ code: 'MONITOR_DNSBL_RESOLVER_PUBLIC', scope: 'monitor', domain: null, status: 'open', target: 'dnsbl-resolver', severity: 'warning' });
+      expect(monitor[0]!.message).toContain('which zen.spamhaus.org, dbl.spamhaus.org refuse to answer');
+      for (const name of names) {
+        for (const q of [`domain=${name}`, `domain=${name}&status=pending`]) {
+          const own = await app.api('GET', `/api/v1/findings?${q}`);
+          expect(own.body.map((f: CheckFinding) => f.code), q).toEqual([]);
+        }
+      }
+      let m = await metrics();
+      expect(metricValue(m, 'mxwatch_findings_open', { severity: 'warning', code: 'MONITOR_DNSBL_RESOLVER_PUBLIC' })).toBe(1);
+      for (const ip of ips) expect(metricValue(m, 'mxwatch_dnsbl_listed', { ip, zone: 'zen.spamhaus.org' }), ip).toBeNull();
+
+      // The lists answer again (the resolver is no longer refused): the next check resolves it.
+      net.dnsbl('zen.spamhaus.org').unlist(ips[0]!);
+      net.dnsbl('dbl.spamhaus.org').unlist(names[0]!);
+      const fixed = await check(names[0]!);
+      expect(byScope(fixed)).toEqual({ domain: [], monitor: [] });
+      expect((await monitorFindings(app)).map((f) => [f.code, f.status])).toEqual([['MONITOR_DNSBL_RESOLVER_PUBLIC', 'resolved']]);
+      m = await metrics();
+      expect(metricValue(m, 'mxwatch_findings_open', { severity: 'warning', code: 'MONITOR_DNSBL_RESOLVER_PUBLIC' }) ?? 0).toBe(0);
+      for (const name of names.slice(1)) {
+        net.dnsbl('zen.spamhaus.org').unlist(ips[names.indexOf(name)]!);
+        net.dnsbl('dbl.spamhaus.org').unlist(name);
+      }
     });
 
     it('should raise DNSBL_QUERY_REFUSED, neither listed nor clean, when the resolver answers REFUSED for the list', async () => {
@@ -325,28 +391,46 @@ describe('DNS side: MX and DNSBL findings over HTTP', () => {
       }
     });
 
-    it('should raise DNSBL_QUERY_REFUSED for lists refusing every query and DNSBL_ZONE_UNHEALTHY for dead and wildcard lists', async () => {
-      const d = await addDomain(zoneApp, 'zones.test', { mx: [{ host: 'mx.zones.test' }] });
-      const ip = d.mx[0]!.ip!;
-      const run = await check('zones.test', zoneApp);
-      expectExactly(run, [
-        ['DNSBL_QUERY_REFUSED', 'sbl.spamhaus.org'],
-        ['DNSBL_QUERY_REFUSED', 'multi.uribl.com'],
-        ['DNSBL_ZONE_UNHEALTHY', 'dead.dnsbl.test'],
-        ['DNSBL_ZONE_UNHEALTHY', 'wild.dnsbl.test'],
-      ]);
-      const byTarget = Object.fromEntries(run.findings.observed.map((f) => [f.target, f]));
-      expect(byTarget['sbl.spamhaus.org']!.message).toContain('127.255.255.254');
-      expect(byTarget['multi.uribl.com']!.message).toContain('127.0.0.1');
-      expect(byTarget['dead.dnsbl.test']!.message).toMatch(/must be listed/);
-      expect(byTarget['wild.dnsbl.test']!.message).toMatch(/must not be listed/);
-      expect(ofProbe(run, 'dnsbl').map((r) => [r.target, r.status]).sort()).toEqual(
-        [`${ip}@sbl.spamhaus.org`, 'zones.test@multi.uribl.com', `${ip}@dead.dnsbl.test`, 'zones.test@wild.dnsbl.test'].map((t) => [t, 'untestable']).sort(),
-      );
-      const m = await metrics(zoneApp);
-      for (const [subject, zone] of [[ip, 'sbl.spamhaus.org'], ['zones.test', 'multi.uribl.com'], [ip, 'dead.dnsbl.test'], ['zones.test', 'wild.dnsbl.test']]) {
-        expect(metricValue(m, 'mxwatch_dnsbl_listed', { ip: subject!, zone: zone! }), `${subject}@${zone}`).toBeNull();
+    it('should raise ONE finding about a resolver declared shared (MXWATCH_DNSBL_RESOLVER_SHARED=true) for every domain, and DNSBL_ZONE_UNHEALTHY for dead and wildcard lists', async () => {
+      const names = ['zones.test', 'zones-2.test', 'zones-3.test'];
+      for (const name of names) {
+        const d = await addDomain(zoneApp, name, { mx: [{ host: `mx.${name}` }] });
+        const ip = d.mx[0]!.ip!;
+        const run = await check(name, zoneApp);
+        // Per domain: only the dead and wildcard lists; the refusals are about mxwatch, said once.
+        expect(byScope(run), name).toEqual({
+          domain: ['DNSBL_ZONE_UNHEALTHY dead.dnsbl.test', 'DNSBL_ZONE_UNHEALTHY wild.dnsbl.test'],
+          monitor: ['MONITOR_DNSBL_RESOLVER_PUBLIC dnsbl-resolver'],
+        });
+        expect(findingKeys(run.findings.open), name).toEqual(['DNSBL_ZONE_UNHEALTHY dead.dnsbl.test', 'DNSBL_ZONE_UNHEALTHY wild.dnsbl.test']);
+        const byTarget = Object.fromEntries(run.findings.observed.map((f) => [f.target, f]));
+        expect(byTarget['dead.dnsbl.test']!.message).toMatch(/must be listed/);
+        expect(byTarget['wild.dnsbl.test']!.message).toMatch(/must not be listed/);
+        // Barracuda answered "not listed", which through a shared resolver says nothing: untestable too.
+        expect(ofProbe(run, 'dnsbl').map((r) => [r.target, r.status, r.reason]).sort(), name).toEqual(
+          [
+            [`${ip}@sbl.spamhaus.org`, 'dnsbl_resolver_public'],
+            [`${ip}@b.barracudacentral.org`, 'dnsbl_resolver_public'],
+            [`${name}@multi.uribl.com`, 'dnsbl_resolver_public'],
+            [`${ip}@dead.dnsbl.test`, 'zone_unhealthy'],
+            [`${name}@wild.dnsbl.test`, 'zone_unhealthy'],
+          ]
+            .map(([t, reason]) => [t, 'untestable', reason])
+            .sort(),
+        );
+        const m = await metrics(zoneApp);
+        for (const [subject, zone] of [[ip, 'sbl.spamhaus.org'], [ip, 'b.barracudacentral.org'], [name, 'multi.uribl.com'], [ip, 'dead.dnsbl.test'], [name, 'wild.dnsbl.test']]) {
+          expect(metricValue(m, 'mxwatch_dnsbl_listed', { ip: subject!, zone: zone! }), `${subject}@${zone}`).toBeNull();
+        }
       }
+      const monitor = await monitorFindings(zoneApp);
+      expect(monitor.map((f) => [f.code, f.status, f.domain, f.target])).toEqual([['MONITOR_DNSBL_RESOLVER_PUBLIC', 'open', null, 'dnsbl-resolver']]);
+      expect(monitor[0]!.message).toContain('declared shared by MXWATCH_DNSBL_RESOLVER_SHARED');
+      expect(monitor[0]!.message).toContain('which sbl.spamhaus.org, b.barracudacentral.org, multi.uribl.com refuse to answer');
+      const m = await metrics(zoneApp);
+      expect(metricValue(m, 'mxwatch_findings_open', { severity: 'warning', code: 'MONITOR_DNSBL_RESOLVER_PUBLIC' })).toBe(1);
+      expect(metricValue(m, 'mxwatch_findings_open', { severity: 'warning', code: 'DNSBL_QUERY_REFUSED' }) ?? 0).toBe(0);
+      expect(metricValue(m, 'mxwatch_findings_open', { severity: 'critical', code: 'DNSBL_LISTED' }) ?? 0).toBe(0);
     });
   });
 

@@ -173,8 +173,11 @@ describe('Grafana dashboard and alert rules against a real Prometheus', () => {
     domains['refused.test'] = await fake.addMailDomain('refused.test', { mx: [{ host: 'mx.refused.test' }] });
     domains['closed.test'] = await fake.addMailDomain('closed.test', { mx: [{ host: 'mx.closed.test', behaviour25: 'closed' }] });
     fake.dnsbl('zen.spamhaus.org').listIp(domains['listed.test'].mx[0]!.ip!, { codes: ['127.0.0.4'], txt: 'https://check.spamhaus.org/listed/' });
-    // Spamhaus' "query refused: public resolver" answer, for this one domain only.
+    // Spamhaus' "query refused: public resolver" answer, for this one domain only (counted under
+    // query_refused_by_list; a finding about mxwatch itself), and its "excessive queries" answer
+    // (DNSBL_QUERY_REFUSED, the domain's).
     fake.dnsbl('dbl.spamhaus.org').listDomain('refused.test', { codes: ['127.255.255.254'] });
+    fake.dnsbl('zen.spamhaus.org').listIp(domains['refused.test'].mx[0]!.ip!, { codes: ['127.255.255.255'] });
 
     // Signed zones served and validated by the rig's unbound; their MX hosts are fake mail servers.
     // secure.test enforces MTA-STS and reports TLS; its TLSA records are published after the first

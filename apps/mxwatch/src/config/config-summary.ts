@@ -20,7 +20,7 @@ export function configSummary(config: AppConfig) {
     configFile: config.configFile ?? null,
     resolvers: {
       domains: resolver(config.dns),
-      dnsbl: { ...resolver(config.dnsblDns), spamhausDqs: config.spamhausDqsKey ? 'on' : 'off' },
+      dnsbl: { ...resolver(config.dnsblDns), shared: config.dnsblResolverShared, spamhausDqs: config.spamhausDqsKey ? 'on' : 'off' },
     },
     dnsblZones: config.dnsblZones,
     dnssecCanary: config.dnssecCanary,

@@ -53,6 +53,11 @@ export interface AppConfig {
   dns: DnsResolverConfig;
   /** Resolver for DNSBL list queries; defaults to the same as `dns`. */
   dnsblDns: DnsResolverConfig;
+  /**
+   * Whether the DNSBL resolver is shared by many clients, which lists such as Spamhaus refuse:
+   * `auto` when its address is a known public resolver's, `true` whatever its address, `false` never.
+   */
+  dnsblResolverShared: 'auto' | boolean;
   /** Spamhaus Data Query Service key: a secret, never logged or shown. */
   spamhausDqsKey?: string;
   /** A name whose DNSSEC validates and one that must fail validation, to tell whether the resolver validates. */

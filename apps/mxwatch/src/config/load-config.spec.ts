@@ -297,6 +297,7 @@ describe('loadConfig: settings added for resolvers, scale-out and hardening', ()
       'HOST: 0.0.0.0 is reachable from the network, and without MXWATCH_API_TOKEN anyone who can reach it can change domains and send notifications: set MXWATCH_API_TOKEN (16+ characters), or MXWATCH_INSECURE_NO_TOKEN=true to accept that',
     ],
     [{ MXWATCH_DB_DEBUG: 'loud' }, 'MXWATCH_DB_DEBUG: must be true or false, got "loud"'],
+    [{ MXWATCH_DNSBL_RESOLVER_SHARED: 'maybe' }, 'MXWATCH_DNSBL_RESOLVER_SHARED: must be true, false or auto, got "maybe"'],
     [{ DATABASE_URL: 'postgres ://user:secret@db' }, 'DATABASE_URL: must be a postgresql: or postgres: URL'],
   ])('should reject %o with exactly one message', (env, message) => {
     expect(problems(() => loadConfig({ env, cwd: tmpdir() }))).toEqual([message]);
@@ -320,6 +321,25 @@ describe('loadConfig: settings added for resolvers, scale-out and hardening', ()
     const c = loadConfig({ env: { ...env, MXWATCH_CHECK_INTERVAL: '60', MXWATCH_DNS_SERVERS: '127.0.0.1:8053' }, cwd });
     expect(c.checkIntervalSeconds).toBe(60);
     expect(c.dns.servers).toEqual(['127.0.0.1:8053']);
+  });
+
+  it.each<[string | undefined, 'auto' | boolean]>([
+    [undefined, 'auto'],
+    ['auto', 'auto'],
+    [' AUTO ', 'auto'],
+    ['true', true],
+    ['yes', true],
+    ['false', false],
+    ['0', false],
+  ])('should read MXWATCH_DNSBL_RESOLVER_SHARED=%s as %s', (value, expected) => {
+    const env = value === undefined ? {} : { MXWATCH_DNSBL_RESOLVER_SHARED: value };
+    expect(loadConfig({ env, cwd: tmpdir() }).dnsblResolverShared).toBe(expected);
+  });
+
+  it('should read dnsblResolverShared from the YAML file, as a boolean or auto', () => {
+    expect(loadConfig(withFile('settings:\n  dnsblResolverShared: true\n')).dnsblResolverShared).toBe(true);
+    expect(loadConfig(withFile('settings:\n  dnsblResolverShared: auto\n')).dnsblResolverShared).toBe('auto');
+    expect(problems(() => loadConfig(withFile('settings:\n  dnsblResolverShared: 1.5\n')))).toEqual(['mxwatch.yml: settings.dnsblResolverShared: must be true, false or auto, got 1.5']);
   });
 
   it('should read the new settings from the YAML file', () => {

@@ -139,6 +139,7 @@ export function loadConfig({ env, cwd = process.cwd(), extensions = [] }: LoadCo
     redisUrl: v.redisUrl,
     dns,
     dnsblDns,
+    dnsblResolverShared: v.dnsblResolverShared,
     spamhausDqsKey: v.spamhausDqsKey,
     dnssecCanary: v.dnssecCanary,
     dnsblZones: v.dnsblZones ?? [],

@@ -38,6 +38,19 @@ export const boolean = z.preprocess(
   z.boolean({ error: (iss) => `must be true or false, got ${show(iss.input)}` }),
 );
 
+/**
+ * `true`, `false` or `auto` (the program decides). Environment strings as for `boolean`; YAML
+ * booleans as they are.
+ */
+export const autoBoolean = z.preprocess(
+  (v) => {
+    if (typeof v !== 'string') return v;
+    const s = v.trim().toLowerCase();
+    return s === 'auto' ? 'auto' : TRUE.includes(s) ? true : FALSE.includes(s) ? false : v;
+  },
+  z.union([z.literal('auto'), z.boolean()], { error: (iss) => `must be true, false or auto, got ${show(iss.input)}` }),
+);
+
 /** A non-empty string (numbers from YAML are taken as their text). */
 export const text = z.preprocess(
   (v) => (typeof v === 'number' ? String(v) : v),

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import {
+  autoBoolean,
   boolean,
   cidrList,
   dnssecCanary,
@@ -66,6 +67,9 @@ export const SETTINGS = {
   // Derived: the domain resolver's.
   dnsblDnsServers: row({ env: 'MXWATCH_DNSBL_DNS_SERVERS', yaml: 'dnsblDnsServers', schema: servers, fallback: undefined, list: true }),
   dnsblDnsProtocol: row({ env: 'MXWATCH_DNSBL_DNS_PROTOCOL', yaml: 'dnsblDnsProtocol', schema: oneOf(PROTOCOLS), fallback: undefined }),
+  // auto: shared when its address is a known public resolver's; true for an ISP's or a company's
+  // resolver that many clients share (lists refuse those just the same); false: never presumed.
+  dnsblResolverShared: row({ env: 'MXWATCH_DNSBL_RESOLVER_SHARED', yaml: 'dnsblResolverShared', schema: autoBoolean, fallback: 'auto' }),
   spamhausDqsKey: row({ env: 'MXWATCH_SPAMHAUS_DQS_KEY', yaml: 'spamhausDqsKey', schema: dqsKey, fallback: undefined, secret: true }),
   dnssecCanary: row({ env: 'MXWATCH_DNSSEC_CANARY', yaml: 'dnssecCanary', schema: dnssecCanary, fallback: { signed: '.', broken: 'dnssec-failed.org' }, list: true }),
   // Derived: the DNSBL probe's default set (a config extension knows it).

@@ -66,8 +66,13 @@ export interface ProbeSettings {
   maxAddresses: number;
   /** MXWATCH_SPAMHAUS_DQS_KEY: never logged, stored or shown. */
   spamhausDqsKey?: string;
-  /** The public resolver DNSBL queries go through (e.g. "Cloudflare"), or null for an own resolver. */
+  /**
+   * The public or shared resolver DNSBL queries go through (e.g. "Cloudflare"), or null when it is
+   * not presumed to be one (MXWATCH_DNSBL_RESOLVER_SHARED: auto by address, true, false).
+   */
   dnsblResolverPublic?: string | null;
+  /** How findings name the DNSBL resolver (its servers) when a list's own answer says it refuses it. */
+  dnsblResolverName?: string;
   /** MXWATCH_DNSSEC_CANARY: a name that must validate, and one that must fail validation. */
   dnssecCanary?: { signed: string; broken: string };
 }

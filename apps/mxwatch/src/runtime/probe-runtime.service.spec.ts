@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AddressPolicy } from '../transport/net/address-policy.js';
 import { loadConfig } from '../config/load-config.js';
-import { MemoizedAddressPolicy, ProbeRuntime } from './probe-runtime.service.js';
+import { MemoizedAddressPolicy, ProbeRuntime, sharedDnsblResolver } from './probe-runtime.service.js';
 
 describe(MemoizedAddressPolicy.name, () => {
   it('should answer as the policy it wraps, asking it once per address', () => {
@@ -37,6 +37,32 @@ describe(ProbeRuntime.name, () => {
     } finally {
       process.off('warning', onWarning);
       dispose();
+    }
+  });
+});
+
+describe(sharedDnsblResolver.name, () => {
+  it('should presume a known public resolver by its address only with auto', () => {
+    expect(sharedDnsblResolver('auto', ['1.1.1.1', '1.0.0.1'])).toBe('Cloudflare');
+    expect(sharedDnsblResolver('auto', ['10.0.0.53'])).toBeNull();
+    expect(sharedDnsblResolver(false, ['8.8.8.8'])).toBeNull();
+  });
+
+  it('should treat any resolver as shared when the operator declares it (an ISP\'s resolver)', () => {
+    expect(sharedDnsblResolver(true, ['10.0.0.53', '10.0.0.54:5353'])).toBe('10.0.0.53, 10.0.0.54:5353, declared shared by MXWATCH_DNSBL_RESOLVER_SHARED');
+    expect(sharedDnsblResolver(true, ['9.9.9.9'])).toBe('Quad9, declared shared by MXWATCH_DNSBL_RESOLVER_SHARED');
+  });
+
+  it('should hand the probes what the setting decided, and the servers to name in a finding', () => {
+    const servers = { MXWATCH_DNSBL_DNS_SERVERS: '127.0.0.53', MXWATCH_DNSBL_DNS_PROTOCOL: 'udp' };
+    const runtime = (env: Record<string, string>) => new ProbeRuntime(loadConfig({ env: { ...servers, ...env } }));
+    for (const [env, presumed] of [[{}, null], [{ MXWATCH_DNSBL_RESOLVER_SHARED: 'true' }, '127.0.0.53, declared shared by MXWATCH_DNSBL_RESOLVER_SHARED']] as const) {
+      const r = runtime(env);
+      try {
+        expect(r.settings).toMatchObject({ dnsblResolverPublic: presumed, dnsblResolverName: '127.0.0.53' });
+      } finally {
+        r.onApplicationShutdown();
+      }
     }
   });
 });

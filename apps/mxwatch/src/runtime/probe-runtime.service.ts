@@ -42,6 +42,18 @@ export function resolverFor(cfg: DnsResolverConfig): ConfiguredResolver {
   return createResolver({ servers: cfg.servers, protocol: cfg.protocol, timeoutMs: cfg.timeoutMs, attempts: cfg.attempts, ...(cfg.caFile ? { caFile: cfg.caFile } : {}) });
 }
 
+/**
+ * The name of the shared resolver DNSBL queries go through, or null: a known public resolver by its
+ * address (`auto`), any resolver the operator declares shared (`true`: an ISP's or a company's
+ * forwarder, which lists refuse just the same), never (`false`).
+ */
+export function sharedDnsblResolver(setting: AppConfig['dnsblResolverShared'], servers: readonly string[]): string | null {
+  if (setting === false) return null;
+  const known = isKnownPublicResolver(servers);
+  if (setting === 'auto') return known;
+  return `${known ?? servers.join(', ')}, declared shared by MXWATCH_DNSBL_RESOLVER_SHARED`;
+}
+
 function sameResolverConfig(a: DnsResolverConfig, b: DnsResolverConfig): boolean {
   return a.protocol === b.protocol && a.timeoutMs === b.timeoutMs && a.attempts === b.attempts && a.caFile === b.caFile && a.servers.join() === b.servers.join();
 }
@@ -98,9 +110,10 @@ export class ProbeRuntime implements OnApplicationShutdown {
       maxAddresses: config.limits.maxAddresses,
       ...(config.spamhausDqsKey ? { spamhausDqsKey: config.spamhausDqsKey } : {}),
       dnssecCanary: config.dnssecCanary,
-      // Spamhaus and URIBL refuse queries that arrive through public resolvers: the DNSBL probe
-      // says so once, about the monitor, instead of once per address.
-      dnsblResolverPublic: isKnownPublicResolver(this.dnsblResolver.servers),
+      // Spamhaus and URIBL refuse queries that arrive through public or shared resolvers: the DNSBL
+      // probe says so once, about the monitor, instead of once per address.
+      dnsblResolverPublic: sharedDnsblResolver(config.dnsblResolverShared, this.dnsblResolver.servers),
+      dnsblResolverName: this.dnsblResolver.servers.join(', '),
     };
   }
 

@@ -23,11 +23,12 @@ export interface DnsblWork {
    */
   resolverRefuses: boolean;
   /**
-   * The DNSBL resolver is a known public one (its operator's name): refusals by lists that refuse
-   * public resolvers are expected, not news about each address.
+   * The DNSBL resolver is presumed public or shared (a known public one by its address, or declared
+   * by MXWATCH_DNSBL_RESOLVER_SHARED): what lists that refuse such resolvers answer is expected,
+   * not news about each address.
    */
   publicResolver: string | null;
-  /** Set on one work item per run: the lists left dark by the public resolver, for the monitor finding. */
+  /** Set on one work item per run: the lists left dark by the presumed resolver, for the monitor finding. */
   reportDarkLists?: string[];
   /** Known only from the domain's own SPF part (not an MX address nor a configured sending IP). */
   spfDerived?: boolean;
@@ -43,10 +44,50 @@ function asSpfDerived(r: ProbeResult<DnsblDetails>): ProbeResult<DnsblDetails> {
   };
 }
 
-/** A refusal by a list that refuses public resolvers, seen through one: untestable, and no DNSBL_QUERY_REFUSED per address. */
+/**
+ * A list's answer through a resolver it refuses, on a copy: a refusal is untestable without a
+ * DNSBL_QUERY_REFUSED per address (the monitor finding says it once); "not listed" is no answer
+ * either (such lists refuse or mis-answer shared resolvers), so it is untestable too and sets no
+ * series. A listing stays a listing: no list invents one.
+ */
 function asPublicResolverRefusal(r: ProbeResult<DnsblDetails>): ProbeResult<DnsblDetails> {
-  if (r.details.state !== 'error' || !REFUSAL_REASONS.has(r.details.errorReason as never)) return r;
+  const d = r.details;
+  if (d.state === 'clean') {
+    const details: DnsblDetails = {
+      ...d,
+      state: 'error',
+      error: `${d.zone} answered "not listed" through a public or shared resolver, which it refuses or mis-answers: the answer says nothing`,
+      errorReason: 'resolver_public',
+    };
+    return { ...r, status: 'untestable', reason: 'dnsbl_resolver_public', details, observations: [] };
+  }
+  if (d.state !== 'error' || !REFUSAL_REASONS.has(d.errorReason as never)) return r;
   return { ...r, reason: 'dnsbl_resolver_public', observations: r.observations.filter((o) => o.code !== 'DNSBL_QUERY_REFUSED') };
+}
+
+const MONITOR_CODE = 'MONITOR_DNSBL_RESOLVER_PUBLIC';
+
+/**
+ * One MONITOR_DNSBL_RESOLVER_PUBLIC per run, naming every list that refused (each work item that
+ * met one carries its own): the findings keep the first observation of a (code, target), so the
+ * lists are gathered on it and the others dropped. Copies: shared results are never mutated.
+ */
+function oneMonitorObservation(results: ProbeResult<DnsblDetails>[]): ProbeResult<DnsblDetails>[] {
+  const carrying = results.filter((r) => r.observations.some((o) => o.code === MONITOR_CODE));
+  if (carrying.length < 2) return results;
+  const seen = carrying.flatMap((r) => r.observations.filter((o) => o.code === MONITOR_CODE));
+  const lists = [...new Set(seen.flatMap((o) => String(o.params?.lists ?? '').split(', ').filter(Boolean)))];
+  const first = carrying[0]!;
+  return results.map((r) => {
+    if (!carrying.includes(r)) return r;
+    const others = r.observations.filter((o) => o.code !== MONITOR_CODE);
+    return r === first ? { ...r, observations: [...others, { ...seen[0]!, params: { ...seen[0]!.params, lists: lists.join(', ') } }] } : { ...r, observations: others };
+  });
+}
+
+/** The zone a dnsbl result is about (`<subject>@<zone>`). */
+function zoneOf(r: ProbeResult): string {
+  return r.target.slice(r.target.lastIndexOf('@') + 1);
 }
 
 /** A copy (shared results are never mutated) without the DNSBL_QUERY_REFUSED a DNS REFUSED rcode raised. */
@@ -90,24 +131,33 @@ export const dnsblProbe = defineProbe<DnsblDetails, DnsblWork>({
           await probeDnsbl(ctx, subject, zone, await health());
     let out = resolverRefuses ? asResolverRefusal(result) : result;
     if (spfDerived) out = asSpfDerived(out);
-    if (publicResolver && darkBehindPublicResolver(zone, ctx.settings.spamhausDqsKey)) out = asPublicResolverRefusal(out);
-    if (publicResolver && reportDarkLists?.length) {
-      out = {
-        ...out,
-        observations: [
-          ...out.observations,
-          { code: 'MONITOR_DNSBL_RESOLVER_PUBLIC', target: DNSBL_RESOLVER_TARGET, params: { resolver: publicResolver, lists: reportDarkLists.join(', ') } },
-        ],
-      };
+    // The list's own documented answer "query via a public or open resolver refused" (Spamhaus
+    // 127.255.255.254, URIBL 127.0.0.1) is proof whatever the resolver's address: an ISP's or a
+    // company's resolver shared by many clients is refused just as Cloudflare's is.
+    const proven = out.details.errorReason === 'query_refused_by_list';
+    const presumed = publicResolver !== null && darkBehindPublicResolver(zone, ctx.settings.spamhausDqsKey);
+    if (proven || presumed) out = asPublicResolverRefusal(out);
+    const lists = [...new Set([...(publicResolver ? (reportDarkLists ?? []) : []), ...(proven || presumed ? [zone.zone] : [])])];
+    if (lists.length) {
+      const resolver = publicResolver ?? ctx.settings.dnsblResolverName ?? 'the DNSBL resolver';
+      out = { ...out, observations: [...out.observations, { code: MONITOR_CODE, target: DNSBL_RESOLVER_TARGET, params: { resolver, lists: lists.join(', ') } }] };
     }
     return out;
   },
+  reviewRun: oneMonitorObservation,
   findings: DNSBL_FINDINGS,
   covers(finding, results) {
     // A zone's health finding is seen by any testable answer of that zone; with no query to the
     // zone in this run (no addresses), it is gone only if the MX answer was conclusive.
-    // Any DNSBL answer of this run would have carried it again: the resolver is no longer public.
-    if (finding.code === 'MONITOR_DNSBL_RESOLVER_PUBLIC') return results.some((r) => r.probe === 'dnsbl') || undefined;
+    if (finding.code === MONITOR_CODE) {
+      // Seen again by a run in which a list it names answered (a run through the same resolver
+      // would have carried it again); when the run asked none of them (no longer configured), any
+      // list that answered. A run whose lists all failed to answer saw nothing.
+      const named = String((finding.evidence as Record<string, unknown> | null)?.lists ?? '').split(', ').filter(Boolean);
+      const dnsbl = results.filter((r) => r.probe === 'dnsbl');
+      const ofNamed = dnsbl.filter((r) => named.includes(zoneOf(r)));
+      return (ofNamed.length > 0 ? ofNamed : dnsbl).some((r) => r.status !== 'untestable');
+    }
     if (finding.code !== 'DNSBL_ZONE_UNHEALTHY') return undefined;
     const ofZone = results.filter((r) => r.probe === 'dnsbl' && r.target.endsWith(`@${finding.target}`));
     return ofZone.some((r) => r.status !== 'untestable') || (ofZone.length === 0 && mxAnswer(results) !== null);

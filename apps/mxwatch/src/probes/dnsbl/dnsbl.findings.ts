@@ -23,9 +23,9 @@ export const DNSBL_FINDINGS = {
     severity: 'warning',
     // About the monitor itself: raised whatever the lists answered.
     reportWhenUntestable: true,
-    message: 'mxwatch asks the DNS blacklists through {resolver}, a public resolver, which {lists} refuse to answer; listings there cannot be seen',
+    message: 'mxwatch asks the DNS blacklists through a public or shared resolver ({resolver}), which {lists} refuse to answer; listings there cannot be seen',
     remediation:
-      'Point MXWATCH_DNSBL_DNS_SERVERS at a recursive resolver of your own (e.g. unbound on 127.0.0.1 with MXWATCH_DNSBL_DNS_PROTOCOL=udp, or `system` when /etc/resolv.conf names one); for Spamhaus you may instead set MXWATCH_SPAMHAUS_DQS_KEY (free Data Query Service key), which works through any resolver. Barracuda answers only resolvers registered with it.',
+      'Point MXWATCH_DNSBL_DNS_SERVERS at a recursive resolver of your own that asks the lists directly (e.g. unbound on 127.0.0.1 with MXWATCH_DNSBL_DNS_PROTOCOL=udp, or `system` when /etc/resolv.conf names one; not a forwarder to your ISP or a public resolver); for Spamhaus you may instead set MXWATCH_SPAMHAUS_DQS_KEY (free Data Query Service key), which works through any resolver. Barracuda answers only resolvers registered with it. If the resolver is your own and only presumed shared, set MXWATCH_DNSBL_RESOLVER_SHARED=false.',
   },
   DNSBL_ZONE_UNHEALTHY: {
     severity: 'warning',
