@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
 import { readFileSync } from 'node:fs';
 import { AppLogger } from './common/app-logger.js';
+import { applyMemoryDefaults } from './common/memory-defaults.js';
 import { CONFIG_EXTENSIONS } from './config-extensions.js';
 import { ConfigError } from './config/config-error.js';
 import { configSummary } from './config/config-summary.js';
@@ -52,8 +53,11 @@ async function bootstrap(): Promise<void> {
     }
     throw e;
   }
+  // Before the database is opened: the WebAssembly engines are compiled then (common/memory-defaults.ts).
+  const v8Flags = applyMemoryDefaults({ execArgv: process.execArgv, nodeOptions: processEnv().NODE_OPTIONS, postgres: config.databaseUrl !== undefined });
   const logger = new AppLogger(config.logLevel);
   useNodeExtraCaFile(config.nodeExtraCaCerts);
+  if (v8Flags.length > 0) logger.log({ msg: 'memory defaults', v8Flags }, 'Bootstrap');
   logger.log(configSummary(config), 'Bootstrap');
   // Migrations, the database lock and the scheduler come before Nest binds the port: a port
   // already taken must stop the start in a second, not after the database is up.
