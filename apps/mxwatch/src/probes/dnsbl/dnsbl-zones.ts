@@ -178,6 +178,23 @@ function custom(zone: string, kind: DnsblKind): DnsblZoneConfig {
  * Throws one Error naming every bad entry.
  */
 export function resolveZoneConfig(names: readonly string[]): DnsblZoneConfig[] {
+  // The DNSBL probe asks for every check with the same settings: answered once per list, not once per check.
+  let known = resolved.get(names);
+  if (!known) {
+    try {
+      known = { zones: buildZoneConfig(names) };
+    } catch (e) {
+      known = { error: e as Error };
+    }
+    resolved.set(names, known);
+  }
+  if ('error' in known) throw known.error;
+  return [...known.zones];
+}
+
+const resolved = new WeakMap<readonly string[], { zones: readonly DnsblZoneConfig[] } | { error: Error }>();
+
+function buildZoneConfig(names: readonly string[]): DnsblZoneConfig[] {
   const wanted = names.map((n) => n.trim()).filter(Boolean);
   if (wanted.length === 0) return Object.keys(DNSBL_ZONES).map((z) => builtIn(z)!).filter((z) => z.default);
 

@@ -1,5 +1,6 @@
 import { domainToASCII } from 'node:url';
 import ipaddr from 'ipaddr.js';
+import { mayBeIpLiteral } from '../net/address-policy.js';
 
 export type NormaliseDomainResult = { ok: true; name: string } | { ok: false; error: string };
 
@@ -24,7 +25,7 @@ export function normaliseDomainName(input: string): NormaliseDomainResult {
     return fail('it looks like a URL or an email address; give only the domain (e.g. example.com)');
   }
   const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
-  if (ipaddr.isValid(bare)) return fail('it is an IP address; a domain name is needed (e.g. example.com)');
+  if (mayBeIpLiteral(bare) && ipaddr.isValid(bare)) return fail('it is an IP address; a domain name is needed (e.g. example.com)');
 
   if (name.endsWith('.')) name = name.slice(0, -1);
   if (name === '') return fail('it is only a dot');

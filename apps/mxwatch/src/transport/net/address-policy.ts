@@ -131,9 +131,19 @@ export function parseIp(ip: string): Addr | null {
   return addr;
 }
 
+/**
+ * False only for what ipaddr.js can never read as an address: its IPv6 forms have a colon and its
+ * IPv4 forms (decimal, octal, `0x` hex parts) use no other characters than these. Asked first
+ * because ipaddr.isValid throws and catches an Error for every host name (with its stack: a few
+ * percent of a check's CPU, names being normalised on every lookup path).
+ */
+export function mayBeIpLiteral(value: string): boolean {
+  return value.includes(':') || /^[0-9a-fx.]*$/i.test(value);
+}
+
 export function isIpLiteral(value: string): boolean {
   const v = value.startsWith('[') && value.endsWith(']') ? value.slice(1, -1) : value;
-  return ipaddr.isValid(v) && (v.includes(':') || ipaddr.IPv4.isValidFourPartDecimal(v));
+  return mayBeIpLiteral(v) && ipaddr.isValid(v) && (v.includes(':') || ipaddr.IPv4.isValidFourPartDecimal(v));
 }
 
 /** Parses a CIDR list (`127.0.0.0/8,10.1.2.3`); throws with the offending item on bad input. */
