@@ -3,14 +3,28 @@ import type { Registry } from 'prom-client';
 
 export type LabelValues<T extends string> = Partial<Record<T, string | number>>;
 
-interface Series {
+/** One series; `set` returns it, so a caller can keep it (and remove it) without a key of its own. */
+export interface Series {
+  readonly gauge: FleetGauge;
   labels: Record<string, string | number>;
   value: number;
   /** `{a="x",b="y"}` as prom-client writes it for `labels` ('' without labels). */
   text: string;
+  /** The label text in declared order (the same string as `text`, but for labels given in another order). */
+  readonly key: string;
+  /** Free for the caller's bookkeeping (MetricsService marks the series a check keeps). */
+  mark: number;
 }
 
 const NEEDS_ESCAPE = /[\\\n"]/;
+
+/** `{a="x",b="y"}` from `a="x",b="y",` in parts ('' for none), as one flat string. */
+function braced(parts: string[]): string {
+  if (parts.length === 0) return '';
+  parts[0] = `{${parts[0]}`;
+  parts[parts.length - 1] = '"}';
+  return parts.join('');
+}
 
 /** A label value as prom-client writes it (backslash, newline and double quote escaped). */
 export function labelValueText(v: unknown): string {
@@ -49,13 +63,14 @@ export class FleetGauge<T extends string = string> {
     for (const r of config.registers ?? []) r.registerMetric(this as never);
   }
 
-  set(labels: LabelValues<T>, value: number): void {
+  set(labels: LabelValues<T>, value: number): Series {
     if (typeof value !== 'number') throw new TypeError(`Value is not a valid number: ${format(value)}`);
     const { key, text } = this.keyOf(labels as Record<string, string | number>);
     const s = this.series.get(key);
     if (!s) {
-      this.series.set(key, { labels: labels as Record<string, string | number>, value, text });
-      return;
+      const added: Series = { gauge: this as FleetGauge, labels: labels as Record<string, string | number>, value, text, key, mark: 0 };
+      this.series.set(key, added);
+      return added;
     }
     s.value = value;
     // Labels equal to the stored ones in the same order keep the stored object and text (and so
@@ -64,10 +79,16 @@ export class FleetGauge<T extends string = string> {
       s.text = text;
       s.labels = labels as Record<string, string | number>;
     }
+    return s;
   }
 
   remove(labels: LabelValues<T>): void {
     this.series.delete(this.keyOf(labels as Record<string, string | number>).key);
+  }
+
+  /** Removes this series, if it is still the one its labels name (not removed and set anew since). */
+  removeSeries(s: Series): void {
+    if (this.series.get(s.key) === s) this.series.delete(s.key);
   }
 
   reset(): void {
@@ -96,7 +117,8 @@ export class FleetGauge<T extends string = string> {
    * order and keeps undefined values, exactly as prom-client formats them.
    */
   private keyOf(labels: Record<string, string | number>): { key: string; text: string } {
-    let text = '';
+    // Joined, not concatenated: `+=` leaves a tree of cons strings behind every stored series.
+    const parts: string[] = [];
     let declaredOrder = true;
     let next = 0;
     for (const name in labels) {
@@ -108,15 +130,15 @@ export class FleetGauge<T extends string = string> {
         if (next === this.labelNames.length) declaredOrder = false;
         else next++;
       }
-      text += `${text ? ',' : '{'}${name}="${labelValueText(v)}"`;
+      parts.push(name, '="', labelValueText(v), '",');
     }
-    if (text) text += '}';
+    const text = braced(parts);
     if (declaredOrder) return { key: text, text };
-    let key = '';
+    parts.length = 0;
     for (const name of this.labelNames) {
       const v = labels[name];
-      if (v !== undefined) key += `${key ? ',' : '{'}${name}="${labelValueText(v)}"`;
+      if (v !== undefined) parts.push(name, '="', labelValueText(v), '",');
     }
-    return { key: key ? `${key}}` : key, text };
+    return { key: braced(parts), text };
   }
 }

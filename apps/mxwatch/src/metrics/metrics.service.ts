@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
 import type { Counter } from 'prom-client';
-import type { FleetGauge } from './fleet-gauge.js';
+import type { FleetGauge, Series } from './fleet-gauge.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import type { ProbeDefinition, SeriesSample } from '../probes/probe-definition.js';
@@ -14,21 +14,26 @@ import { MetricsRepository } from '../storage/metrics.repository.js';
 import { renderPrometheusText } from './exposition.js';
 import { createMetrics, registerProbeMetrics, type Metrics, type ProbeMetric } from './metrics.js';
 
-/** `metric \0 JSON(labels)`: one series. */
-type SeriesKey = string;
-
+/**
+ * What a domain's latest check set. Series are held as the gauges' own entries and collections
+ * are arrays (membership by `mark`), not sets of key strings: at 10,000 domains this bookkeeping
+ * took more memory than the series themselves.
+ */
 interface DomainSeries {
-  probes: Set<string>;
+  /** Probes with a mxwatch_probe_success series. */
+  probes: string[];
   /** The domain's own series, by probe (`keep` reuses a probe's entry). */
-  own: Map<string, Set<SeriesKey>>;
+  own: Map<string, Series[]>;
   /** The host entities (probe + result target) the domain's latest check mentioned. */
-  entities: Set<string>;
+  entities: HostEntity[];
 }
 
 interface HostEntity {
+  id: string;
   /** Domains whose latest check mentions the entity (events). */
   refs: number;
-  keys: Set<SeriesKey>;
+  series: Series[];
+  mark: number;
   /**
    * Database feed only: the time of each referring domain's result about the entity, and the
    * (time, domain) of the result whose series are shown; `at` is -Infinity once that domain let go.
@@ -64,11 +69,6 @@ export interface FleetRun {
 /** BullMQ job states worth a series (no flows here: `waiting-children` is always 0). */
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'paused', 'failed', 'completed'] as const;
 
-const seriesKey = (s: { metric: string; labels: Record<string, string> }): SeriesKey => `${s.metric}\u0000${JSON.stringify(s.labels)}`;
-const parseKey = (key: SeriesKey): { metric: string; labels: Record<string, string> } => {
-  const i = key.indexOf('\u0000');
-  return { metric: key.slice(0, i), labels: JSON.parse(key.slice(i + 1)) as Record<string, string> };
-};
 
 /** Whether the result (at, domain) replaces the one shown (curAt, curBy): later wins, then the greater name. */
 const wins = (at: number, domain: string, curAt: number, curBy: string): boolean => at > curAt || (at === curAt && domain >= curBy);
@@ -101,6 +101,8 @@ export class MetricsService implements OnModuleInit {
   /** Database feed: domains whose stored run must be applied again (they hold the best remaining result about a host). */
   private readonly reapply = new Set<string>();
   private beforeScrape: ((deadline: number) => Promise<void>) | null = null;
+  /** Marks series and entities as kept by the check being applied (see DomainSeries). */
+  private stamp = 0;
 
   constructor(
     private readonly events: EventBus,
@@ -191,7 +193,8 @@ export class MetricsService implements OnModuleInit {
     if (this.perDomain) m.lastCheck.set({ domain }, finishedAt.getTime() / 1000);
 
     const previous = this.domains.get(domain);
-    const next: DomainSeries = { probes: new Set(), own: new Map(), entities: new Set() };
+    const next: DomainSeries = { probes: [], own: new Map(), entities: [] };
+    const stamp = ++this.stamp;
 
     const byProbe = new Map<string, ProbeResult[]>();
     for (const r of results) {
@@ -203,11 +206,13 @@ export class MetricsService implements OnModuleInit {
       const testable = rs.filter((r) => r.status !== 'untestable');
       if (testable.length > 0 && this.perDomain) {
         m.probeSuccess.set({ domain, probe }, testable.some((r) => r.status === 'fail') ? 0 : 1);
-        next.probes.add(probe);
+        next.probes.push(probe);
       }
-      const series = this.defs.get(probe)?.metrics?.series;
+      const def = this.defs.get(probe);
+      const series = def?.metrics?.series;
       if (!series) continue;
-      const own = new Set<SeriesKey>();
+      const domainScoped = def.scope === 'domain';
+      const own: Series[] = [];
       let keep = false;
       for (const r of rs) {
         const samples = series(r, domain);
@@ -219,49 +224,60 @@ export class MetricsService implements OnModuleInit {
         for (const s of samples) {
           if (s.owner === 'host') host.push(s);
           else if (this.perDomain) {
-            this.set(s);
-            own.add(seriesKey(s));
+            const set = this.set(s);
+            if (set.mark !== stamp) own.push(set);
+            set.mark = stamp;
           }
         }
         const id = `${probe}\u0000${r.target}`;
-        this.updateEntity(id, domain, r.startedAt.getTime(), host);
-        next.entities.add(id);
+        // A result about the domain itself that sets no host series: only this domain could ever
+        // refer to that entity, so there is nothing to track (40,000 empty entities at 10,000 domains).
+        if (host.length === 0 && domainScoped && !this.entities.has(id)) continue;
+        const entity = this.updateEntity(id, domain, r.startedAt.getTime(), host);
+        if (entity.mark !== stamp) next.entities.push(entity);
+        entity.mark = stamp;
       }
-      if (keep) keeps.add(probe);
-      const kept = keep ? previous?.own.get(probe) : undefined;
-      next.own.set(probe, kept ? new Set([...kept, ...own]) : own);
+      if (keep) {
+        keeps.add(probe);
+        for (const kept of previous?.own.get(probe) ?? []) {
+          if (kept.mark !== stamp) own.push(kept);
+          kept.mark = stamp;
+        }
+      }
+      next.own.set(probe, own);
     }
-    this.replace(domain, previous, next);
+    this.replace(domain, previous, next, stamp);
     return keeps;
   }
 
-  private set(s: SeriesSample): void {
-    (this.probeMetrics.get(s.metric) as FleetGauge).set(s.labels, s.value);
-  }
-
-  private remove(key: SeriesKey): void {
-    const { metric, labels } = parseKey(key);
-    (this.probeMetrics.get(metric) as FleetGauge | undefined)?.remove(labels);
+  private set(s: SeriesSample): Series {
+    return (this.probeMetrics.get(s.metric) as FleetGauge).set(s.labels, s.value);
   }
 
   /**
    * The latest result about a host entity replaces its series, whichever domain it came from:
    * the latest to arrive (events), or the latest by its time (database feed).
    */
-  private updateEntity(id: string, domain: string, at: number, samples: SeriesSample[]): void {
+  private updateEntity(id: string, domain: string, at: number, samples: SeriesSample[]): HostEntity {
     let entity = this.entities.get(id);
-    if (!entity) this.entities.set(id, (entity = { refs: 0, keys: new Set(), at: -Infinity, by: '', ...(this.ordered ? { cands: new Map<string, number>() } : {}) }));
+    if (!entity) this.entities.set(id, (entity = { id, refs: 0, series: [], mark: 0, at: -Infinity, by: '', ...(this.ordered ? { cands: new Map<string, number>() } : {}) }));
     if (entity.cands) {
       entity.cands.set(domain, at);
       // The domain whose result is shown may now bring an older one: then the best is found again.
-      if (!wins(at, domain, entity.at, entity.by) && (entity.by !== domain || this.orphan(entity, domain) !== domain)) return;
+      if (!wins(at, domain, entity.at, entity.by) && (entity.by !== domain || this.orphan(entity, domain) !== domain)) return entity;
     }
-    const keys = new Set(samples.map(seriesKey));
-    for (const old of entity.keys) if (!keys.has(old)) this.remove(old);
-    for (const s of samples) this.set(s);
-    entity.keys = keys;
+    const stamp = ++this.stamp;
+    const series: Series[] = [];
+    for (const s of samples) {
+      const set = this.set(s);
+      if (set.mark !== stamp) series.push(set);
+      set.mark = stamp;
+    }
+    for (const old of entity.series) if (old.mark !== stamp) old.gauge.removeSeries(old);
+    entity.series = series;
     entity.at = at;
     entity.by = domain;
+    return entity;
   }
 
   /**
@@ -284,38 +300,32 @@ export class MetricsService implements OnModuleInit {
   }
 
   /** Swaps a domain's old series for its new ones, dropping host series nobody mentions any more. */
-  private replace(domain: string, previous: DomainSeries | undefined, next: DomainSeries): void {
-    if (!this.ordered) for (const id of next.entities) this.entities.get(id)!.refs++;
-    if (previous) this.release(domain, previous, next);
+  private replace(domain: string, previous: DomainSeries | undefined, next: DomainSeries, stamp: number): void {
+    if (!this.ordered) for (const entity of next.entities) entity.refs++;
+    if (previous) this.release(domain, previous, next, stamp);
     this.domains.set(domain, next);
   }
 
-  private release(domain: string, previous: DomainSeries, next: DomainSeries | null): void {
-    for (const probe of previous.probes) if (!next?.probes.has(probe)) this.m.probeSuccess.remove({ domain, probe });
-    for (const [probe, keys] of previous.own) {
-      const now = next?.own.get(probe);
-      for (const key of keys) if (!now?.has(key)) this.remove(key);
-    }
-    for (const id of previous.entities) {
-      const entity = this.entities.get(id);
-      if (!entity) continue;
+  /** Drops what `previous` set and `next` (marked with `stamp`) does not set again. */
+  private release(domain: string, previous: DomainSeries, next: DomainSeries | null, stamp: number): void {
+    for (const probe of previous.probes) if (!next?.probes.includes(probe)) this.m.probeSuccess.remove({ domain, probe });
+    for (const own of previous.own.values()) for (const s of own) if (s.mark !== stamp) s.gauge.removeSeries(s);
+    for (const entity of previous.entities) {
       if (entity.cands) {
-        if (next?.entities.has(id)) continue;
+        if (entity.mark === stamp) continue;
         entity.cands.delete(domain);
-        if (entity.cands.size === 0) this.dropEntity(id);
+        if (entity.cands.size === 0) this.dropEntity(entity);
         else if (entity.by === domain) this.orphan(entity);
         continue;
       }
       entity.refs--;
-      if (entity.refs <= 0) this.dropEntity(id);
+      if (entity.refs <= 0) this.dropEntity(entity);
     }
   }
 
-  private dropEntity(id: string): void {
-    const entity = this.entities.get(id);
-    if (!entity) return;
-    for (const key of entity.keys) this.remove(key);
-    this.entities.delete(id);
+  private dropEntity(entity: HostEntity): void {
+    for (const s of entity.series) s.gauge.removeSeries(s);
+    this.entities.delete(entity.id);
   }
 
   /** A domain deleted or disabled in this process (events): a check already running must not bring it back. */
@@ -330,7 +340,7 @@ export class MetricsService implements OnModuleInit {
   /** Drops a domain's series (the database feed decides from the database what is still monitored). */
   dropDomain(domain: string): void {
     const previous = this.domains.get(domain);
-    if (previous) this.release(domain, previous, null);
+    if (previous) this.release(domain, previous, null, ++this.stamp);
     this.domains.delete(domain);
     this.m.lastCheck.remove({ domain });
   }
