@@ -157,7 +157,8 @@ export class DohExchange implements DnsExchange {
     let result: unknown = undefined;
     let error: unknown = undefined;
     try {
-      result = await this.clients[index].resolve(question.name, question.type, {}, controller);
+      // noThrowOnNODATA: tangerine's hidden option, so the empty answer it is handed (see `request`) costs it no Error.
+      result = await this.clients[index].resolve(question.name, question.type, { noThrowOnNODATA: true } as object, controller);
     } catch (err) {
       error = err;
     } finally {
@@ -261,8 +262,14 @@ export class DohExchange implements DnsExchange {
         body.on('end', () => {
           if (done) return;
           const buffer = Buffer.concat(chunks);
-          if (state && status >= 200 && status < 300) state.raw = buffer;
-          else if (state) state.httpStatus = status;
+          if (state && status >= 200 && status < 300) {
+            // Only our decoder reads the answer (exchange() uses state.raw): tangerine gets an empty
+            // NOERROR message instead, so it neither decodes the answer a second time nor builds an
+            // Error for every NXDOMAIN and NODATA (a few percent of a check's CPU).
+            state.raw = buffer;
+            return finish({ statusCode: status, headers, body: bodyOf(EMPTY_ANSWER) });
+          }
+          if (state) state.httpStatus = status;
           finish({ statusCode: status, headers, body: bodyOf(buffer) });
         });
       };
@@ -367,6 +374,9 @@ function synthesiseAnswer(question: DnsQuestion, addresses: unknown[]): packet.D
   });
   return packet.decode(wire);
 }
+
+/** A DNS response with no question and no record, rcode NOERROR. */
+const EMPTY_ANSWER = packet.encode({ type: 'response', id: 0, flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE, questions: [], answers: [] });
 
 function bodyOf(buffer: Buffer): TangerineResponse['body'] {
   return { arrayBuffer: async () => buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer };
