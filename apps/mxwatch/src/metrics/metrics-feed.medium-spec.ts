@@ -210,6 +210,19 @@ describe(MetricsFeedService.name, () => {
     for (const o of others) expect(o).toEqual(first);
   });
 
+  it('should read a stored run back as the probe returned it: observations apart, NULs from the network restored, host results joined', async () => {
+    const database = await openDb();
+    const dbs = { prisma: database.prisma } as DatabaseService;
+    const checks = new ChecksRepository(dbs);
+    const d = await database.prisma.domain.create({ data: { name: 'nul.test' } });
+    const evil = { host: 'mx\u0000evil.nul.test', ip: '127.0.0.66' };
+    const results = check('nul.test', when(0), [evil, MX1]);
+    results[0]!.observations = [{ code: 'MX_MISSING', target: 'nul.test', params: { host: evil.host, u2400: '\u2400 stays' } }];
+    const stored = await checks.storeRun({ domainId: d.id, trigger: 'manual', status: 'pass', startedAt: when(0), finishedAt: when(1), results, nextCheckAt: null });
+    const [run] = await new MetricsFeedRepository(dbs, checks).runs([stored.id]);
+    expect(run).toEqual({ id: stored.id, domainId: d.id, startedAt: when(0), finishedAt: when(1), results: JSON.parse(JSON.stringify(results), (k, v: unknown) => (k === 'startedAt' ? new Date(v as string) : v)) });
+  });
+
   it('should drop a domain retired on this replica at once, and one re-created under the same name keeps its series', async () => {
     const database = await openDb();
     const checks = new ChecksRepository({ prisma: database.prisma } as DatabaseService);

@@ -34,28 +34,24 @@ function sqlTimestamp(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
-/** `toStorable` undone on every string of a JSON value (keys included); the same object when nothing changes. */
-function fromStorable(value: unknown): unknown {
-  if (typeof value === 'string') return fromStorableText(value);
-  if (Array.isArray(value)) {
-    let out: unknown[] | null = null;
-    for (let i = 0; i < value.length; i++) {
-      const v = fromStorable(value[i]);
-      if (v !== value[i]) (out ??= value.slice())[i] = v;
-    }
-    return out ?? value;
-  }
+const MARKERS = /[\u2400\u238b]/;
+
+/** Whether any string of a JSON value (keys included) holds what `toStorable` writes for a NUL or an escape. */
+function hasMarkers(value: unknown): boolean {
+  if (typeof value === 'string') return MARKERS.test(value);
+  if (Array.isArray(value)) return value.some(hasMarkers);
   if (value !== null && typeof value === 'object') {
-    let changed = false;
-    const entries: Array<[string, unknown]> = [];
-    for (const [k, v] of Object.entries(value)) {
-      const k2 = fromStorableText(k);
-      const v2 = fromStorable(v);
-      if (k2 !== k || v2 !== v) changed = true;
-      entries.push([k2, v2]);
-    }
-    return changed ? Object.fromEntries(entries) : value;
+    for (const k in value) if (MARKERS.test(k) || hasMarkers((value as Record<string, unknown>)[k])) return true;
   }
+  return false;
+}
+
+/** `toStorable` undone on every string of a JSON value (keys included); the value itself when there is nothing to undo (nearly always). */
+function fromStorable(value: unknown): unknown {
+  if (!hasMarkers(value)) return value;
+  if (typeof value === 'string') return fromStorableText(value);
+  if (Array.isArray(value)) return value.map(fromStorable);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [fromStorableText(k), fromStorable(v)]));
   return value;
 }
 
