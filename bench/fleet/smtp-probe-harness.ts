@@ -40,8 +40,10 @@ async function main(): Promise<void> {
   const { probeSmtpEndpoint } = await load('probes/smtp/smtp.probe.js');
   const { NetDialer } = await load('transport/net/net-dialer.js');
   const { AddressPolicy } = await load('transport/net/address-policy.js');
+  const { MemoizedAddressPolicy } = await load('runtime/probe-runtime.service.js');
 
-  const policy = AddressPolicy.fromList('127.0.0.0/8');
+  // The policy and dialer as ProbeRuntime builds them for the service.
+  const policy = new MemoizedAddressPolicy(AddressPolicy.fromList('127.0.0.0/8'));
   const dialer = new NetDialer({ policy, portMap: new Map([[25, o.port]]) });
   const settings = { smtpPorts: [25], certWarnDays: 14, slowBannerMs: 5000, dnsblZones: [], ehloName: 'bench.fleet.test', smtpConnectTimeoutMs: 5000, smtpReplyTimeoutMs: 5000, maxMxHosts: 10, maxAddresses: 32 };
   const noDns = { resolve: () => Promise.reject(new Error('no DNS in this harness')) };
