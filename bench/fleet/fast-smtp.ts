@@ -31,12 +31,14 @@ export interface FastSmtpStats {
   tlsHandshakes: number;
   /** Sessions that ended with QUIT. */
   quits: number;
+  /** Connections per listener (`ip:port` of the probed port), to see whether any was probed twice. */
+  perListener: Map<string, number>;
 }
 
 const LISTEN_BATCH = 256;
 
 export class FastSmtpFleet {
-  readonly stats: FastSmtpStats = { connections: 0, byPort: { 25: 0, 587: 0, 465: 0 }, tlsHandshakes: 0, quits: 0 };
+  readonly stats: FastSmtpStats = { connections: 0, byPort: { 25: 0, 587: 0, 465: 0 }, tlsHandshakes: 0, quits: 0, perListener: new Map() };
   private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
   private readonly context: tls.SecureContext;
@@ -68,6 +70,11 @@ export class FastSmtpFleet {
     return fleet;
   }
 
+  /** Starts counting afresh (the measured cycle). */
+  resetStats(): void {
+    Object.assign(this.stats, { connections: 0, byPort: { 25: 0, 587: 0, 465: 0 }, tlsHandshakes: 0, quits: 0, perListener: new Map() });
+  }
+
   get listeners(): number {
     return this.servers.length;
   }
@@ -80,7 +87,11 @@ export class FastSmtpFleet {
   }
 
   private listen(ip: string, probed: ProbedPort, starttls: boolean): Promise<void> {
-    const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket, probed, starttls));
+    const key = `${ip}:${probed}`;
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      this.stats.perListener.set(key, (this.stats.perListener.get(key) ?? 0) + 1);
+      this.accept(socket, probed, starttls);
+    });
     this.servers.push(server);
     return new Promise((resolve, reject) => {
       server.once('error', reject);
