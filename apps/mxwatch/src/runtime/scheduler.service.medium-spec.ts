@@ -179,6 +179,16 @@ describe(SchedulerService.name, () => {
   });
 
   describe('tick', () => {
+    it('should re-read a claimed domain as the whole row Prisma reads, and not at all once disabled or deleted', async () => {
+      const d = await prisma().domain.create({ data: { name: 'reread.example', labels: { team: 'mail', 'a b': 'c' }, sendingIps: ['192.0.2.7'], dkimSelectors: ['s1', 's2'], intervalSeconds: 600, nextCheckAt: NOW } });
+      const repo = new ScheduleRepository({ prisma: database.prisma } as DatabaseService);
+      expect(await repo.findEnabled(d.id)).toEqual(await prisma().domain.findUnique({ where: { id: d.id } }));
+      await prisma().domain.update({ where: { id: d.id }, data: { enabled: false } });
+      expect(await repo.findEnabled(d.id)).toBeNull();
+      await prisma().domain.delete({ where: { id: d.id } });
+      expect(await repo.findEnabled(d.id)).toBeNull();
+    });
+
     it('should claim only enabled due domains, move their nextCheckAt one interval ahead and never pick one twice', async () => {
       await addDomain('due.example', { nextCheckAt: new Date(NOW.getTime() - 1000) });
       await addDomain('due-own-interval.example', { nextCheckAt: NOW, intervalSeconds: 3600 });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service.js';
-import type { PrismaClient } from '../generated/prisma/client.js';
+import type { Domain, PrismaClient } from '../generated/prisma/client.js';
 
 /** A domain the scheduler has just claimed: `dueAt` is the slot it was due for (its old nextCheckAt). */
 export interface ClaimedDomain {
@@ -82,7 +82,9 @@ export class ScheduleRepository {
   }
 
   /** Re-reads a claimed domain right before its check: it may have been deleted or disabled while it waited. */
-  findEnabled(id: string) {
-    return this.db.prisma.domain.findFirst({ where: { id, enabled: true } });
+  async findEnabled(id: string): Promise<Domain | null> {
+    // Raw: the query builder's findFirst cost ~0.5 ms of CPU per check, once per claimed domain.
+    const rows = await this.db.prisma.$queryRaw<Domain[]>`SELECT * FROM "Domain" WHERE "id" = ${id}::uuid AND "enabled"`;
+    return rows[0] ?? null;
   }
 }
