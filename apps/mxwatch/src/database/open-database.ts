@@ -1,10 +1,15 @@
+import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { DatabaseSetupError } from './database-setup.error.js';
+import type { MigrateMessage, MigrateRequest } from './migrate-process.js';
 import { makePrivate, PRIVATE_DIR_MODE } from './private-dir.js';
 import { createPostgresPool, describePostgresConnectError, parsePostgresUrl } from './postgres-driver.js';
 import { applyMigrations, type DatabaseLog } from './schema-engine.js';
@@ -56,7 +61,7 @@ function pingWith(prisma: PrismaClient): () => Promise<void> {
 
 async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<Database> {
   const location = parsePostgresUrl(url);
-  await applyMigrations({ kind: 'postgres', url }, { log: options.log, migrationsDir: options.migrationsDir });
+  await migratePostgres(url, options);
 
   const pool = createPostgresPool(url, { max: options.poolSize });
   // An idle client losing its server emits 'error' on the pool; unhandled, it would kill the process.
@@ -84,6 +89,39 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
       await pool.end();
     },
   };
+}
+
+/**
+ * Applies the migrations in a child process (migrate-process.ts), so that the schema engine's
+ * memory is not the service's for the rest of its life. Run from the sources (tests), where
+ * there is no compiled entry to start, the engine runs in this process. The embedded database
+ * is migrated in this process always: it is open here, and PGlite allows one process.
+ */
+async function migratePostgres(url: string, options: OpenDatabaseOptions): Promise<void> {
+  const entry = fileURLToPath(new URL('./migrate-process.js', import.meta.url));
+  if (!existsSync(entry)) {
+    await applyMigrations({ kind: 'postgres', url }, { log: options.log, migrationsDir: options.migrationsDir });
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    // Not the service's own Node flags (an --inspect port, a profiler): the engine needs none, and its baseline compiler is enough for one run.
+    const child = fork(entry, [], { execArgv: ['--liftoff-only'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+    let settled = false;
+    const settle = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      if (error) reject(error);
+      else resolve();
+    };
+    child.on('message', (message: MigrateMessage) => {
+      if ('log' in message) options.log?.(message.log);
+      else if ('done' in message) settle();
+      else settle(new DatabaseSetupError(message.failed.reason ?? 'migration_failed', message.failed.message));
+    });
+    child.once('error', (error) => settle(new DatabaseSetupError('migration_failed', `could not start the migration process: ${error.message}`, { cause: error })));
+    child.once('close', (code, signal) => settle(new DatabaseSetupError('migration_failed', `the migration process exited (${signal ?? `code ${code}`}) before it finished`)));
+    child.send({ url, migrationsDir: options.migrationsDir } satisfies MigrateRequest);
+  });
 }
 
 async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
