@@ -147,7 +147,7 @@ interface Figures {
   dns: { seen: number; naive: number; byType: Record<string, number> };
   smtp: { seen: number; naiveAccepted: number; naiveAttempts: number; tlsHandshakes: number; listeners: number };
   memory: { peakRssMbCycle: number; peakRssMbEnd: number; rssMbEnd: number; afterCycle: string };
-  rows: { checkRuns: number; probeResults: number; findings: number };
+  rows: { checkRuns: number; probeResults: number; hostReferences: number; hostResults: number; facts: number; findings: number; bytes: string };
   /** Work done twice in the cycle, across processes: listeners (address/port) connected to more than once, DNSBL names asked more than once, domains with more than one run. */
   repeats: { listenersProbedTwice: number; maxConnectionsPerListener: number; dnsblNamesAskedTwice: number; domainsCheckedTwice: number };
   scrape: { medianMs: number; maxMs: number; bytes: number; series: number; duringCycleMedianMs: number; duringCycleMaxMs: number };
@@ -397,7 +397,18 @@ async function main(): Promise<void> {
   log(`cycle ${complete ? 'complete' : 'INCOMPLETE'}: ${fmtInt(c.n)}/${fmtInt(DOMAINS)} checked in ${fmtMs(wallMs)}`);
 
   const count = async (table: string) => (await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${table}"`)).rows[0]!.n;
-  const rowsWritten = { checkRuns: await count('CheckRun'), probeResults: await count('ProbeResult'), findings: await count('Finding') };
+  // Issue 15, item 4: host-level results once (HostResult) and thin references; closed-not-required ports as run facts.
+  const one = async (q: string) => (await sql.query<{ n: number }>(q)).rows[0]!.n;
+  const { rows: [size] } = await sql.query<{ s: string }>(`SELECT pg_size_pretty(pg_total_relation_size('"ProbeResult"') + pg_total_relation_size('"HostResult"') + pg_total_relation_size('"CheckRun"')) AS s`);
+  const rowsWritten = {
+    checkRuns: await count('CheckRun'),
+    probeResults: await count('ProbeResult'),
+    hostReferences: await one('SELECT count(*)::int AS n FROM "ProbeResult" WHERE "hostResultId" IS NOT NULL'),
+    hostResults: await count('HostResult'),
+    facts: await one('SELECT coalesce(sum(cardinality("facts")), 0)::int AS n FROM "CheckRun"'),
+    findings: await count('Finding'),
+    bytes: size!.s,
+  };
   const statusMix = (await sql.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM "CheckRun" GROUP BY 1 ORDER BY 2 DESC')).rows;
   const probeMix = (await sql.query<{ probe: string; status: string; reason: string | null; n: number }>(
     'SELECT probe, status, reason, count(*)::int AS n FROM "ProbeResult" GROUP BY 1, 2, 3 ORDER BY 1, 4 DESC',
@@ -613,7 +624,7 @@ function report(
       ],
       ['peak RSS (mxwatch)', `${f.memory.peakRssMbCycle.toFixed(0)} MB during the cycle, ${f.memory.peakRssMbEnd.toFixed(0)} MB by the end (VmHWM); ${f.memory.rssMbEnd.toFixed(0)} MB now`],
       ['memory after the cycle', f.memory.afterCycle],
-      ['database rows written', `CheckRun ${fmtInt(f.rows.checkRuns)}, ProbeResult ${fmtInt(f.rows.probeResults)}, Finding ${fmtInt(f.rows.findings)}`],
+      ['database rows written', `CheckRun ${fmtInt(f.rows.checkRuns)}, ProbeResult ${fmtInt(f.rows.probeResults)} (${fmtInt(f.rows.hostReferences)} of them references to HostResult), HostResult ${fmtInt(f.rows.hostResults)}, Finding ${fmtInt(f.rows.findings)}; ${fmtInt(f.rows.facts)} facts on runs instead of rows; runs and results take ${f.rows.bytes}`],
       ['/metrics scrape', `median ${fmtMs(f.scrape.medianMs)}, max ${fmtMs(f.scrape.maxMs)} at rest; ${fmtBytes(f.scrape.bytes)}, ${fmtInt(f.scrape.series)} series; ${Number.isFinite(f.scrape.duringCycleMedianMs) ? `during the cycle (one scrape every ${SCRAPE_EVERY_MS / 1000} s) median ${fmtMs(f.scrape.duringCycleMedianMs)}, max ${fmtMs(f.scrape.duringCycleMaxMs)}` : 'no scrape during the cycle (shorter than the scrape interval)'}`],
       ['STARTTLS probe vs blackbox_exporter', describeSideBySide(f.blackbox)],
       ['history GET .../checks', `p50 ${fmtMs(f.history.p50Ms)}, p95 ${fmtMs(f.history.p95Ms)}, max ${fmtMs(f.history.maxMs)} over ${f.history.requests} requests, ${fmtInt(f.history.rows)} stored results, ${f.history.errors} errors`],
