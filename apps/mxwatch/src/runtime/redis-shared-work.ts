@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { KeyedLimiter } from './shared-work.js';
+import { AgedCache, KeyedLimiter, type AgedEntry } from './shared-work.js';
 
 /**
  * What SharedWork and KeyedLimiter do inside one process, across every worker of a fleet on
@@ -71,6 +71,9 @@ export interface RedisSharedWorkOptions {
   /** A Redis call waited for at most, before falling back to local work. */
   redisTimeoutMs?: number;
   now?: () => number;
+  /** Bounds of this process's copy of what is in Redis. */
+  localMaxEntries?: number;
+  localMaxBytes?: number;
 }
 
 /** Injection token: the fleet-wide SharedWork and per-address limiter, present when Redis is configured. */
@@ -89,9 +92,12 @@ interface Stored {
 }
 
 export class RedisSharedWork {
-  /** This process's view: in-flight promises and results with the time they were obtained (possibly by another worker). */
-  private readonly local = new Map<string, { at: number; value: Promise<unknown> }>();
-  private readonly maxLocalEntries = 200_000;
+  /**
+   * This process's view: in-flight promises and results with the time they were obtained
+   * (possibly by another worker). Redis holds them all; here only what is asked for often (a
+   * provider's MX), within a few MB: anything else is one Redis read away.
+   */
+  private readonly local: AgedCache;
   private readonly resultTtlMs: number;
   private readonly flightTtlMs: number;
   private readonly now: () => number;
@@ -105,36 +111,22 @@ export class RedisSharedWork {
     this.now = options.now ?? Date.now;
     this.resultTtlMs = options.resultTtlMs ?? 24 * 3600_000;
     this.flightTtlMs = options.flightTtlMs ?? 120_000;
+    this.local = new AgedCache({ maxEntries: options.localMaxEntries ?? 10_000, maxBytes: options.localMaxBytes ?? 8 * 1024 * 1024, now: this.now });
   }
 
   /** The same contract as SharedWork.run: a result no older than `maxAgeMs`, probed at most once at a time fleet-wide. */
   run<T>(key: string, maxAgeMs: number, fn: () => Promise<T>): Promise<T> {
     const t = this.now();
-    const e = this.local.get(key);
-    if (e && t - e.at <= maxAgeMs) return e.value as Promise<T>;
+    const e = this.local.fresh(key, maxAgeMs, t);
+    if (e) return e.value as Promise<T>;
     // One promise for this process's askers; its age becomes that of the result it resolves to.
-    const entry = { at: t, value: undefined as unknown as Promise<unknown> };
-    entry.value = this.fleetRun(key, maxAgeMs, fn).then(
-      ({ at, value }) => {
-        entry.at = at;
-        return value;
-      },
-      (err: unknown) => {
-        if (this.local.get(key) === entry) this.local.delete(key);
-        throw err;
-      },
-    );
-    this.local.delete(key);
-    this.local.set(key, entry);
-    if (this.local.size > this.maxLocalEntries) {
-      const excess = this.local.size - Math.floor(this.maxLocalEntries * 0.9);
-      let n = 0;
-      for (const k of this.local.keys()) {
-        if (n++ >= excess) break;
-        this.local.delete(k);
-      }
-    }
-    return entry.value as Promise<T>;
+    const stored: { entry?: AgedEntry<unknown> } = {};
+    const value = this.fleetRun(key, maxAgeMs, fn).then(({ at, value }) => {
+      if (stored.entry) stored.entry.at = at;
+      return value;
+    });
+    stored.entry = this.local.set(key, t, value);
+    return value as Promise<T>;
   }
 
   private resultKey(key: string): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { KeyedLimiter, SharedWork } from './shared-work.js';
+import { AgedCache, approximateBytes, KeyedLimiter, SharedWork } from './shared-work.js';
 
 function clock(start = 1_000_000) {
   let t = start;
@@ -170,5 +170,52 @@ describe(KeyedLimiter.name, () => {
     await Promise.all(Array.from({ length: 50 }, (_, i) => limiter.run(`ip${i}`, async () => i)));
     await new Promise((r) => setTimeout(r, 0));
     expect((limiter as unknown as { limits: Map<string, unknown> }).limits.size).toBe(0);
+  });
+});
+
+describe(AgedCache.name, () => {
+  it('should stay within its bytes by evicting the least recently used first, keeping what is asked for', async () => {
+    const c = clock();
+    const cache = new AgedCache<string>({ maxEntries: 1_000, maxBytes: 5_000, now: c.now });
+    const big = 'x'.repeat(900);
+    cache.set('shared-host', c.now(), Promise.resolve(big));
+    for (let i = 0; i < 20; i++) {
+      cache.set(`one-domain-host-${i}`, c.now(), Promise.resolve(big));
+      await Promise.resolve();
+      // Every other domain points at the shared host too.
+      expect(cache.fresh('shared-host', 60_000)).toBeDefined();
+    }
+    await Promise.resolve();
+    expect(cache.bytes).toBeLessThanOrEqual(5_000);
+    expect(cache.size).toBeLessThan(10);
+    expect(cache.fresh('shared-host', 60_000)).toBeDefined();
+    expect(cache.fresh('one-domain-host-0', 60_000)).toBeUndefined();
+    expect(cache.fresh('one-domain-host-19', 60_000)).toBeDefined();
+  });
+
+  it('should drop settled entries older than any age asked for, never one in flight', async () => {
+    const c = clock();
+    const cache = new AgedCache<number>({ maxEntries: 1_000, maxBytes: 1e9, now: c.now });
+    const pending = deferred<number>();
+    cache.fresh('x', 10_000);
+    cache.set('in-flight', c.now(), pending.promise);
+    cache.set('done', c.now(), Promise.resolve(1));
+    await Promise.resolve();
+    c.advance(20_000);
+    cache.set('new', c.now(), Promise.resolve(2));
+    await Promise.resolve();
+    expect(cache.size).toBe(2);
+    expect(cache.fresh('in-flight', 60_000)).toBeDefined();
+    pending.resolve(3);
+  });
+});
+
+describe(approximateBytes.name, () => {
+  it('should count strings, nested objects, maps, dates and bytes, shared references once', () => {
+    const shared = { s: 'y'.repeat(1_000) };
+    const n = approximateBytes({ a: shared, b: shared, list: ['a', 'b'], at: new Date(), m: new Map([['k', 1]]), raw: Buffer.alloc(500) });
+    expect(n).toBeGreaterThan(1_500);
+    expect(n).toBeLessThan(2_500);
+    expect(approximateBytes('z'.repeat(100))).toBe(116);
   });
 });

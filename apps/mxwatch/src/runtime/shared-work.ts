@@ -1,9 +1,141 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 
-interface Entry {
-  at: number;
-  value: Promise<unknown>;
+/**
+ * About how many bytes of heap a result takes: strings by their length, objects, arrays, maps
+ * and sets by their slots, byte arrays by their length; shared references counted once. It
+ * bounds a cache, it does not account: within a factor of two of a heap snapshot's retained
+ * size for probe results, and it stops counting after `maxNodes` values.
+ */
+export function approximateBytes(value: unknown, maxNodes = 20_000): number {
+  let bytes = 0;
+  let nodes = 0;
+  const seen = new Set<object>();
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && nodes++ < maxNodes) {
+    const v = stack.pop();
+    if (typeof v === 'string') bytes += 16 + v.length;
+    else if (typeof v === 'number' || typeof v === 'bigint') bytes += 16;
+    else if (v !== null && typeof v === 'object') {
+      if (seen.has(v)) continue;
+      seen.add(v);
+      if (v instanceof Date) bytes += 48;
+      else if (ArrayBuffer.isView(v)) bytes += 64 + v.byteLength;
+      else if (v instanceof Map) {
+        bytes += 64 + 24 * v.size;
+        for (const [k, x] of v) stack.push(k, x);
+      } else if (v instanceof Set) {
+        bytes += 64 + 16 * v.size;
+        for (const x of v) stack.push(x);
+      } else if (Array.isArray(v)) {
+        bytes += 32 + 8 * v.length;
+        for (const x of v) stack.push(x);
+      } else if (v instanceof Promise) bytes += 48;
+      else {
+        const keys = Object.keys(v);
+        bytes += 32 + 8 * keys.length;
+        for (const k of keys) stack.push((v as Record<string, unknown>)[k]);
+      }
+    }
+  }
+  return bytes;
 }
+
+export interface AgedEntry<V> {
+  /** When the value was obtained (epoch ms). */
+  at: number;
+  value: Promise<V>;
+  /** approximateBytes of the settled value; 0 while in flight. */
+  bytes: number;
+  settled: boolean;
+  /** Insertion order, for the least-recently-used order without a re-insert on every hit. */
+  seq: number;
+}
+
+export interface AgedCacheOptions {
+  maxEntries: number;
+  maxBytes: number;
+  now?: () => number;
+}
+
+/**
+ * Promises of results with the time each was obtained, for work shared between checks. Bounded
+ * by entries and by bytes (estimated when a result settles): the least recently used go first,
+ * so the hosts thousands of domains share stay while the one-domain hosts of a long cycle leave.
+ * An entry older than any age ever asked for is of no use to anyone and leaves too.
+ */
+export class AgedCache<V = unknown> {
+  private readonly entries = new Map<string, AgedEntry<V>>();
+  private readonly now: () => number;
+  private bytesHeld = 0;
+  private seq = 0;
+  /** The longest age any asker has tolerated so far. */
+  private longestAgeMs = 0;
+
+  constructor(private readonly options: AgedCacheOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The entry for `key` if it is at most `maxAgeMs` old. */
+  fresh(key: string, maxAgeMs: number, t = this.now()): AgedEntry<V> | undefined {
+    if (maxAgeMs > this.longestAgeMs) this.longestAgeMs = maxAgeMs;
+    const e = this.entries.get(key);
+    if (!e || t - e.at > maxAgeMs) return undefined;
+    // Re-inserting on every hit costs a Map delete + set per shared lookup; the older half is enough.
+    if (this.seq - e.seq >= this.entries.size / 2) {
+      this.entries.delete(key);
+      e.seq = ++this.seq;
+      this.entries.set(key, e);
+    }
+    return e;
+  }
+
+  /** Stores `value` as obtained at `at`; its size counts once it settles, a rejection removes it. */
+  set(key: string, at: number, value: Promise<V>): AgedEntry<V> {
+    this.delete(key);
+    const entry: AgedEntry<V> = { at, value, bytes: 0, settled: false, seq: ++this.seq };
+    this.entries.set(key, entry);
+    value.then(
+      (v) => {
+        if (this.entries.get(key) !== entry) return;
+        entry.settled = true;
+        entry.bytes = approximateBytes(v);
+        this.bytesHeld += entry.bytes;
+        this.evict();
+      },
+      () => this.entries.get(key) === entry && this.delete(key),
+    );
+    this.evict();
+    return entry;
+  }
+
+  delete(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    this.entries.delete(key);
+    this.bytesHeld -= e.bytes;
+  }
+
+  private evict(): void {
+    const { maxEntries, maxBytes } = this.options;
+    const expired = this.now() - this.longestAgeMs;
+    for (const [key, e] of this.entries) {
+      // Map order is least recently used first. An entry in flight is never too old: askers are waiting on it.
+      if (this.entries.size > maxEntries || this.bytesHeld > maxBytes || (e.settled && e.at < expired)) this.delete(key);
+      else if (e.settled) break;
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  get bytes(): number {
+    return this.bytesHeld;
+  }
+}
+
+/** Bounds of the in-process shared work: ~12 MB held at 10,000 domains in the bench; at 100,000 the cold one-domain hosts leave first. */
+export const SHARED_WORK_LIMITS = { maxEntries: 50_000, maxBytes: 32 * 1024 * 1024 };
 
 /**
  * Work shared between domains: one SMTP session per (address, port), one DNSBL query per
@@ -13,44 +145,36 @@ interface Entry {
  * share the one in-flight promise.
  */
 export class SharedWork {
-  private readonly entries = new Map<string, Entry>();
+  private readonly cache: AgedCache;
   hits = 0;
   misses = 0;
 
   constructor(
-    private readonly maxEntries = 200_000,
+    limits: { maxEntries: number; maxBytes: number } | number = SHARED_WORK_LIMITS,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    const l = typeof limits === 'number' ? { ...SHARED_WORK_LIMITS, maxEntries: limits } : limits;
+    this.cache = new AgedCache({ ...l, now });
+  }
 
   run<T>(key: string, maxAgeMs: number, fn: () => Promise<T>): Promise<T> {
     const t = this.now();
-    const e = this.entries.get(key);
-    if (e && t - e.at <= maxAgeMs) {
+    const e = this.cache.fresh(key, maxAgeMs, t);
+    if (e) {
       this.hits++;
       return e.value as Promise<T>;
     }
     this.misses++;
-    const value = fn();
-    // A failed promise is a bug in a probe (probes return results): never cache it.
-    value.catch(() => this.entries.get(key)?.value === value && this.entries.delete(key));
-    this.entries.delete(key);
-    this.entries.set(key, { at: t, value });
-    if (this.entries.size > this.maxEntries) this.evict();
-    return value;
-  }
-
-  /** Drops the oldest entries (Map keeps insertion order, and a refresh re-inserts). */
-  private evict(): void {
-    const excess = this.entries.size - Math.floor(this.maxEntries * 0.9);
-    let n = 0;
-    for (const key of this.entries.keys()) {
-      if (n++ >= excess) break;
-      this.entries.delete(key);
-    }
+    // A failed promise is a bug in a probe (probes return results): never cached.
+    return this.cache.set(key, t, fn()).value as Promise<T>;
   }
 
   get size(): number {
-    return this.entries.size;
+    return this.cache.size;
+  }
+
+  get bytes(): number {
+    return this.cache.bytes;
   }
 }
 

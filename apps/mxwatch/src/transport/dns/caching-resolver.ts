@@ -36,6 +36,8 @@ export interface CachingResolverOptions {
   attempts?: number;
   /** Bound of the answer cache (LRU). 0 disables caching. Default 10000. */
   cacheMaxEntries?: number;
+  /** Bound of the answer cache in bytes (estimated from the records' text). Default 8 MiB. */
+  cacheMaxBytes?: number;
   /** Clock for cache expiry (epoch ms). */
   now?: () => number;
   /** Negative-cache TTL (s) when a negative answer carries no SOA. Default 60. */
@@ -61,6 +63,8 @@ interface CacheEntry {
   expiresAt: number;
   /** When it was (re)inserted, in insertions: its place in the LRU order. */
   seq: number;
+  /** answerBytes, counted against cacheMaxBytes. */
+  bytes: number;
 }
 
 interface Flight {
@@ -78,6 +82,8 @@ export class CachingResolver implements Resolver {
   protected readonly timeoutMs: number;
   private readonly attempts: number;
   private readonly cacheMax: number;
+  private readonly cacheMaxBytes: number;
+  private cacheBytes = 0;
   private readonly now: () => number;
   private readonly negativeTtl: number;
   private readonly maxTtl: number;
@@ -97,6 +103,7 @@ export class CachingResolver implements Resolver {
     this.timeoutMs = options.timeoutMs ?? 3000;
     this.attempts = Math.max(1, options.attempts ?? 3);
     this.cacheMax = options.cacheMaxEntries ?? 10_000;
+    this.cacheMaxBytes = options.cacheMaxBytes ?? 8 * 1024 * 1024;
     this.now = options.now ?? Date.now;
     this.negativeTtl = options.defaultNegativeTtl ?? 60;
     this.maxTtl = options.maxTtl ?? 86_400;
@@ -114,6 +121,7 @@ export class CachingResolver implements Resolver {
 
   clearCache(): void {
     this.cache.clear();
+    this.cacheBytes = 0;
   }
 
   async resolve<T extends DnsRecordType>(name: string, type: T, options: ResolveOptions = {}): Promise<DnsAnswer<T>> {
@@ -287,7 +295,7 @@ export class CachingResolver implements Resolver {
     if (!entry) return null;
     const now = this.now();
     if (entry.expiresAt <= now) {
-      this.cache.delete(key);
+      this.cacheDelete(key);
       return null;
     }
     if (this.seq - entry.seq >= this.cacheMax / 2) {
@@ -301,13 +309,35 @@ export class CachingResolver implements Resolver {
 
   private cacheSet(key: string, answer: DnsAnswer<DnsRecordType>, ttlSeconds: number): void {
     if (this.cacheMax <= 0 || ttlSeconds <= 0) return;
-    this.cache.delete(key);
-    this.cache.set(key, { answer, expiresAt: this.now() + ttlSeconds * 1000, seq: ++this.seq });
-    while (this.cache.size > this.cacheMax) {
-      const oldest = this.cache.keys().next().value as string;
-      this.cache.delete(oldest);
+    this.cacheDelete(key);
+    const bytes = answerBytes(key, answer);
+    this.cache.set(key, { answer, expiresAt: this.now() + ttlSeconds * 1000, seq: ++this.seq, bytes });
+    this.cacheBytes += bytes;
+    // By entries and by bytes: a few huge TXT sets must not hold as much as thousands of MX answers.
+    while (this.cache.size > this.cacheMax || this.cacheBytes > this.cacheMaxBytes) {
+      this.cacheDelete(this.cache.keys().next().value as string);
     }
   }
+
+  private cacheDelete(key: string): void {
+    const entry = this.cache.get(key);
+    if (!entry) return;
+    this.cache.delete(key);
+    this.cacheBytes -= entry.bytes;
+  }
+}
+
+/** About what an answer holds on the heap: its strings (record data, names, the key) and the objects around them. */
+function answerBytes(key: string, answer: DnsAnswer<DnsRecordType>): number {
+  let bytes = 160 + key.length + answer.name.length;
+  if (!answer.ok) return bytes + answer.cause.length;
+  for (const r of answer.records as unknown[]) {
+    bytes += 48;
+    if (typeof r === 'string') bytes += r.length;
+    else if (Array.isArray(r)) for (const part of r) bytes += 16 + String(part).length;
+    else if (r && typeof r === 'object') for (const v of Object.values(r)) bytes += 16 + (typeof v === 'string' ? v.length : Array.isArray(v) ? v.join('').length : 8);
+  }
+  return bytes;
 }
 
 /**

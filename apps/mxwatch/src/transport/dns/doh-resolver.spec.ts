@@ -210,6 +210,17 @@ describe(DohResolver.name, () => {
       expect(dns.queryCount('b.example.test')).toBe(2);
     });
 
+    it('should also keep the cache within its bytes: a few large answers do not hold the room of thousands', async () => {
+      for (const n of ['a', 'b', 'c']) dns.setRecords(`${n}.example.test`, 'TXT', ['x'.repeat(200), 'y'.repeat(200)]);
+      const r = resolver({ cacheMaxEntries: 100, cacheMaxBytes: 1_600 });
+      for (const n of ['a', 'b', 'c']) await r.resolve(`${n}.example.test`, 'TXT');
+      expect(r.stats().cacheEntries).toBe(2);
+      await r.resolve('c.example.test', 'TXT');
+      await r.resolve('a.example.test', 'TXT');
+      expect(dns.queryCount('c.example.test')).toBe(1);
+      expect(dns.queryCount('a.example.test')).toBe(2);
+    });
+
     it('should send one query for identical lookups in flight together', async () => {
       dns.setRecords('a.example.test', 'A', ['192.0.2.1']).setFault('*', { delayMs: 50 });
       const r = resolver();
