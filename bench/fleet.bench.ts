@@ -153,7 +153,7 @@ interface Figures {
   scrape: { medianMs: number; maxMs: number; bytes: number; series: number; duringCycleMedianMs: number; duringCycleMaxMs: number };
   history: { rows: number; insertMs: number; requests: number; p50Ms: number; p95Ms: number; maxMs: number; errors: number };
   /** Every measured process: its role, CPU during the cycle and peak RSS (VmHWM). */
-  processes: Array<{ role: string; pid: number; cycleCpuMs: number; peakRssMb: number }>;
+  processes: Array<{ role: string; pid: number; cycleCpuMs: number; peakRssMb: number; afterCycle: string }>;
   /** CPU per full STARTTLS probe, blackbox_exporter's tcp prober vs mxwatch's SMTP probe. */
   blackbox: SideBySide | { skipped: string };
 }
@@ -424,7 +424,10 @@ async function main(): Promise<void> {
   log(`/metrics: median ${fmtMs(scrapeMedian)} over ${SCRAPES} scrapes, ${fmtBytes(scrapes.at(-1)!.bytes)}, ${fmtInt(scrapes.at(-1)!.series)} series`);
   const mem = scrapes.at(-1)!.memory;
   const mb = (n: number | undefined) => (n === undefined ? 'n/a' : `${(n / 1024 / 1024).toFixed(0)} MB`);
-  const heapBreakdown = `RSS ${mb(mem.process_resident_memory_bytes)} = V8 heap ${mb(mem.nodejs_heap_size_total_bytes)} (${mb(mem.nodejs_heap_size_used_bytes)} used) + external ${mb(mem.nodejs_external_memory_bytes)} + code, stacks, native`;
+  const split = (m: Record<string, number>) => `RSS ${mb(m.process_resident_memory_bytes)} = V8 heap ${mb(m.nodejs_heap_size_total_bytes)} (${mb(m.nodejs_heap_size_used_bytes)} used; new ${mb(m.new)}, old ${mb(m.old)}, large objects ${mb(m.large_object)}, code ${mb(m.code)}) + external ${mb(m.nodejs_external_memory_bytes)} + code, stacks, native`;
+  const heapBreakdown = split(mem);
+  // Each worker's own /metrics says the same of it.
+  const splits = await Promise.all(procs.map(async (p) => (p.app === app ? heapBreakdown : split((await scrape(p.app.baseUrl).catch(() => null))?.memory ?? {}))));
   log(`mxwatch memory after the cycle: ${heapBreakdown}`);
 
   // ----------------------------------------------------------------------------------------
@@ -490,7 +493,7 @@ async function main(): Promise<void> {
       duringCycleMaxMs: scrapesDuring.length ? Math.max(...scrapesDuring) : NaN,
     },
     history: { rows: historyRows, insertMs: historyInsertMs, requests: history.samples, p50Ms: history.p50, p95Ms: history.p95, maxMs: history.max, errors: history.errors },
-    processes: procs.map((p, i) => ({ role: p.role, pid: p.app.pid, cycleCpuMs: perProcessCpu[i]!, peakRssMb: Math.max(p.peakKb, p.app.memory()?.hwmKb ?? 0) / 1024 })),
+    processes: procs.map((p, i) => ({ role: p.role, pid: p.app.pid, cycleCpuMs: perProcessCpu[i]!, peakRssMb: Math.max(p.peakKb, p.app.memory()?.hwmKb ?? 0) / 1024, afterCycle: splits[i]! })),
     blackbox,
   };
   report(figures, { statusMix, probeMix, findingMix, smtpByPort: smtpSeen.byPort });
@@ -527,6 +530,7 @@ function memoryGauges(body: string): Record<string, number> {
     const m = new RegExp(`^${name} ([0-9.e+]+)`, 'm').exec(body);
     if (m) out[name] = Number(m[1]);
   }
+  for (const m of body.matchAll(/^nodejs_heap_space_size_total_bytes\{space="(new|old|code|large_object)"\} ([0-9.e+]+)/gm)) out[m[1]!] = Number(m[2]);
   return out;
 }
 
@@ -616,7 +620,10 @@ function report(
       ['DNS queries seen', `${fmtInt(f.dns.seen)} vs ${fmtInt(f.dns.naive)} naive (${ratio(f.dns.seen, f.dns.naive)}); ${Object.entries(f.dns.byType).map(([t, n]) => `${t} ${fmtInt(n)}`).join(', ')}`],
       ['SMTP connections seen', `${fmtInt(f.smtp.seen)} vs ${fmtInt(f.smtp.naiveAccepted)} naive to open ports (${ratio(f.smtp.seen, f.smtp.naiveAccepted)}), ${fmtInt(f.smtp.naiveAttempts)} naive attempts incl. closed ports; by port ${Object.entries(mix.smtpByPort).map(([p, n]) => `${p}:${fmtInt(n)}`).join(' ')}; ${fmtInt(f.smtp.tlsHandshakes)} TLS handshakes`],
       ...(f.processes.length > 1
-        ? [['per process (CPU in the cycle, peak RSS)', f.processes.map((p) => `${p.role}: ${fmtMs(p.cycleCpuMs)} CPU, ${p.peakRssMb.toFixed(0)} MB`).join('; ')]]
+        ? [
+            ['per process (CPU in the cycle, peak RSS)', f.processes.map((p) => `${p.role}: ${fmtMs(p.cycleCpuMs)} CPU, ${p.peakRssMb.toFixed(0)} MB`).join('; ')],
+            ...f.processes.map((p) => [`memory of ${p.role} after the cycle`, p.afterCycle]),
+          ]
         : []),
       [
         'work done twice in the cycle',
