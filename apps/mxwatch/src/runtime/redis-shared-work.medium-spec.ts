@@ -54,6 +54,40 @@ describe(RedisSharedWork.name, () => {
     });
   });
 
+  it('should not probe again when the other worker stored its result between our read and our taking the flight', async () => {
+    const a = worker();
+    const bClient = client();
+    // B's SET NX of the flight waits until A has stored its result and let go of the flight.
+    let aDone!: Promise<unknown>;
+    const slowSet = new Proxy(bClient, {
+      get(target, prop, receiver) {
+        if (prop !== 'set') return Reflect.get(target, prop, receiver);
+        return async (...args: unknown[]) => {
+          if (args.includes('NX')) await aDone;
+          return (target.set as (...a: unknown[]) => Promise<unknown>)(...args);
+        };
+      },
+    });
+    const b = new RedisSharedWork(slowSet, { prefix: keys.prefix });
+    let calls = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    aDone = a.run('smtp|mx|25', 60_000, async () => {
+      calls++;
+      await gate;
+      return 'from a';
+    });
+    await sleep(50);
+    const fromB = b.run('smtp|mx|25', 60_000, async () => {
+      calls++;
+      return 'from b';
+    });
+    await sleep(50);
+    release();
+    expect(await fromB).toBe('from a');
+    expect(calls).toBe(1);
+  });
+
   it('should probe a key once across workers asking at the same time, and give all of them the result', async () => {
     const a = worker();
     const b = worker();
