@@ -74,12 +74,27 @@ export interface FakeSmtpServer {
 export const fakeSmtpActivity = {
   active: 0,
   peak: 0,
-  opened(): void {
-    this.active++;
-    this.peak = Math.max(this.peak, this.active);
-  },
-  closed(): void {
-    this.active = Math.max(0, this.active - 1);
+  /**
+   * A connection was accepted; call the returned function when it closes. It is counted on the
+   * next turn of the event loop: a client that closed one connection and opened the next one at
+   * once (its FIN before its SYN on the wire) may have both events reach this busy test process
+   * in one poll phase, the new connection first, while the old socket's 'close' is still queued;
+   * counting that as two at once would blame the service for the test process's own lag.
+   */
+  opened(): () => void {
+    let counted = false;
+    let closed = false;
+    setImmediate(() => {
+      if (closed) return;
+      counted = true;
+      this.active++;
+      this.peak = Math.max(this.peak, this.active);
+    });
+    return () => {
+      if (closed) return;
+      closed = true;
+      if (counted) this.active = Math.max(0, this.active - 1);
+    };
   },
   resetPeak(): void {
     this.peak = this.active;
@@ -155,6 +170,7 @@ async function startSmtpServer(
 ): Promise<FakeSmtpServer> {
   const { behaviour } = options;
   let connections = 0;
+  const closers = new Map<string, () => void>();
   const serverOptions: SMTPServerOptions = {
     name: hostname,
     logger: false,
@@ -162,12 +178,15 @@ async function startSmtpServer(
     closeTimeout: 200,
     authOptional: true,
     disabledCommands: ['AUTH'],
-    onConnect: (_session, cb) => {
+    onConnect: (session, cb) => {
       connections++;
-      fakeSmtpActivity.opened();
+      closers.set(session.id, fakeSmtpActivity.opened());
       cb();
     },
-    onClose: () => fakeSmtpActivity.closed(),
+    onClose: (session) => {
+      closers.get(session.id)?.();
+      closers.delete(session.id);
+    },
     onData: (stream, _session, cb) => {
       stream.resume();
       stream.on('end', () => cb());
@@ -292,11 +311,11 @@ async function startScripted(
 
   const server = net.createServer((socket) => {
     connections++;
-    fakeSmtpActivity.opened();
+    const closed = fakeSmtpActivity.opened();
     sockets.add(socket);
     socket.on('close', () => {
       sockets.delete(socket);
-      fakeSmtpActivity.closed();
+      closed();
     });
     socket.on('error', () => undefined);
     let bannerDone = false;
