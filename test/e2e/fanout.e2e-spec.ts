@@ -69,7 +69,9 @@ describe('Bounded fan-out: caps per domain, one global limit of checks and conne
     expect(refused.length).toBeGreaterThan(0);
     expect(statuses.every((s) => s === 200 || s === 429)).toBe(true);
     for (const a of refused) expect(Number(a.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect(fakeSmtpActivity.peak).toBeGreaterThan(0);
-    expect(fakeSmtpActivity.peak).toBeLessThanOrEqual(3);
+    // Counted from the reset: in a full run, suites before this one in the same process may leave
+    // a connection of theirs open (the CI saw exactly one more than the limit, never alone).
+    expect(fakeSmtpActivity.peakSinceReset).toBeGreaterThan(0);
+    expect(fakeSmtpActivity.peakSinceReset).toBeLessThanOrEqual(3);
   });
 });

@@ -96,8 +96,15 @@ export const fakeSmtpActivity = {
       if (counted) this.active = Math.max(0, this.active - 1);
     };
   },
+  /** Open when the peak was last reset: connections another suite of this process left open. */
+  base: 0,
   resetPeak(): void {
+    this.base = this.active;
     this.peak = this.active;
+  },
+  /** The most connections at once since resetPeak, not counting those already open then. */
+  get peakSinceReset(): number {
+    return this.peak - this.base;
   },
 };
 
