@@ -6,18 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import type { TlsaRecord } from '../probe.types.js';
+import type { ChainCertificate } from '../smtp/certificate-facts.js';
 
 /** One certificate of a presented chain (leaf first), as the `starttls` results describe it; hashes in hex. */
-export interface ChainElement {
-  subject: string;
-  issuer: string;
-  notBefore: string;
-  notAfter: string;
-  certSha256: string;
-  certSha512: string;
-  spkiSha256: string;
-  spkiSha512: string;
-}
+export type ChainElement = ChainCertificate;
 
 const DIGEST_HEX = { 1: 64, 2: 128 } as const;
 

@@ -19,6 +19,7 @@ export interface CertificateFacts {
   daysLeft: number;
 }
 
+/** One certificate of a presented chain (leaf first); hashes in hex (what DANE matches TLSA records against). */
 export interface ChainCertificate {
   subject: string;
   issuer: string;
