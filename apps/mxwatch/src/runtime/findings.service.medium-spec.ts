@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../../../test/support/postgres.js';
+import { databaseBackends } from '../../../../test/support/database-backends.js';
 import type { AppConfig } from '../config/config.types.js';
 import type { DatabaseService } from '../database/database.service.js';
-import { openDatabase, type Database } from '../database/open-database.js';
+import type { Database } from '../database/open-database.js';
 import type { ProbeResult } from '../probes/probe.types.js';
 import { FindingsRepository } from '../storage/findings.repository.js';
 import { EventBus, type MonitorTransitionsEvent } from './events.js';
@@ -17,25 +14,7 @@ const CODE = 'MONITOR_RESOLVER_NOT_VALIDATING';
  * Two backends; on PostgreSQL the domains' runs go through two services on two connection pools,
  * as two workers sharing one database would.
  */
-const backends = [
-  {
-    name: 'PostgreSQL, two processes',
-    async open() {
-      const db = await createTestDatabase('mxwatch_monitor_findings');
-      const a = await openDatabase({ databaseUrl: db.url, dataDir: '/nonexistent' });
-      const b = await openDatabase({ databaseUrl: db.url, dataDir: '/nonexistent' });
-      return { databases: [a, b], close: async () => (await a.close(), await b.close(), await db.drop()) };
-    },
-  },
-  {
-    name: 'embedded PGlite',
-    async open() {
-      const dir = mkdtempSync(path.join(tmpdir(), 'mxwatch-monitor-findings-'));
-      const database = await openDatabase({ dataDir: dir });
-      return { databases: [database], close: async () => (await database.close(), rmSync(dir, { recursive: true, force: true })) };
-    },
-  },
-];
+const backends = databaseBackends('mxwatch_monitor_findings', 2);
 
 /** One domain's DNSSEC result: the resolver validates, or not (the monitor observation, untestable). */
 function dnssec(domain: string, validating: boolean, startedAt: Date): ProbeResult {

@@ -1,6 +1,6 @@
-import { X509Certificate, createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { chainElement } from '../../../../test/support/chain-element.js';
 import { DnssecRig } from '../../../../test/rig/dnssec/dnssec-rig.js';
 import { FakePolicyServer } from '../../../../test/rig/https/fake-policy-server.js';
 import { createTestCa, type TestCa } from '../../../../test/rig/tls/test-ca.js';
@@ -22,23 +22,6 @@ import { ProbeRuntime } from './probe-runtime.service.js';
 const env: ProbeEnv = { shared: (_k, fn) => fn(), exclusive: (_k, fn) => fn() };
 const DAY = 86_400_000;
 const codes = (r: ProbeResult) => r.observations.map((o) => `${o.code}@${o.target}`).sort();
-const hex = (data: Buffer, alg: 'sha256' | 'sha512') => createHash(alg).update(data).digest('hex');
-
-/** What the starttls result says about one certificate. */
-function element(pem: string): ChainElement {
-  const x = new X509Certificate(pem);
-  const spki = x.publicKey.export({ type: 'spki', format: 'der' });
-  return {
-    subject: x.subject,
-    issuer: x.issuer,
-    notBefore: new Date(x.validFrom).toISOString(),
-    notAfter: new Date(x.validTo).toISOString(),
-    certSha256: hex(x.raw, 'sha256'),
-    certSha512: hex(x.raw, 'sha512'),
-    spkiSha256: hex(spki, 'sha256'),
-    spkiSha512: hex(spki, 'sha512'),
-  };
-}
 
 /** Resolver stub for the MTA-STS names: name -> TXT/A records. */
 class ZoneResolver implements Resolver {
@@ -148,9 +131,9 @@ describe('probe memory across processes', () => {
     web = await FakePolicyServer.start({ ca, ip: `127.${20 + Math.floor(Math.random() * 200)}.${Math.floor(Math.random() * 250)}.11` });
     const a = await ca.issue({ commonName: 'mx.dane.test' });
     const b = await ca.issue({ commonName: 'mx.dane.test' });
-    leaf = element(a.cert);
-    renewed = element(b.cert);
-    caEl = element(ca.cert);
+    leaf = chainElement(a.cert);
+    renewed = chainElement(b.cert);
+    caEl = chainElement(ca.cert);
     rig = await DnssecRig.start({
       zones: [
         { name: 'canary-ok.test', signed: true, records: [] },

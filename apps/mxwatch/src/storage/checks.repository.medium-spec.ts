@@ -1,32 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../../../test/support/postgres.js';
+import { databaseBackends } from '../../../../test/support/database-backends.js';
 import type { DatabaseService } from '../database/database.service.js';
-import { openDatabase, type Database } from '../database/open-database.js';
+import type { Database } from '../database/open-database.js';
 import type { ProbeResult } from '../probes/probe.types.js';
 import { ChecksRepository, DomainGoneError, DuplicateRunError } from './checks.repository.js';
 
-const backends = [
-  {
-    name: 'PostgreSQL',
-    async open() {
-      const db = await createTestDatabase('mxwatch_checks_repo');
-      const database = await openDatabase({ databaseUrl: db.url, dataDir: '/nonexistent' });
-      return { database, close: async () => (await database.close(), await db.drop()) };
-    },
-  },
-  {
-    name: 'embedded PGlite',
-    async open() {
-      const dir = mkdtempSync(path.join(tmpdir(), 'mxwatch-checks-repo-'));
-      const database = await openDatabase({ dataDir: dir });
-      return { database, close: async () => (await database.close(), rmSync(dir, { recursive: true, force: true })) };
-    },
-  },
-];
+const backends = databaseBackends('mxwatch_checks_repo');
 
 /** A run as JSON (bigint ids as text): what the API would send. */
 const json = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x))) as unknown;

@@ -1,30 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../../../test/support/postgres.js';
+import { databaseBackends } from '../../../../test/support/database-backends.js';
 import type { DatabaseService } from '../database/database.service.js';
-import { openDatabase, type Database } from '../database/open-database.js';
+import type { Database } from '../database/open-database.js';
 import { PagesRepository } from './pages.repository.js';
 
-const backends = [
-  {
-    name: 'PostgreSQL',
-    async open() {
-      const db = await createTestDatabase('mxwatch_pages_repo');
-      const database = await openDatabase({ databaseUrl: db.url, dataDir: '/nonexistent' });
-      return { database, close: async () => (await database.close(), await db.drop()) };
-    },
-  },
-  {
-    name: 'embedded PGlite',
-    async open() {
-      const dir = mkdtempSync(path.join(tmpdir(), 'mxwatch-pages-repo-'));
-      const database = await openDatabase({ dataDir: dir });
-      return { database, close: async () => (await database.close(), rmSync(dir, { recursive: true, force: true })) };
-    },
-  },
-];
+const backends = databaseBackends('mxwatch_pages_repo');
 
 const T0 = new Date('2026-06-01T00:00:00.000Z');
 const DAY = 86_400_000;

@@ -1,5 +1,6 @@
-import { X509Certificate, createHash } from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { chainElement } from '../../../../../test/support/chain-element.js';
 import { DnssecRig } from '../../../../../test/rig/dnssec/dnssec-rig.js';
 import { createTestCa, type TestCa } from '../../../../../test/rig/tls/test-ca.js';
 import { createResolver, type ConfiguredResolver } from '../../transport/dns/resolver-factory.js';
@@ -13,24 +14,6 @@ import { type DaneDetails, createDaneProbe } from './dane.probe.js';
 const env: ProbeEnv = { shared: (_k, fn) => fn(), exclusive: (_k, fn) => fn() };
 const CANARY = { signed: 'canary-ok.test', broken: 'www.canary-bad.test' };
 const DAY = 86_400_000;
-
-const hex = (data: Buffer, alg: 'sha256' | 'sha512') => createHash(alg).update(data).digest('hex');
-
-/** What the starttls result says about one certificate (the lead's `chain` element). */
-function element(pem: string): ChainElement {
-  const x = new X509Certificate(pem);
-  const spki = x.publicKey.export({ type: 'spki', format: 'der' });
-  return {
-    subject: x.subject,
-    issuer: x.issuer,
-    notBefore: new Date(x.validFrom).toISOString(),
-    notAfter: new Date(x.validTo).toISOString(),
-    certSha256: hex(x.raw, 'sha256'),
-    certSha512: hex(x.raw, 'sha512'),
-    spkiSha256: hex(spki, 'sha256'),
-    spkiSha512: hex(spki, 'sha512'),
-  };
-}
 
 interface AddressTls { ip: string; chain?: ChainElement[] | null; nameMatch?: boolean; offered?: boolean; handshakeOk?: boolean; status?: string }
 
@@ -52,11 +35,11 @@ describe(`${createDaneProbe.name} on a real validating resolver`, () => {
     const a = await ca.issue({ commonName: 'mx.dane.test' });
     const b = await ca.issue({ commonName: 'mx.dane.test' });
     const c = await ca.issue({ commonName: 'mx.dane.test', notAfter: new Date(Date.now() + 5 * DAY) });
-    leaf = element(a.cert);
+    leaf = chainElement(a.cert);
     leafDer = new X509Certificate(a.cert).raw.toString('hex');
-    other = element(b.cert);
-    expiring = element(c.cert);
-    caEl = element(ca.cert);
+    other = chainElement(b.cert);
+    expiring = chainElement(c.cert);
+    caEl = chainElement(ca.cert);
     const tlsa = (owner: string, ...rdata: string[]) => rdata.map((r) => `_25._tcp.${owner} IN TLSA ${r}`);
     rig = await DnssecRig.start({
       zones: [
