@@ -74,27 +74,12 @@ export interface FakeSmtpServer {
 export const fakeSmtpActivity = {
   active: 0,
   peak: 0,
-  /**
-   * A connection was accepted; call the returned function when it closes. It is counted on the
-   * next turn of the event loop: a client that closed one connection and opened the next one at
-   * once (its FIN before its SYN on the wire) may have both events reach this busy test process
-   * in one poll phase, the new connection first, while the old socket's 'close' is still queued;
-   * counting that as two at once would blame the service for the test process's own lag.
-   */
-  opened(): () => void {
-    let counted = false;
-    let closed = false;
-    setImmediate(() => {
-      if (closed) return;
-      counted = true;
-      this.active++;
-      this.peak = Math.max(this.peak, this.active);
-    });
-    return () => {
-      if (closed) return;
-      closed = true;
-      if (counted) this.active = Math.max(0, this.active - 1);
-    };
+  opened(): void {
+    this.active++;
+    this.peak = Math.max(this.peak, this.active);
+  },
+  closed(): void {
+    this.active = Math.max(0, this.active - 1);
   },
   /** Open when the peak was last reset: connections another suite of this process left open. */
   base: 0,
@@ -177,7 +162,6 @@ async function startSmtpServer(
 ): Promise<FakeSmtpServer> {
   const { behaviour } = options;
   let connections = 0;
-  const closers = new Map<string, () => void>();
   const serverOptions: SMTPServerOptions = {
     name: hostname,
     logger: false,
@@ -185,15 +169,12 @@ async function startSmtpServer(
     closeTimeout: 200,
     authOptional: true,
     disabledCommands: ['AUTH'],
-    onConnect: (session, cb) => {
+    onConnect: (_session, cb) => {
       connections++;
-      closers.set(session.id, fakeSmtpActivity.opened());
+      fakeSmtpActivity.opened();
       cb();
     },
-    onClose: (session) => {
-      closers.get(session.id)?.();
-      closers.delete(session.id);
-    },
+    onClose: () => fakeSmtpActivity.closed(),
     onData: (stream, _session, cb) => {
       stream.resume();
       stream.on('end', () => cb());
@@ -318,11 +299,11 @@ async function startScripted(
 
   const server = net.createServer((socket) => {
     connections++;
-    const closed = fakeSmtpActivity.opened();
+    fakeSmtpActivity.opened();
     sockets.add(socket);
     socket.on('close', () => {
       sockets.delete(socket);
-      closed();
+      fakeSmtpActivity.closed();
     });
     socket.on('error', () => undefined);
     let bannerDone = false;
