@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { Prisma, type CheckRun } from '../generated/prisma/client.js';
+import { Prisma, type CheckRun, type ProbeResult as ProbeResultRaw } from '../generated/prisma/client.js';
 import { DatabaseService } from '../database/database.service.js';
 import type { ProbeResult } from '../probes/probe.types.js';
 import { probeByName } from '../probes/registry.js';
@@ -11,7 +11,6 @@ export type { CheckRun };
 
 /** A stored result as the history shows it: a host-level result's details come from its HostResult. */
 export type ProbeResultRow = Omit<ProbeResultRaw, 'details'> & { details: Prisma.JsonValue };
-type ProbeResultRaw = import('../generated/prisma/client.js').ProbeResult;
 
 /** Reads a result row with its host-level details joined in (`include` for Prisma queries). */
 export const WITH_HOST_DETAILS = { hostResult: { select: { details: true } } } as const;
@@ -34,21 +33,8 @@ interface StoredResult {
   digest?: string;
 }
 
-/** Digests of host-level results already stored, so the next domain that used them sends only the digest. */
-class StoredDigests {
-  private readonly digests = new Set<string>();
-  constructor(private readonly max = 20_000) {}
-  has(d: string): boolean {
-    return this.digests.has(d);
-  }
-  add(d: string): void {
-    if (this.digests.size >= this.max) this.digests.clear();
-    this.digests.add(d);
-  }
-  clear(): void {
-    this.digests.clear();
-  }
-}
+/** How many stored digests a process remembers before it starts over (a miss only costs sending the row again). */
+const STORED_DIGESTS_MAX = 20_000;
 
 /** The domain was deleted while its check ran: there is nothing to store the run against. */
 export class DomainGoneError extends Error {}
@@ -191,12 +177,13 @@ export class ChecksRepository {
        ORDER BY r.n
       RETURNING *`;
     results.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    if (this.storedDigests.size + fresh.length > STORED_DIGESTS_MAX) this.storedDigests.clear();
     for (const r of fresh) this.storedDigests.add(r.digest!);
     return { ...run, results: results.map((row, i) => ({ ...row, details: (stored[i]!.details ?? {}) as Prisma.JsonValue })) };
   }
 
   /** Digests of host-level results this process stored: the next run that used one sends only its digest. */
-  private readonly storedDigests = new StoredDigests();
+  private readonly storedDigests = new Set<string>();
   /** A shared result object (the same SMTP session for every domain on that MX) is digested once. */
   private readonly digestOf = new WeakMap<ProbeResult, StoredResult>();
 
