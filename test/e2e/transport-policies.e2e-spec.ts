@@ -8,6 +8,7 @@
  * probes have their own suites).
  */
 import { randomBytes } from 'node:crypto';
+import packet from 'dns-packet';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +19,7 @@ import { type OpenApiDocument, responseSchema, schemaGaps } from '../support/ope
 import { type CheckRun as Run, expectExactly, ofProbe } from '../support/check-run.js';
 import { createFakeInternet, type FakeInternet } from '../support/fake-internet.js';
 import { createTestDatabase } from '../support/postgres.js';
+import { waitFor } from '../support/wait-for.js';
 
 const MINE = /^(MTASTS_|TLSRPT_|DNSSEC_|DANE_|MONITOR_RESOLVER_NOT_VALIDATING$)/;
 const CANARY_ZONES: RigZone[] = [
@@ -133,13 +135,19 @@ describe('transport policies: MTA-STS, TLS-RPT, DNSSEC and DANE', () => {
     expect(spki).toMatch(/^[0-9a-f]{64}$/);
     zones = zones.map((z) => (z.name === 'secure.test' ? { ...z, records: [...z.records, `_25._tcp.mx IN TLSA 3 1 1 ${spki}`, `_25._tcp.mx IN TLSA 3 1 1 ${randomBytes(32).toString('hex')}`] } : z));
     await rig.setZones(zones);
+    // As an operator would: see the records validated at the resolver before checking again.
+    await waitFor('the validating resolver to serve the new TLSA records', async () => {
+      const answer = await rig.query('_25._tcp.mx.secure.test', 'TLSA', { dnssec: true });
+      return ((answer.flags ?? 0) & packet.AUTHENTIC_DATA) !== 0 && (answer.answers ?? []).filter((a) => a.type === 'TLSA').length === 2;
+    });
 
     const run = mine(await check('secure.test'));
     expectExactly(run, []);
     expect(ofProbe(run, 'mta-sts')[0]).toMatchObject({ status: 'pass', details: { state: 'enforce', id: '1' } });
     expect(ofProbe(run, 'tls-rpt')[0]).toMatchObject({ status: 'pass', details: { state: 'valid' } });
     expect(ofProbe(run, 'dnssec')[0]).toMatchObject({ status: 'pass', details: { state: 'secure', resolverValidating: true } });
-    expect(ofProbe(run, 'dane')[0]).toMatchObject({ status: 'pass', target: 'mx.secure.test', details: { deployed: true, addresses: [{ ip: mxSecureIp, match: true }] } });
+    const dane = ofProbe(run, 'dane')[0];
+    expect(dane, JSON.stringify(dane)).toMatchObject({ status: 'pass', target: 'mx.secure.test', details: { deployed: true, addresses: [{ ip: mxSecureIp, match: true }] } });
     expect(web.requests.filter((r) => r.host === 'mta-sts.secure.test').every((r) => r.sni === 'mta-sts.secure.test')).toBe(true);
 
     const text = await (await fetch(`${app.baseUrl}/metrics`)).text();

@@ -24,6 +24,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import packet from 'dns-packet';
 
+/** TTL of every record and negative answer the rig serves (unbound also caps its cache at 1 s). */
+const ZONE_TTL_S = 1;
+
 const run = promisify(execFile);
 
 export interface RigZone {
@@ -128,8 +131,14 @@ export class DnssecRig {
     return this.keys.get(abs(zone))?.ds;
   }
 
-  /** Replaces the zones (keys of zones kept by name stay the same) and reloads unbound. */
+  /**
+   * Replaces the zones (keys of zones kept by name stay the same) and reloads unbound. Returns once
+   * every answer given before the call has outlived its TTL (1 s, records and negative answers
+   * alike): unbound's cache is flushed by the reload, but a resolver downstream (mxwatch's own
+   * cache) may rightly hold a NXDOMAIN for a name the new zones add, as a real one would.
+   */
   async setZones(zones: RigZone[]): Promise<void> {
+    const staleUntil = Date.now() + ZONE_TTL_S * 1000 + 100;
     this.zones = zones;
     await this.build();
     if (this.authChild) {
@@ -139,6 +148,8 @@ export class DnssecRig {
     }
     await run('unbound-control', ['-c', path.join(this.dir, 'unbound.conf'), 'reload'], { timeout: 10_000 });
     await this.waitReady();
+    const wait = staleUntil - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
 
   private async build(): Promise<void> {
@@ -149,8 +160,8 @@ export class DnssecRig {
     for (const zone of this.zones) {
       const apex = abs(zone.name);
       const file = path.join(this.dir, `${apex}zone`);
-      const lines = [`$ORIGIN ${apex}`, '$TTL 1'];
-      if (!zone.records.some((r) => /\sSOA\s/i.test(` ${r} `))) lines.push(`@ IN SOA ns.${apex} hostmaster.${apex} 1 3600 600 86400 1`);
+      const lines = [`$ORIGIN ${apex}`, `$TTL ${ZONE_TTL_S}`];
+      if (!zone.records.some((r) => /\sSOA\s/i.test(` ${r} `))) lines.push(`@ IN SOA ns.${apex} hostmaster.${apex} 1 3600 600 86400 ${ZONE_TTL_S}`);
       if (!zone.records.some((r) => /\sNS\s/i.test(` ${r} `))) lines.push(`@ IN NS ns.${apex}`, `ns IN A 127.0.0.1`);
       lines.push(...zone.records);
       writeFileSync(file, `${lines.join('\n')}\n`);
