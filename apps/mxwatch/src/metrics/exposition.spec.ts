@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { renderPrometheusText } from './exposition.js';
+import { renderPrometheusText, writePrometheusText } from './exposition.js';
 import { FleetGauge } from './fleet-gauge.js';
 
 function fleetRegistry(domains: number): Registry {
@@ -52,6 +52,31 @@ describe(renderPrometheusText.name, () => {
     const bytes = await renderPrometheusText(registry);
     expect(bytes.length).toBeGreaterThan(2 << 20);
     expect(bytes.toString('utf8')).toBe(await registry.metrics());
+  });
+
+  it('should stream in bounded chunks, waiting each time the reader is behind, with the same bytes', async () => {
+    const registry = fleetRegistry(20_000);
+    const chunks: Buffer[] = [];
+    let waits = 0;
+    let waiting = false;
+    await writePrometheusText(registry, {
+      write(chunk) {
+        // Nothing may be written while the renderer was told to wait.
+        expect(waiting).toBe(false);
+        chunks.push(chunk);
+        return chunks.length % 2 === 0;
+      },
+      async drained() {
+        waits++;
+        waiting = true;
+        await new Promise((r) => setTimeout(r, 1));
+        waiting = false;
+      },
+    });
+    expect(chunks.length).toBeGreaterThan(20);
+    expect(Math.max(...chunks.map((c) => c.length))).toBeLessThan(256 * 1024);
+    expect(waits).toBeGreaterThanOrEqual(Math.floor(chunks.length / 2) - 1);
+    expect(Buffer.concat(chunks).toString('utf8')).toBe(await registry.metrics());
   });
 
   it('should write a FleetGauge exactly as prom-client writes a Gauge after the same operations', async () => {

@@ -11,7 +11,7 @@ import { QUEUE_STATS, type QueueStats } from '../runtime/queue/queue-tokens.js';
 import { rolePlan } from '../runtime/roles.js';
 import { DatabaseOutage } from '../runtime/run-buffer.js';
 import { MetricsRepository } from '../storage/metrics.repository.js';
-import { renderPrometheusText } from './exposition.js';
+import { type ExpositionSink, renderPrometheusText, writePrometheusText } from './exposition.js';
 import { createMetrics, registerProbeMetrics, type Metrics, type ProbeMetric } from './metrics.js';
 
 /**
@@ -354,7 +354,23 @@ export class MetricsService implements OnModuleInit {
    * Facts that live in the database are read at scrape time, so they are right after a restart
    * too; the database feed catches up, and the queue's job counts are read from Redis, in parallel.
    */
+  /** The whole scrape as one buffer (tests); the controller streams it (`scrapeTo`). */
   async scrape(): Promise<{ contentType: string; body: Buffer }> {
+    const contentType = await this.prepareScrape();
+    return { contentType, body: await renderPrometheusText(this.m.registry) };
+  }
+
+  /**
+   * Brings the fleet facts up to date, then writes the exposition to `sink` in chunks once
+   * `start` has been told the content type (the response's headers go out before its body).
+   */
+  async scrapeTo(start: (contentType: string) => void, sink: ExpositionSink): Promise<void> {
+    start(await this.prepareScrape());
+    await writePrometheusText(this.m.registry, sink);
+  }
+
+  /** Sets the series read at scrape time (findings, domain counts, lag, queue, probes' process-wide series); returns the content type. */
+  private async prepareScrape(): Promise<string> {
     const now = new Date();
     const { m } = this;
     const [facts] = await Promise.all([
@@ -374,7 +390,7 @@ export class MetricsService implements OnModuleInit {
       m.schedulerLag.set(this.config.scheduler || this.source === 'database' ? lag : 0);
     }
     if (this.runsChecks) for (const def of this.defs.values()) for (const s of def.metrics?.global?.() ?? []) this.set(s);
-    return { contentType: m.registry.contentType, body: await renderPrometheusText(m.registry) };
+    return m.registry.contentType;
   }
 
   /** The shared queue's job counts: absent, not stale, when Redis does not answer within a second. */
