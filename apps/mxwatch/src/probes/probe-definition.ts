@@ -158,6 +158,13 @@ export interface ProbeDefinition<D = any, S = any> {
    * result is stored.
    */
   fact?(result: ProbeResult<D>): string | null;
+  /**
+   * Whether a result is about something other domains may share (an MX endpoint, an address's
+   * listing): stored once and referenced from every run that used it. A result about the checked
+   * domain alone (its own name on a domain blocklist) is stored with its run, as a domain-scoped
+   * probe's are. Default: every result of a probe whose scope is not `domain`.
+   */
+  hostLevel?(result: ProbeResult<D>): boolean;
 }
 
 /** Keeps the definition's types (details, subject) checked without widening them. */

@@ -115,7 +115,12 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
       details: { host: 'mx.a.example', ip: '192.0.2.1', port: 587, role: 'mx', open: false }, observations: [],
     };
     const mxOf = (name: string): ProbeResult => ({ ...results[0]!, target: name, details: { domain: name }, observations: [] });
-    const runA = await repo.storeRun({ domainId: a.id, trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results: [mxOf('shared-a.example'), smtp, closed, dnsbl], nextCheckAt: T });
+    // The domain's own name on a domain list: its alone (the probe says so), stored with the run.
+    const own: ProbeResult = {
+      probe: 'dnsbl', target: 'shared-a.example@dbl.example', status: 'pass', startedAt: T, durationMs: 3,
+      details: { subject: 'shared-a.example', subjectKind: 'domain', zone: 'dbl.example', state: 'clean' }, observations: [],
+    };
+    const runA = await repo.storeRun({ domainId: a.id, trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results: [mxOf('shared-a.example'), smtp, closed, dnsbl, own], nextCheckAt: T });
     // Another process (a second worker) with its own copy of the same result: no digest cache, same row.
     const other = new ChecksRepository({ prisma: database.prisma } as DatabaseService);
     const copy = structuredClone(smtp);
@@ -128,6 +133,8 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
     // Not a row: a line of the run.
     expect(runA.facts).toEqual(['smtp mx.a.example[192.0.2.1]:587 port_closed_not_required']);
     expect(await database.prisma.probeResult.count({ where: { target: closed.target } })).toBe(0);
+    const ownRow = await database.prisma.probeResult.findFirstOrThrow({ where: { target: own.target } });
+    expect(ownRow).toMatchObject({ hostResultId: null, details: { ...own.details, observations: [] } });
     // Reads give the shape the history always had, details joined in.
     for (const [domain, run] of [[a, runA], [b, runB]] as const) {
       const read = (await repo.latestRun(domain.id))!;
@@ -136,6 +143,7 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
         ['mx', { domain: domain.name, observations: [] }],
         ['smtp', { open: true, observations: [] }],
         ['dnsbl', { observations: [] }],
+        ...(domain === a ? [['dnsbl', { ...own.details, observations: [] }]] : []),
       ]);
       const page = await repo.history({ domainId: domain.id, probe: 'smtp', limit: 10 });
       expect(page.map((r) => r.details)).toEqual([{ open: true, observations: [] }]);

@@ -204,8 +204,8 @@ export class ChecksRepository {
       durationMs: Math.round(r.durationMs),
       details: clean.details,
     };
-    const scope = probeByName(r.probe)?.scope;
-    if (scope !== undefined && scope !== 'domain') {
+    const def = probeByName(r.probe);
+    if (def !== undefined && (def.hostLevel ? def.hostLevel(r) : def.scope !== 'domain')) {
       row.digest = createHash('sha256').update(JSON.stringify([row.probe, row.target, row.status, row.reason, row.startedAt, row.durationMs, row.details])).digest('base64url');
     }
     this.digestOf.set(r, row);

@@ -101,6 +101,9 @@ export const dnsblProbe = defineProbe<DnsblDetails, DnsblWork>({
   scope: 'address',
   title: 'DNS blacklists: MX addresses, sending IPs and the domain, listed / clean / the list did not answer',
   needs: ['mx', 'spf'],
+  // The checked domain's own name on a domain list is its alone: stored with its run, not as a
+  // shared host result (10,000 rows and a statement per check at 10,000 domains).
+  hostLevel: (r) => r.details.subjectKind !== 'domain',
   subjects(plan, ctx) {
     const zones = resolveZoneConfig(ctx.settings.dnsblZones);
     const mxResults = plan.results('mx');
