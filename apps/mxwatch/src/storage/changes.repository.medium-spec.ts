@@ -1,27 +1,24 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../../../test/support/postgres.js';
+import { databaseBackends } from '../../../../test/support/database-backends.js';
 import type { DatabaseService } from '../database/database.service.js';
-import { openDatabase, type Database } from '../database/open-database.js';
+import type { Database } from '../database/open-database.js';
 import { ChangesRepository } from './changes.repository.js';
 
-/** Medium tier: the real repository on a real PostgreSQL. */
-describe(`${ChangesRepository.name} on PostgreSQL`, () => {
+/** Medium tier: the real repository on both databases it runs on (its reads are raw SQL). */
+describe.each(databaseBackends('mxwatch_changes_repo'))(`${ChangesRepository.name} on $name`, (backend) => {
+  let close: () => Promise<void>;
   let database: Database;
-  let drop: () => Promise<void>;
   let repo: ChangesRepository;
   let domainId: string;
 
   beforeAll(async () => {
-    const db = await createTestDatabase('mxwatch_changes_repo');
-    database = await openDatabase({ databaseUrl: db.url, dataDir: '/nonexistent' });
-    drop = db.drop;
+    ({ database, close } = await backend.open());
     repo = new ChangesRepository({ prisma: database.prisma } as DatabaseService);
     domainId = (await database.prisma.domain.create({ data: { name: 'example.com' } })).id;
   });
 
   afterAll(async () => {
-    await database?.close();
-    await drop?.();
+    await close?.();
   });
 
   const T = (s: number) => new Date(Date.UTC(2026, 2, 1, 10, 0, s));

@@ -17,7 +17,8 @@ export class ChangesRepository {
   constructor(private readonly db: DatabaseService) {}
 
   async states(domainId: string): Promise<Map<string, unknown>> {
-    const rows = await this.db.prisma.policyState.findMany({ where: { domainId } });
+    // Raw: the query builder's findMany cost twice the CPU of the statement, once per check.
+    const rows = await this.db.prisma.$queryRaw<Array<{ probe: string; state: unknown }>>`SELECT "probe", "state" FROM "PolicyState" WHERE "domainId" = ${domainId}::uuid`;
     return new Map(rows.map((r) => [r.probe, r.state]));
   }
 

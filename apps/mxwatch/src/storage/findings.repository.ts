@@ -51,7 +51,10 @@ export class FindingsRepository {
    * a run that only sees again what is already open about the monitor then needs no transaction.
    */
   async activeWithMonitor(domainId: string): Promise<{ domain: Finding[]; monitor: Finding[] }> {
-    const rows = (await this.db.prisma.finding.findMany({ where: { OR: [{ domainId }, { domainId: null }], status: ACTIVE } })).map(readable);
+    // Raw: the query builder cost ~0.3 ms of CPU per check, once per run (bench/README.md).
+    const found = await this.db.prisma.$queryRaw<Finding[]>`
+      SELECT * FROM "Finding" WHERE ("domainId" = ${domainId}::uuid OR "domainId" IS NULL) AND "status" IN ('pending', 'open')`;
+    const rows = found.map(readable);
     return { domain: rows.filter((f) => f.domainId === domainId), monitor: rows.filter((f) => f.domainId === null) };
   }
 
