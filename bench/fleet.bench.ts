@@ -21,6 +21,7 @@ import { createTestDatabase } from '../test/support/postgres.js';
 import { AppProcess, type Memory } from '../test/support/app-process.js';
 import { BLACKBOX_BIN, sideBySide, type SideBySide } from './fleet/blackbox.js';
 import { FastSmtpFleet, pickPorts } from './fleet/fast-smtp.js';
+import { FastSmtpShards } from './fleet/fast-smtp-shards.js';
 import { cpuByCommand, machineCpu } from './fleet/machine.js';
 import { buildFleet, describeFleet, MX_ZONE, naiveCounts, publishFleet, type DnsblZoneSpec } from './fleet/fleet-model.js';
 import { fmtBytes, fmtInt, fmtMb, fmtMs, median, percentile, section, table } from './fleet/report.js';
@@ -53,6 +54,13 @@ const KEEP = ['1', 'true', 'yes'].includes((process.env.BENCH_KEEP_LOGS ?? '').t
 const BLACKBOX_PROBES = envInt('BENCH_BLACKBOX_PROBES', 1000, 0, 1_000_000);
 const BLACKBOX_ONLY = ['1', 'true', 'yes'].includes((process.env.BENCH_BLACKBOX_ONLY ?? '').toLowerCase());
 const BLACKBOX = process.env.BENCH_BLACKBOX_BIN ?? BLACKBOX_BIN;
+/**
+ * Child processes for the fake mail servers: unset (-1) = only when the listeners would not fit
+ * in this process (more than SMTP_LISTENERS_PER_PROCESS), N >= 1 forces N, 0 keeps them here.
+ */
+const SMTP_SHARDS = envInt('BENCH_SMTP_SHARDS', -1, 0, 64);
+/** Each listener is a file descriptor; the hard limit here is 20,000 per process, connections and the rest included. */
+const SMTP_LISTENERS_PER_PROCESS = 12_000;
 /** Node flags for the measured service process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
 const APP_NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 
@@ -137,15 +145,18 @@ interface Figures {
     domainsPerSecond: number;
     checkP50Ms: number;
     checkP95Ms: number;
-    /** CPU used by mxwatch, and by this process (fake DNS + SMTP + polling), from t0 to the end of the wait. */
+    /** CPU used by mxwatch, and by this process (fake DNS + SMTP + polling) and its mail server children, from t0 to the end of the wait. */
     appCpuMs: number;
     benchCpuMs: number;
+    /** The part of benchCpuMs used by the mail server child processes (0 when the listeners are in this process). */
+    smtpChildCpuMs: number;
     /** The whole machine in the same span: cores busy (anything, other users included), and the PostgreSQL and Redis servers' CPU. */
     machine: { busyCores: number; postgresCpuMs: number; redisCpuMs: number };
     observedMs: number;
   };
   dns: { seen: number; naive: number; byType: Record<string, number> };
-  smtp: { seen: number; naiveAccepted: number; naiveAttempts: number; tlsHandshakes: number; listeners: number };
+  /** `childProcesses`: how many child processes served the listeners (BENCH_SMTP_SHARDS; 0: this process did). */
+  smtp: { seen: number; naiveAccepted: number; naiveAttempts: number; tlsHandshakes: number; listeners: number; childProcesses: number };
   memory: { peakRssMbCycle: number; peakRssMbEnd: number; rssMbEnd: number; afterCycle: string };
   rows: { checkRuns: number; probeResults: number; hostReferences: number; hostResults: number; facts: number; findings: number; bytes: string };
   /** Work done twice in the cycle, across processes: listeners (address/port) connected to more than once, DNSBL names asked more than once, domains with more than one run. */
@@ -195,19 +206,27 @@ async function main(): Promise<void> {
     console.log(`\nBENCH_RESULT ${JSON.stringify({ blackbox })}`);
     return;
   }
-  let smtp: FastSmtpFleet | null = null;
+  // Past ~12,000 listeners the mail servers move to child processes (fd limit 20,000 per
+  // process); below that they stay here, as in every run before, so figures stay comparable.
+  const wantedListeners = [...fleet.addresses.values()].reduce((n, a) => n + a.open.length, 0);
+  const shards = SMTP_SHARDS >= 0 ? SMTP_SHARDS : wantedListeners > SMTP_LISTENERS_PER_PROCESS ? Math.ceil(wantedListeners / SMTP_LISTENERS_PER_PROCESS) : 0;
+  let smtp: FastSmtpFleet | FastSmtpShards | null = null;
   let ports: Awaited<ReturnType<typeof pickPorts>> | null = null;
+  const smtpStart = Date.now();
   for (let attempt = 1; !smtp; attempt++) {
     ports = await pickPorts();
+    const options = { ports, key: leaf.key, cert: leaf.cert, bannerDelayMs: BANNER_DELAY, hostname: MX_ZONE };
     try {
-      smtp = await FastSmtpFleet.start(fleet.addresses.values(), { ports, key: leaf.key, cert: leaf.cert, bannerDelayMs: BANNER_DELAY, hostname: MX_ZONE });
+      smtp = shards > 0 ? await FastSmtpShards.start(fleet.addresses.values(), { ...options, shards }) : await FastSmtpFleet.start(fleet.addresses.values(), options);
     } catch (e) {
       if (attempt >= 5 || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
     }
   }
   const mail = smtp;
   onCleanup('fake mail servers', () => mail.close());
-  log(`fake DNS at ${dns.httpAddress} (delay ${DNS_DELAY.min}-${DNS_DELAY.max} ms), ${fmtInt(mail.listeners)} SMTP listeners on ${fmtInt(fleet.addresses.size)} addresses (25->${ports![25]}, 587->${ports![587]}, 465->${ports![465]}; banner ${BANNER_DELAY.min}-${BANNER_DELAY.max} ms)`);
+  const mailChildren = mail instanceof FastSmtpShards ? mail : null;
+  const where = mailChildren ? `in ${mailChildren.processes} child process${mailChildren.processes > 1 ? 'es' : ''} (pids ${mailChildren.pids.join(', ')})` : 'in this process';
+  log(`fake DNS at ${dns.httpAddress} (delay ${DNS_DELAY.min}-${DNS_DELAY.max} ms), ${fmtInt(mail.listeners)} SMTP listeners on ${fmtInt(fleet.addresses.size)} addresses ${where}, started in ${fmtMs(Date.now() - smtpStart)} (25->${ports![25]}, 587->${ports![587]}, 465->${ports![465]}; banner ${BANNER_DELAY.min}-${BANNER_DELAY.max} ms)`);
 
   const db = await createTestDatabase('mxwatch_bench');
   onCleanup(`database ${db.name}`, () => db.drop());
@@ -300,11 +319,12 @@ async function main(): Promise<void> {
   onCleanup('memory sampler', () => clearInterval(memTimer));
 
   dns.clearLog();
-  mail.resetStats();
+  await mail.resetStats();
   for (const p of procs) p.cpu0 = p.app.cpuMs() ?? NaN;
   const processesCpu = () => procs.reduce((sum, p) => sum + ((p.app.cpuMs() ?? NaN) - p.cpu0), 0);
   const cpu0 = 0;
   const benchCpu0 = process.cpuUsage();
+  const smtpChildCpu0 = mailChildren?.cpuMs() ?? 0;
   const machine0 = machineCpu();
   const servers0 = cpuByCommand(['postgres', 'redis-server']);
   const t0 = Date.now();
@@ -338,7 +358,7 @@ async function main(): Promise<void> {
     if (Date.now() - lastPrint >= 10_000) {
       const rate = ((checked - lastPrintChecked) * 1000) / (Date.now() - lastPrint);
       const m = sampleMemory();
-      log(`checked ${fmtInt(checked)}/${fmtInt(DOMAINS)} (${rate.toFixed(0)}/s), RSS ${fmtMb(m?.rssKb ?? NaN)}, DNS queries ${fmtInt(dns.queries.length)}, SMTP connections ${fmtInt(mail.stats.connections)}`);
+      log(`checked ${fmtInt(checked)}/${fmtInt(DOMAINS)} (${rate.toFixed(0)}/s), RSS ${fmtMb(m?.rssKb ?? NaN)}, DNS queries ${fmtInt(dns.queries.length)}, SMTP connections ${fmtInt((await mail.readStats({ perListener: false })).connections)}`);
       lastPrint = Date.now();
       lastPrintChecked = checked;
     }
@@ -355,7 +375,8 @@ async function main(): Promise<void> {
   const perProcessCpu = procs.map((p) => (p.app.cpuMs() ?? NaN) - p.cpu0);
   const appCpuMs = processesCpu() - cpu0;
   const benchCpu = process.cpuUsage(benchCpu0);
-  const benchCpuMs = (benchCpu.user + benchCpu.system) / 1000;
+  const smtpChildCpuMs = (mailChildren?.cpuMs() ?? 0) - smtpChildCpu0;
+  const benchCpuMs = (benchCpu.user + benchCpu.system) / 1000 + smtpChildCpuMs;
   const machine1 = machineCpu();
   const servers1 = cpuByCommand(['postgres', 'redis-server']);
   const machine = {
@@ -378,7 +399,8 @@ async function main(): Promise<void> {
   const dnsSeen = dns.queries.length;
   const byType: Record<string, number> = {};
   for (const q of dns.queries) byType[q.type] = (byType[q.type] ?? 0) + 1;
-  const smtpSeen = { ...mail.stats, byPort: { ...mail.stats.byPort } };
+  // Exact: every child answers with its counts as they are now.
+  const smtpSeen = await mail.readStats();
   // Each address/port once per cycle across processes, each DNSBL question once, each domain once.
   const perListener = [...smtpSeen.perListener.values()];
   const dnsblAsked = new Map<string, number>();
@@ -478,9 +500,9 @@ async function main(): Promise<void> {
     domains: DOMAINS,
     concurrency: CONCURRENCY,
     load: { yamlReadyMs, yamlSyncMs, yamlError, sqlInsertMs },
-    cycle: { complete, checked: c.n, wallMs, domainsPerSecond: (c.n * 1000) / wallMs, checkP50Ms: Number(c.p50), checkP95Ms: Number(c.p95), appCpuMs, benchCpuMs, machine, observedMs: cycleDoneAt - t0 },
+    cycle: { complete, checked: c.n, wallMs, domainsPerSecond: (c.n * 1000) / wallMs, checkP50Ms: Number(c.p50), checkP95Ms: Number(c.p95), appCpuMs, benchCpuMs, smtpChildCpuMs, machine, observedMs: cycleDoneAt - t0 },
     dns: { seen: dnsSeen, naive: naive.dns, byType },
-    smtp: { seen: smtpSeen.connections, naiveAccepted: naive.smtpAccepted, naiveAttempts: naive.smtpAttempts, tlsHandshakes: smtpSeen.tlsHandshakes, listeners: mail.listeners },
+    smtp: { seen: smtpSeen.connections, naiveAccepted: naive.smtpAccepted, naiveAttempts: naive.smtpAttempts, tlsHandshakes: smtpSeen.tlsHandshakes, listeners: mail.listeners, childProcesses: mailChildren?.processes ?? 0 },
     memory: { peakRssMbCycle: peakCycleKb / 1024, peakRssMbEnd: Math.max(peakRssKb, memEnd?.hwmKb ?? 0) / 1024, rssMbEnd: (memEnd?.rssKb ?? NaN) / 1024, afterCycle: heapBreakdown },
     rows: rowsWritten,
     repeats,
@@ -616,7 +638,7 @@ function report(
       ['full cycle wall time', `${fmtMs(f.cycle.wallMs)} for ${fmtInt(f.cycle.checked)}/${fmtInt(f.domains)} domains${f.cycle.complete ? '' : ' (INCOMPLETE)'}`],
       ['throughput', `${f.cycle.domainsPerSecond.toFixed(1)} domains/s`],
       ['one domain check', `p50 ${fmtMs(f.cycle.checkP50Ms)}, p95 ${fmtMs(f.cycle.checkP95Ms)} (CheckRun.durationMs)`],
-      ['CPU during the cycle', `mxwatch ${fmtMs(f.cycle.appCpuMs)} (${(f.cycle.appCpuMs / f.cycle.observedMs).toFixed(2)} cores, ${(f.cycle.appCpuMs / Math.max(1, f.cycle.checked)).toFixed(1)} ms per domain); fake DNS+SMTP+bench ${fmtMs(f.cycle.benchCpuMs)} (${(f.cycle.benchCpuMs / f.cycle.observedMs).toFixed(2)} cores); PostgreSQL ${(f.cycle.machine.postgresCpuMs / f.cycle.observedMs).toFixed(2)} cores, Redis ${(f.cycle.machine.redisCpuMs / f.cycle.observedMs).toFixed(2)}; machine busy ${f.cycle.machine.busyCores.toFixed(2)} of ${availableParallelism()} cores (everything, other users included)`],
+      ['CPU during the cycle', `mxwatch ${fmtMs(f.cycle.appCpuMs)} (${(f.cycle.appCpuMs / f.cycle.observedMs).toFixed(2)} cores, ${(f.cycle.appCpuMs / Math.max(1, f.cycle.checked)).toFixed(1)} ms per domain); fake DNS+SMTP+bench ${fmtMs(f.cycle.benchCpuMs)} (${(f.cycle.benchCpuMs / f.cycle.observedMs).toFixed(2)} cores${f.smtp.childProcesses > 0 ? `; of which ${fmtMs(f.cycle.smtpChildCpuMs)} in ${f.smtp.childProcesses} mail server child process${f.smtp.childProcesses > 1 ? 'es' : ''}` : ''}); PostgreSQL ${(f.cycle.machine.postgresCpuMs / f.cycle.observedMs).toFixed(2)} cores, Redis ${(f.cycle.machine.redisCpuMs / f.cycle.observedMs).toFixed(2)}; machine busy ${f.cycle.machine.busyCores.toFixed(2)} of ${availableParallelism()} cores (everything, other users included)`],
       ['DNS queries seen', `${fmtInt(f.dns.seen)} vs ${fmtInt(f.dns.naive)} naive (${ratio(f.dns.seen, f.dns.naive)}); ${Object.entries(f.dns.byType).map(([t, n]) => `${t} ${fmtInt(n)}`).join(', ')}`],
       ['SMTP connections seen', `${fmtInt(f.smtp.seen)} vs ${fmtInt(f.smtp.naiveAccepted)} naive to open ports (${ratio(f.smtp.seen, f.smtp.naiveAccepted)}), ${fmtInt(f.smtp.naiveAttempts)} naive attempts incl. closed ports; by port ${Object.entries(mix.smtpByPort).map(([p, n]) => `${p}:${fmtInt(n)}`).join(' ')}; ${fmtInt(f.smtp.tlsHandshakes)} TLS handshakes`],
       ...(f.processes.length > 1

@@ -70,10 +70,15 @@ describe(FastSmtpFleet.name, () => {
     expect(closed.smtp).toMatchObject({ status: 'pass', reason: 'port_closed_not_required', details: { open: false } });
   });
 
-  it('should count connections, handshakes and QUITs', () => {
+  it('should count connections, handshakes and QUITs', async () => {
     expect(fleet.stats.connections).toBe(4);
     expect(fleet.stats.tlsHandshakes).toBe(3);
     expect(fleet.stats.quits).toBe(4);
+    // readStats (what the benchmark reads, as from FastSmtpShards) is a copy of the same counts.
+    const copy = await fleet.readStats();
+    expect(copy).toMatchObject({ connections: 4, tlsHandshakes: 3, quits: 4, byPort: { 25: 2, 587: 1, 465: 1 } });
+    expect(Object.fromEntries(copy.perListener)).toEqual({ '127.0.3.1:25': 1, '127.0.3.1:587': 1, '127.0.3.1:465': 1, '127.0.3.2:25': 1 });
+    expect((await fleet.readStats({ perListener: false })).perListener.size).toBe(0);
   });
 
   it('should refuse to serve an address outside loopback', async () => {

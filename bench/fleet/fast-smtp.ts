@@ -79,6 +79,15 @@ export class FastSmtpFleet {
     return this.servers.length;
   }
 
+  /**
+   * A copy of the counts, the same call as FastSmtpShards' (whose counts live in child
+   * processes); `perListener: false` leaves the per-listener map out (empty) for progress lines.
+   */
+  async readStats(options: { perListener?: boolean } = {}): Promise<FastSmtpStats> {
+    const s = this.stats;
+    return { connections: s.connections, byPort: { ...s.byPort }, tlsHandshakes: s.tlsHandshakes, quits: s.quits, perListener: options.perListener === false ? new Map() : new Map(s.perListener) };
+  }
+
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
