@@ -21,13 +21,17 @@ const MXWATCH_METRICS = {
     'mxwatch_starttls_supported', 'mxwatch_tls_cert_not_after_timestamp_seconds', 'mxwatch_tls_version_info',
     'mxwatch_dnsbl_listed', 'mxwatch_findings_open', 'mxwatch_domain_findings_open',
     'mxwatch_last_check_timestamp_seconds', 'mxwatch_domains', 'mxwatch_scheduler_lag_seconds',
-    'mxwatch_smtp_outbound_blocked',
+    'mxwatch_smtp_outbound_blocked', 'mxwatch_probe_success_domains',
   ],
   counters: ['mxwatch_probe_runs_total', 'mxwatch_dnsbl_errors_total', 'mxwatch_check_runs_total', 'mxwatch_notifications_total', 'mxwatch_policy_changes_total', 'mxwatch_check_runs_dropped_total'],
   histograms: ['mxwatch_probe_duration_seconds', 'mxwatch_check_duration_seconds'],
 };
 // Every metric a registered probe declares is part of the contract too.
-for (const spec of PROBES.flatMap((p) => p.metrics?.specs ?? [])) (spec.type === 'counter' ? MXWATCH_METRICS.counters : MXWATCH_METRICS.gauges).push(spec.name);
+for (const spec of PROBES.flatMap((p) => p.metrics?.specs ?? [])) {
+  (spec.type === 'counter' ? MXWATCH_METRICS.counters : MXWATCH_METRICS.gauges).push(spec.name);
+  // The count of domains a per-domain `*_info` gauge declares (kept without per-domain series).
+  if (spec.domainCount) MXWATCH_METRICS.gauges.push(spec.domainCount.name);
+}
 const ALLOWED_MXWATCH = new Set([
   ...MXWATCH_METRICS.gauges,
   ...MXWATCH_METRICS.counters,

@@ -27,7 +27,7 @@ describe('README', () => {
   });
 
   it('should document every metric a registered probe contributes', () => {
-    const missing = PROBES.flatMap((p) => (p.metrics?.specs ?? []).map((s) => s.name)).filter((name) => !README.includes(`\`${name}`));
+    const missing = PROBES.flatMap((p) => (p.metrics?.specs ?? []).flatMap((s) => [s.name, ...(s.domainCount ? [s.domainCount.name] : [])])).filter((name) => !README.includes(`\`${name}`));
     expect(missing).toEqual([]);
   });
 });

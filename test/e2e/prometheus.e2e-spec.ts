@@ -60,9 +60,10 @@ const mailZone = (name: string, mxIp: string, extra: string[] = []): string[] =>
 
 /**
  * Panels that chart per-domain series only, so they are blank when the service runs with
- * MXWATCH_METRICS_PER_DOMAIN=false; every other panel without `$domain` must still show data.
+ * MXWATCH_METRICS_PER_DOMAIN=false; every other panel without `$domain` must still show data
+ * (probe success, MTA-STS modes and DNSSEC states come from the domain counts, `*_domains`).
  */
-const PER_DOMAIN_ONLY = ['DNSSEC states', 'Domains', 'MTA-STS modes', 'Probe success ratio'];
+const PER_DOMAIN_ONLY = ['Domains'];
 
 /**
  * A query rewritten for the `mxwatch-fleet` scrape job, which sees the service as
@@ -382,6 +383,21 @@ describe('Grafana dashboard and alert rules against a real Prometheus', () => {
       if (!shown) blank.push(p.title);
     }
     expect(blank.sort()).toEqual(PER_DOMAIN_ONLY);
+    // The fleet job's domain counts say what the per-domain series say one by one.
+    const byLabel = async (q: string, label: string) =>
+      Object.fromEntries(((await instant(q)).data.result as Sample[]).map((x) => [x.metric[label], Number(x.value[1])]));
+    for (const [counts, info, label] of [
+      ['fleet:mxwatch_mtasts_mode_domains', 'mxwatch_mtasts_mode_info', 'mode'],
+      ['fleet:mxwatch_dnssec_state_domains', 'mxwatch_dnssec_state_info', 'state'],
+      ['fleet:mxwatch_dmarc_policy_domains', 'mxwatch_dmarc_policy_info', 'policy'],
+    ] as const) {
+      const expected = await byLabel(`count by (${label}) (${info}{job="mxwatch"} == 1)`, label);
+      expect(Object.keys(expected).length, info).toBeGreaterThan(0);
+      expect(await byLabel(`sum by (${label}) (${counts})`, label), counts).toEqual(expected);
+    }
+    // A probe no domain passed has no `pass` count at all.
+    const passed = Object.fromEntries(Object.entries(await byLabel('sum by (probe) (mxwatch_probe_success{job="mxwatch"})', 'probe')).filter(([, n]) => n > 0));
+    expect(await byLabel('sum by (probe) (fleet:mxwatch_probe_success_domains{result="pass"})', 'probe')).toEqual(passed);
   });
 
   it("should list every checked domain in the dashboard's domain variable", async () => {

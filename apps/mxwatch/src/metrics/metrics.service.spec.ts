@@ -394,6 +394,45 @@ describe(MetricsService.name, () => {
     expect(text).not.toMatch(/^mxwatch_queue_jobs\{/m);
   });
 
+  it('should count domains per probe outcome and per policy state, also with per-domain series off, and keep the counts right as domains change and leave', async () => {
+    for (const metricsPerDomain of [false, true]) {
+      const svc = service({ metricsPerDomain });
+      const withSts = (name: string, spec: CheckSpec, mode: string | null) => {
+        const c = completed(name, spec);
+        c.results.push(result('mta-sts', name, mode === null ? 'untestable' : 'pass', { state: mode ?? 'unreachable' }));
+        return c;
+      };
+      const counts = async (name: string): Promise<Array<Record<string, string | number>>> =>
+        (await series(svc, name)).map(({ value, ...labels }) => ({ ...labels, n: Number(value) })).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+      svc.recordCheck(withSts('alpha.test', { hosts: [MX1] }, 'enforce'));
+      svc.recordCheck(withSts('beta.test', { hosts: [MX1] }, 'enforce'));
+      svc.recordCheck(withSts('gamma.test', { hosts: [MX2], mxStatus: 'fail' }, 'testing'));
+      expect(await counts('mxwatch_mtasts_mode_domains')).toEqual([
+        { mode: 'enforce', n: 2 },
+        { mode: 'testing', n: 1 },
+      ]);
+      expect((await counts('mxwatch_probe_success_domains')).filter((c) => c.probe === 'mx')).toEqual([
+        { probe: 'mx', result: 'fail', n: 1 },
+        { probe: 'mx', result: 'pass', n: 2 },
+      ]);
+      // alpha lowers its policy; gamma's MTA-STS lookup cannot be tested (its mode stays counted), its MX is fixed.
+      svc.recordCheck(withSts('alpha.test', { hosts: [MX1], at: new Date(T0.getTime() + 60_000) }, 'testing'));
+      svc.recordCheck(withSts('gamma.test', { hosts: [MX2], at: new Date(T0.getTime() + 60_000) }, null));
+      expect(await counts('mxwatch_mtasts_mode_domains')).toEqual([
+        { mode: 'enforce', n: 1 },
+        { mode: 'testing', n: 2 },
+      ]);
+      expect((await counts('mxwatch_probe_success_domains')).filter((c) => c.probe === 'mx')).toEqual([{ probe: 'mx', result: 'pass', n: 3 }]);
+      // A deleted domain counts no more; a state nobody is in any more has no series.
+      svc.forgetDomain('beta.test');
+      expect(await counts('mxwatch_mtasts_mode_domains')).toEqual([{ mode: 'testing', n: 2 }]);
+      expect((await counts('mxwatch_probe_success_domains')).filter((c) => c.probe === 'mx')).toEqual([{ probe: 'mx', result: 'pass', n: 2 }]);
+      // The per-domain series follow the setting; the counts are there either way.
+      expect((await series(svc, 'mxwatch_mtasts_mode_info')).length).toBe(metricsPerDomain ? 2 : 0);
+      expect((await series(svc, 'mxwatch_probe_success')).length > 0).toBe(metricsPerDomain);
+    }
+  });
+
   it("should export a worker's own series only: no findings, domains, lag or per-domain series", async () => {
     const svc = service({ role: 'worker' });
     svc.recordCheck(completed('alpha.test', { hosts: [MX1] }));

@@ -26,6 +26,16 @@ interface DomainSeries {
   own: Map<string, Series[]>;
   /** The host entities (probe + result target) the domain's latest check mentioned. */
   entities: HostEntity[];
+  /** The fleet counts (`DomainCount` keys) this domain adds one to. */
+  counted: string[];
+}
+
+/** A count of domains in one state (probe passed or failed, an MTA-STS mode, ...) and the series showing it. */
+interface DomainCount {
+  key: string;
+  gauge: FleetGauge;
+  labels: Record<string, string>;
+  n: number;
 }
 
 interface HostEntity {
@@ -96,6 +106,15 @@ export class MetricsService implements OnModuleInit {
   private readonly defs: Map<string, ProbeDefinition>;
   private readonly domains = new Map<string, DomainSeries>();
   private readonly entities = new Map<string, HostEntity>();
+  /**
+   * Domains per state, kept whatever MXWATCH_METRICS_PER_DOMAIN says: the fleet panels' view of
+   * what per-domain series show one by one (mxwatch_probe_success_domains, `domainCount` specs).
+   */
+  private readonly counts = new Map<string, DomainCount>();
+  /** Per-domain metric -> the gauge counting its domains (`MetricSpec.domainCount`). */
+  private readonly countOf = new Map<string, FleetGauge>();
+  /** Name of a counting gauge -> the probe whose series it counts. */
+  private readonly countProbe = new Map<string, string>();
   /** When a domain was last deleted or disabled: a check that started before then must not bring its series back. */
   private readonly forgottenAt = new Map<string, number>();
   /** Database feed: domains whose stored run must be applied again (they hold the best remaining result about a host). */
@@ -113,6 +132,13 @@ export class MetricsService implements OnModuleInit {
   ) {
     this.probeMetrics = registerProbeMetrics(this.m.registry, PROBES);
     this.defs = new Map(PROBES.map((p) => [p.name, p]));
+    for (const def of PROBES) {
+      for (const spec of def.metrics?.specs ?? []) {
+        if (!spec.domainCount) continue;
+        this.countOf.set(spec.name, this.probeMetrics.get(spec.domainCount.name) as FleetGauge);
+        this.countProbe.set(spec.domainCount.name, def.name);
+      }
+    }
     this.source = fleetSource(config);
     this.ordered = this.source === 'database';
     this.runsChecks = rolePlan({ role: config?.role ?? 'all', redisUrl: config?.redisUrl, scheduler: config?.scheduler ?? true }).checks !== 'none';
@@ -193,7 +219,7 @@ export class MetricsService implements OnModuleInit {
     if (this.perDomain) m.lastCheck.set({ domain }, finishedAt.getTime() / 1000);
 
     const previous = this.domains.get(domain);
-    const next: DomainSeries = { probes: [], own: new Map(), entities: [] };
+    const next: DomainSeries = { probes: [], own: new Map(), entities: [], counted: [] };
     const stamp = ++this.stamp;
 
     const byProbe = new Map<string, ProbeResult[]>();
@@ -204,9 +230,14 @@ export class MetricsService implements OnModuleInit {
     }
     for (const [probe, rs] of byProbe) {
       const testable = rs.filter((r) => r.status !== 'untestable');
-      if (testable.length > 0 && this.perDomain) {
-        m.probeSuccess.set({ domain, probe }, testable.some((r) => r.status === 'fail') ? 0 : 1);
-        next.probes.push(probe);
+      const counted = next.counted;
+      if (testable.length > 0) {
+        const failed = testable.some((r) => r.status === 'fail');
+        counted.push(this.countKey(m.probeSuccessDomains, { probe, result: failed ? 'fail' : 'pass' }));
+        if (this.perDomain) {
+          m.probeSuccess.set({ domain, probe }, failed ? 0 : 1);
+          next.probes.push(probe);
+        }
       }
       const def = this.defs.get(probe);
       const series = def?.metrics?.series;
@@ -222,6 +253,12 @@ export class MetricsService implements OnModuleInit {
         }
         const host: SeriesSample[] = [];
         for (const s of samples) {
+          const count = s.value === 1 ? this.countOf.get(s.metric) : undefined;
+          if (count) {
+            const { domain: _, ...rest } = s.labels;
+            const key = this.countKey(count, rest);
+            if (!counted.includes(key)) counted.push(key);
+          }
           if (s.owner === 'host') host.push(s);
           else if (this.perDomain) {
             const set = this.set(s);
@@ -243,11 +280,34 @@ export class MetricsService implements OnModuleInit {
           if (kept.mark !== stamp) own.push(kept);
           kept.mark = stamp;
         }
+        // The states it counted in stay with the series that show them (the pass/fail count is this run's).
+        for (const key of previous?.counted ?? []) if (this.countProbe.get(key.slice(0, key.indexOf('\u0000'))) === probe && !counted.includes(key)) counted.push(key);
       }
       next.own.set(probe, own);
     }
     this.replace(domain, previous, next, stamp);
     return keeps;
+  }
+
+  /** The key of the count of domains with these labels on `gauge` (created at 0; `bump` counts). */
+  private countKey(gauge: FleetGauge, labels: Record<string, string>): string {
+    let key = gauge.name;
+    for (const name of gauge.labelNames) key += `\u0000${labels[name] ?? ''}`;
+    const known = this.counts.get(key);
+    if (known) return known.key;
+    this.counts.set(key, { key, gauge, labels, n: 0 });
+    return key;
+  }
+
+  private bump(key: string, by: 1 | -1): void {
+    const c = this.counts.get(key);
+    if (!c) return;
+    c.n += by;
+    if (c.n > 0) c.gauge.set(c.labels, c.n);
+    else {
+      c.gauge.remove(c.labels);
+      this.counts.delete(key);
+    }
   }
 
   private set(s: SeriesSample): Series {
@@ -302,6 +362,8 @@ export class MetricsService implements OnModuleInit {
   /** Swaps a domain's old series for its new ones, dropping host series nobody mentions any more. */
   private replace(domain: string, previous: DomainSeries | undefined, next: DomainSeries, stamp: number): void {
     if (!this.ordered) for (const entity of next.entities) entity.refs++;
+    // Counted in before `release` counts the previous states out, so a state kept is never at 0.
+    for (const key of next.counted) this.bump(key, 1);
     if (previous) this.release(domain, previous, next, stamp);
     this.domains.set(domain, next);
   }
@@ -309,6 +371,7 @@ export class MetricsService implements OnModuleInit {
   /** Drops what `previous` set and `next` (marked with `stamp`) does not set again. */
   private release(domain: string, previous: DomainSeries, next: DomainSeries | null, stamp: number): void {
     for (const probe of previous.probes) if (!next?.probes.includes(probe)) this.m.probeSuccess.remove({ domain, probe });
+    for (const key of previous.counted) this.bump(key, -1);
     for (const own of previous.own.values()) for (const s of own) if (s.mark !== stamp) s.gauge.removeSeries(s);
     for (const entity of previous.entities) {
       if (entity.cands) {
@@ -350,10 +413,6 @@ export class MetricsService implements OnModuleInit {
     return [...this.domains.keys()];
   }
 
-  /**
-   * Facts that live in the database are read at scrape time, so they are right after a restart
-   * too; the database feed catches up, and the queue's job counts are read from Redis, in parallel.
-   */
   /** The whole scrape as one buffer (tests); the controller streams it (`scrapeTo`). */
   async scrape(): Promise<{ contentType: string; body: Buffer }> {
     const contentType = await this.prepareScrape();
@@ -369,7 +428,12 @@ export class MetricsService implements OnModuleInit {
     await writePrometheusText(this.m.registry, sink);
   }
 
-  /** Sets the series read at scrape time (findings, domain counts, lag, queue, probes' process-wide series); returns the content type. */
+  /**
+   * Sets the series read at scrape time (findings, domain counts, lag, queue, probes' process-wide
+   * series); returns the content type. Facts that live in the database are read at scrape time, so
+   * they are right after a restart too; the database feed catches up, and the queue's job counts
+   * are read from Redis, in parallel.
+   */
   private async prepareScrape(): Promise<string> {
     const now = new Date();
     const { m } = this;

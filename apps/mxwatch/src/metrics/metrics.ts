@@ -20,6 +20,7 @@ export function createMetrics() {
   return {
     registry,
     probeSuccess: new FleetGauge({ name: 'mxwatch_probe_success', help: 'Whether the probe passed for the domain at its last check (1 pass or warn, 0 fail; absent when untestable)', labelNames: ['domain', 'probe'] as const, registers: r }),
+    probeSuccessDomains: new FleetGauge({ name: 'mxwatch_probe_success_domains', help: 'Domains whose last check ran the probe testably, by whether it passed (result pass: pass or warn; fail)', labelNames: ['probe', 'result'] as const, registers: r }),
     probeDuration: new Histogram({ name: 'mxwatch_probe_duration_seconds', help: 'Duration of one probe on one target', labelNames: ['probe'] as const, buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: r }),
     probeRuns: new Counter({ name: 'mxwatch_probe_runs_total', help: 'Probe results recorded, by probe and status', labelNames: ['probe', 'status'] as const, registers: r }),
     findingsOpen: new FleetGauge({ name: 'mxwatch_findings_open', help: 'Open findings by severity and code', labelNames: ['severity', 'code'] as const, registers: r }),
@@ -48,6 +49,12 @@ export function registerProbeMetrics(registry: Registry, probes: readonly ProbeD
       if (out.has(spec.name) || registry.getSingleMetric(spec.name)) throw new Error(`bug: metric ${spec.name} of probe ${def.name} is declared twice`);
       const options = { name: spec.name, help: spec.help, labelNames: [...spec.labelNames], registers: [registry] };
       out.set(spec.name, spec.type === 'counter' ? new Counter(options) : new FleetGauge(options));
+      if (spec.domainCount) {
+        if (spec.type !== 'gauge' || !spec.labelNames.includes('domain')) throw new Error(`bug: ${spec.name} counts domains but is no per-domain gauge`);
+        if (out.has(spec.domainCount.name) || registry.getSingleMetric(spec.domainCount.name)) throw new Error(`bug: metric ${spec.domainCount.name} of probe ${def.name} is declared twice`);
+        const labelNames = spec.labelNames.filter((l) => l !== 'domain');
+        out.set(spec.domainCount.name, new FleetGauge({ name: spec.domainCount.name, help: spec.domainCount.help, labelNames, registers: [registry] }));
+      }
     }
   }
   return out;

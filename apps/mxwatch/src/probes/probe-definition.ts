@@ -65,6 +65,12 @@ export interface MetricSpec {
   help: string;
   type: 'gauge' | 'counter';
   labelNames: readonly string[];
+  /**
+   * A per-domain gauge whose series are 1 for the state a domain is in (`*_info`): also export the
+   * number of domains in each state, by the other labels, under this name. It stays when
+   * MXWATCH_METRICS_PER_DOMAIN=false drops the per-domain series, so fleet panels keep working.
+   */
+  domainCount?: { name: string; help: string };
 }
 
 export interface SeriesSample {

@@ -162,7 +162,7 @@ export const dmarcProbe = defineProbe<DmarcDetails, DmarcSubject>({
   policy: dmarcPolicy,
   metrics: {
     specs: [
-      { name: 'mxwatch_dmarc_policy_info', help: 'The DMARC policy in force for the domain (none, quarantine, reject, or missing); value 1', type: 'gauge', labelNames: ['domain', 'policy'] },
+      { name: 'mxwatch_dmarc_policy_info', help: 'The DMARC policy in force for the domain (none, quarantine, reject, or missing); value 1', type: 'gauge', labelNames: ['domain', 'policy'], domainCount: { name: 'mxwatch_dmarc_policy_domains', help: 'Domains by the DMARC policy in force at their last conclusive check (the policies of mxwatch_dmarc_policy_info).' } },
     ],
     series(result, domain) {
       if (result.status === 'untestable') return 'keep';

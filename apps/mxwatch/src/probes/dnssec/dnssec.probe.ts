@@ -126,7 +126,7 @@ export const dnssecProbe = defineProbe<DnssecDetails, DnssecSubject>({
   },
 
   metrics: {
-    specs: [{ name: 'mxwatch_dnssec_state_info', help: 'DNSSEC state of a domain (its SOA and MX answers): secure, insecure or bogus (value 1).', type: 'gauge', labelNames: ['domain', 'state'] }],
+    specs: [{ name: 'mxwatch_dnssec_state_info', help: 'DNSSEC state of a domain (its SOA and MX answers): secure, insecure or bogus (value 1).', type: 'gauge', labelNames: ['domain', 'state'], domainCount: { name: 'mxwatch_dnssec_state_domains', help: 'Domains by DNSSEC state at their last conclusive check (the states of mxwatch_dnssec_state_info).' } }],
     series(result, domain) {
       if (result.status === 'untestable' || !result.details.state || result.details.state === 'indeterminate') return 'keep';
       return [{ metric: 'mxwatch_dnssec_state_info', labels: { domain, state: result.details.state }, value: 1 }];

@@ -423,7 +423,7 @@ export function createMtaStsProbe(options: MtaStsProbeOptions = {}) {
     },
 
     metrics: {
-      specs: [{ name: 'mxwatch_mtasts_mode_info', help: 'MTA-STS state of a domain: enforce, testing, none, or missing/txt_invalid/unreachable/policy_invalid (value 1).', type: 'gauge', labelNames: ['domain', 'mode'] }],
+      specs: [{ name: 'mxwatch_mtasts_mode_info', help: 'MTA-STS state of a domain: enforce, testing, none, or missing/txt_invalid/unreachable/policy_invalid (value 1).', type: 'gauge', labelNames: ['domain', 'mode'], domainCount: { name: 'mxwatch_mtasts_mode_domains', help: 'Domains by MTA-STS state at their last conclusive check (the modes of mxwatch_mtasts_mode_info).' } }],
       series(result, domain) {
         if (result.status === 'untestable') return 'keep';
         return [{ metric: 'mxwatch_mtasts_mode_info', labels: { domain, mode: result.details.state }, value: 1 }];
