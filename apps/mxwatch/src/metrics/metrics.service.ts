@@ -36,6 +36,8 @@ interface DomainCount {
   gauge: FleetGauge;
   labels: Record<string, string>;
   n: number;
+  /** The probe whose series this counts, which a `keep` carries over; null for the run's own pass/fail count. */
+  keptBy: string | null;
 }
 
 interface HostEntity {
@@ -113,8 +115,6 @@ export class MetricsService implements OnModuleInit {
   private readonly counts = new Map<string, DomainCount>();
   /** Per-domain metric -> the gauge counting its domains (`MetricSpec.domainCount`). */
   private readonly countOf = new Map<string, FleetGauge>();
-  /** Name of a counting gauge -> the probe whose series it counts. */
-  private readonly countProbe = new Map<string, string>();
   /** When a domain was last deleted or disabled: a check that started before then must not bring its series back. */
   private readonly forgottenAt = new Map<string, number>();
   /** Database feed: domains whose stored run must be applied again (they hold the best remaining result about a host). */
@@ -132,13 +132,7 @@ export class MetricsService implements OnModuleInit {
   ) {
     this.probeMetrics = registerProbeMetrics(this.m.registry, PROBES);
     this.defs = new Map(PROBES.map((p) => [p.name, p]));
-    for (const def of PROBES) {
-      for (const spec of def.metrics?.specs ?? []) {
-        if (!spec.domainCount) continue;
-        this.countOf.set(spec.name, this.probeMetrics.get(spec.domainCount.name) as FleetGauge);
-        this.countProbe.set(spec.domainCount.name, def.name);
-      }
-    }
+    for (const spec of PROBES.flatMap((p) => p.metrics?.specs ?? [])) if (spec.domainCount) this.countOf.set(spec.name, this.probeMetrics.get(spec.domainCount.name) as FleetGauge);
     this.source = fleetSource(config);
     this.ordered = this.source === 'database';
     this.runsChecks = rolePlan({ role: config?.role ?? 'all', redisUrl: config?.redisUrl, scheduler: config?.scheduler ?? true }).checks !== 'none';
@@ -233,7 +227,7 @@ export class MetricsService implements OnModuleInit {
       const counted = next.counted;
       if (testable.length > 0) {
         const failed = testable.some((r) => r.status === 'fail');
-        counted.push(this.countKey(m.probeSuccessDomains, { probe, result: failed ? 'fail' : 'pass' }));
+        counted.push(this.countKey(m.probeSuccessDomains, { probe, result: failed ? 'fail' : 'pass' }, null));
         if (this.perDomain) {
           m.probeSuccess.set({ domain, probe }, failed ? 0 : 1);
           next.probes.push(probe);
@@ -256,7 +250,7 @@ export class MetricsService implements OnModuleInit {
           const count = s.value === 1 ? this.countOf.get(s.metric) : undefined;
           if (count) {
             const { domain: _, ...rest } = s.labels;
-            const key = this.countKey(count, rest);
+            const key = this.countKey(count, rest, probe);
             if (!counted.includes(key)) counted.push(key);
           }
           if (s.owner === 'host') host.push(s);
@@ -281,7 +275,7 @@ export class MetricsService implements OnModuleInit {
           kept.mark = stamp;
         }
         // The states it counted in stay with the series that show them (the pass/fail count is this run's).
-        for (const key of previous?.counted ?? []) if (this.countProbe.get(key.slice(0, key.indexOf('\u0000'))) === probe && !counted.includes(key)) counted.push(key);
+        for (const key of previous?.counted ?? []) if (this.counts.get(key)?.keptBy === probe && !counted.includes(key)) counted.push(key);
       }
       next.own.set(probe, own);
     }
@@ -290,12 +284,12 @@ export class MetricsService implements OnModuleInit {
   }
 
   /** The key of the count of domains with these labels on `gauge` (created at 0; `bump` counts). */
-  private countKey(gauge: FleetGauge, labels: Record<string, string>): string {
+  private countKey(gauge: FleetGauge, labels: Record<string, string>, keptBy: string | null): string {
     let key = gauge.name;
     for (const name of gauge.labelNames) key += `\u0000${labels[name] ?? ''}`;
     const known = this.counts.get(key);
     if (known) return known.key;
-    this.counts.set(key, { key, gauge, labels, n: 0 });
+    this.counts.set(key, { key, gauge, labels, n: 0, keptBy });
     return key;
   }
 

@@ -53,7 +53,7 @@ export class FindingsRepository {
   async activeWithMonitor(domainId: string): Promise<{ domain: Finding[]; monitor: Finding[] }> {
     // Raw: the query builder cost ~0.3 ms of CPU per check, once per run (bench/README.md).
     const found = await this.db.prisma.$queryRaw<Finding[]>`
-      SELECT * FROM "Finding" WHERE ("domainId" = ${domainId}::uuid OR "domainId" IS NULL) AND "status" IN ('pending', 'open')`;
+      SELECT * FROM "Finding" WHERE ("domainId" = ${domainId}::uuid OR "domainId" IS NULL) AND "status" IN (${Prisma.join(ACTIVE.in)})`;
     const rows = found.map(readable);
     return { domain: rows.filter((f) => f.domainId === domainId), monitor: rows.filter((f) => f.domainId === null) };
   }
