@@ -21,7 +21,7 @@ import { createTestDatabase } from '../test/support/postgres.js';
 import { AppProcess, type Memory } from '../test/support/app-process.js';
 import { BLACKBOX_BIN, sideBySide, type SideBySide } from './fleet/blackbox.js';
 import { FastSmtpFleet, pickPorts } from './fleet/fast-smtp.js';
-import { FastSmtpShards } from './fleet/fast-smtp-shards.js';
+import { FastSmtpShards, listenerCount } from './fleet/fast-smtp-shards.js';
 import { cpuByCommand, machineCpu } from './fleet/machine.js';
 import { buildFleet, describeFleet, MX_ZONE, naiveCounts, publishFleet, type DnsblZoneSpec } from './fleet/fleet-model.js';
 import { fmtBytes, fmtInt, fmtMb, fmtMs, median, percentile, section, table } from './fleet/report.js';
@@ -208,7 +208,7 @@ async function main(): Promise<void> {
   }
   // Past ~12,000 listeners the mail servers move to child processes (fd limit 20,000 per
   // process); below that they stay here, as in every run before, so figures stay comparable.
-  const wantedListeners = [...fleet.addresses.values()].reduce((n, a) => n + a.open.length, 0);
+  const wantedListeners = listenerCount(fleet.addresses.values());
   const shards = SMTP_SHARDS >= 0 ? SMTP_SHARDS : wantedListeners > SMTP_LISTENERS_PER_PROCESS ? Math.ceil(wantedListeners / SMTP_LISTENERS_PER_PROCESS) : 0;
   let smtp: FastSmtpFleet | FastSmtpShards | null = null;
   let ports: Awaited<ReturnType<typeof pickPorts>> | null = null;

@@ -8,8 +8,9 @@
  * channel disconnects), so a crashed benchmark leaves no listeners behind.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { processCpuMs } from '../../test/support/app-process.js';
 import type { FastSmtpOptions, FastSmtpStats } from './fast-smtp.js';
 import type { MailAddress } from './fleet-model.js';
 
@@ -38,13 +39,18 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 /** How long a child may take to close its listeners and exit before it is killed. */
 const CLOSE_GRACE_MS = 10_000;
-/** USER_HZ, as in machine.ts. */
-const CLOCK_TICKS = 100;
+
+/** Listeners the addresses need: one per open port of each. */
+export function listenerCount(addresses: Iterable<MailAddress>): number {
+  let n = 0;
+  for (const a of addresses) n += a.open.length;
+  return n;
+}
 
 /** Whole addresses per shard, in order, each shard with about the same number of listeners. */
 export function splitAddresses(addresses: readonly MailAddress[], shards: number): MailAddress[][] {
   const groups: MailAddress[][] = Array.from({ length: Math.max(1, shards) }, () => []);
-  const total = addresses.reduce((n, a) => n + a.open.length, 0);
+  const total = listenerCount(addresses);
   let before = 0;
   for (const a of addresses) {
     groups[Math.min(groups.length - 1, Math.floor((before * groups.length) / Math.max(1, total)))]!.push(a);
@@ -112,13 +118,7 @@ class Shard {
 
   /** User + system CPU of the child so far (all its threads), from /proc; the last value read once it is gone. */
   cpuMs(): number {
-    try {
-      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      this.lastCpuMs = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-    } catch {
-      // exited: keep the last reading
-    }
+    this.lastCpuMs = processCpuMs(this.pid) ?? this.lastCpuMs;
     return this.lastCpuMs;
   }
 
