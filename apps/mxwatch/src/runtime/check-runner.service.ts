@@ -103,7 +103,7 @@ export class CheckRunner {
       });
       const findings = await this.findings.applyRun({ id: domain.id, name: domain.name, labels: domain.labels as Record<string, string> }, results, finishedAt);
       this.logger.pino.info({ context: 'Check', domain: domain.name, trigger, status, ms: finishedAt.getTime() - startedAt.getTime(), results: results.length, opened: findings.opened.length, resolved: findings.resolved.length }, 'check finished');
-      await this.events.emit('check.completed', { domain, trigger, results, startedAt, finishedAt, status, opened: findings.opened, resolved: findings.resolved });
+      await this.events.emit('check.completed', { domain, trigger, results, startedAt, finishedAt, status, opened: findings.opened, resolved: findings.resolved, policyStates: findings.policyStates });
       return { run: stored, findings };
     });
   }

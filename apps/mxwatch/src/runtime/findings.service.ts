@@ -28,6 +28,8 @@ export interface AppliedRun {
   resolved: Finding[];
   /** Findings about mxwatch itself this run opened or resolved (kept once, without a domain). */
   monitor: { opened: Finding[]; resolved: Finding[] };
+  /** The domain's last policy states, read with its findings (the check passes them on in `check.completed`). */
+  policyStates: ReadonlyMap<string, unknown>;
 }
 
 @Injectable()
@@ -68,7 +70,7 @@ export class FindingsService {
    */
   async applyRun(domain: { id: string; name: string; labels: Record<string, string> }, results: ProbeResult[], now: Date): Promise<AppliedRun> {
     const drafts = deriveFindings(results);
-    const { domain: active, monitor: monitorActive } = await this.repo.activeWithMonitor(domain.id);
+    const { domain: active, monitor: monitorActive, policyStates } = await this.repo.activeWithMonitor(domain.id);
     const own = active.filter((f) => scopeOfCode(f.code) === 'domain');
     const byId = new Map(own.map((f) => [f.id, f]));
     const changes: LifecycleChange[] = [
@@ -95,7 +97,7 @@ export class FindingsService {
     ];
     for (const t of transitions) await this.events.emit(t.kind === 'opened' ? 'finding.opened' : 'finding.resolved', t);
     if (monitor.opened.length > 0 || monitor.resolved.length > 0) await this.events.emit('monitor.transitions', { ...monitor, at: now });
-    return { drafts, opened, resolved, monitor };
+    return { drafts, opened, resolved, monitor, policyStates };
   }
 
   /**

@@ -2,7 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { ProbeResult } from '../probes/probe.types.js';
 import { dmarcPolicy } from '../probes/dmarc/dmarc.policy.js';
 import { mxPolicy } from '../probes/mx/mx.policy.js';
-import { comparePolicies, statesToStore } from './policy-changes.service.js';
+import { PROBES } from '../probes/registry.js';
+import type { ChangesRepository } from '../storage/changes.repository.js';
+import type { DomainsService } from './domains.service.js';
+import { EventBus, type CheckCompletedEvent } from './events.js';
+import { comparePolicies, PolicyChangesService, statesToStore } from './policy-changes.service.js';
 
 const at = new Date('2026-03-01T10:00:00Z');
 const result = (probe: string, status: ProbeResult['status'], details: object): ProbeResult => ({ probe, target: 'example.com', status, startedAt: at, durationMs: 1, details, observations: [] }) as ProbeResult;
@@ -54,5 +58,36 @@ describe(statesToStore.name, () => {
     expect(statesToStore(same.states, stored)).toEqual([]);
     const lowered = comparePolicies(probes, [mx(['mx1.example.com', 'mx2.example.net']), dmarc('none')], stored);
     expect(statesToStore(lowered.states, stored).map((s) => s.probe)).toEqual(['dmarc']);
+  });
+});
+
+describe(PolicyChangesService.name, () => {
+  function service(stored: Map<string, unknown>) {
+    const calls = { states: 0, record: [] as unknown[][] };
+    const repo = {
+      states: async () => (calls.states++, stored),
+      record: async (...args: unknown[]) => (calls.record.push(args), []),
+    } as unknown as ChangesRepository;
+    return { svc: new PolicyChangesService(repo, new EventBus(), {} as DomainsService), calls };
+  }
+  const completed = (results: ProbeResult[], policyStates?: ReadonlyMap<string, unknown>): CheckCompletedEvent =>
+    ({ domain: { id: 'd1', name: 'example.com', labels: {} }, trigger: 'schedule', results, startedAt: at, finishedAt: at, status: 'pass', opened: [], resolved: [], ...(policyStates ? { policyStates } : {}) }) as unknown as CheckCompletedEvent;
+
+  it('should compare with the states the check read along with its findings, without reading them again', async () => {
+    const first = comparePolicies(PROBES, [mx(['a.example.com'])], new Map());
+    const stored = new Map(first.states.map((s) => [s.probe, JSON.parse(JSON.stringify(s.state))]));
+    const { svc, calls } = service(new Map());
+    await svc.onCompleted(completed([mx(['a.example.com'])], stored));
+    expect(calls).toEqual({ states: 0, record: [] });
+    await svc.onCompleted(completed([mx(['b.example.com'])], stored));
+    expect(calls.states).toBe(0);
+    expect((calls.record[0]![2] as Array<{ kind: string }>).map((c) => c.kind).sort()).toEqual(['mx.host_added', 'mx.host_removed']);
+  });
+
+  it('should read the stored states itself when the event does not carry them', async () => {
+    const { svc, calls } = service(new Map());
+    await svc.onCompleted(completed([mx(['a.example.com'])]));
+    expect(calls.states).toBe(1);
+    expect(calls.record).toHaveLength(1);
   });
 });

@@ -12,8 +12,9 @@ import type { AppConfig } from '../config/config.types.js';
 import type { DatabaseService } from '../database/database.service.js';
 import { openDatabase, type Database } from '../database/open-database.js';
 import type { DomainRow } from '../storage/domains.repository.js';
-import { SchedulerService } from './scheduler.service.js';
+import { ROW_FRESH_MS, SchedulerService } from './scheduler.service.js';
 import { ScheduleRepository } from '../storage/schedule.repository.js';
+import { EventBus } from './events.js';
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-06-15T12:00:00.000Z');
@@ -32,7 +33,7 @@ describe(SchedulerService.name, () => {
 
   const prisma = () => database.prisma;
 
-  function scheduler(overrides: Partial<AppConfig> = {}): SchedulerService {
+  function scheduler(overrides: Partial<AppConfig> = {}, extras: { events?: EventBus; repo?: ScheduleRepository } = {}): SchedulerService {
     const config = { checkConcurrency: 4, retentionDays: RETENTION_DAYS, schedulerTickSeconds: 1, checkIntervalSeconds: 300, ...overrides } as AppConfig;
     const runner = {
       run: (d: DomainRow) => {
@@ -41,7 +42,13 @@ describe(SchedulerService.name, () => {
       },
     } as unknown as CheckRunner;
     const sink = new Writable({ write: (chunk, _enc, cb) => (logLines.push(String(chunk)), cb()) });
-    return new SchedulerService({} as never, runner, checks, new ScheduleRepository({ prisma: database.prisma } as DatabaseService), new AppLogger('info', sink), config);
+    const repo = extras.repo ?? new ScheduleRepository({ prisma: database.prisma } as DatabaseService);
+    return new SchedulerService({} as never, runner, checks, repo, new AppLogger('info', sink), config, undefined, undefined, extras.events);
+  }
+
+  /** The scheduler's clock and row freshness, for tests that move time by hand. */
+  function internals(svc: SchedulerService) {
+    return svc as unknown as { clock: () => number; rowFreshMs: number; inFlight: Set<string> };
   }
 
   async function addDomain(name: string, data: { nextCheckAt?: Date | null; enabled?: boolean; intervalSeconds?: number | null } = {}) {
@@ -182,11 +189,19 @@ describe(SchedulerService.name, () => {
     it('should re-read a claimed domain as the whole row Prisma reads, and not at all once disabled or deleted', async () => {
       const d = await prisma().domain.create({ data: { name: 'reread.example', labels: { team: 'mail', 'a b': 'c' }, sendingIps: ['192.0.2.7'], dkimSelectors: ['s1', 's2'], intervalSeconds: 600, nextCheckAt: NOW } });
       const repo = new ScheduleRepository({ prisma: database.prisma } as DatabaseService);
-      expect(await repo.findEnabled(d.id)).toEqual(await prisma().domain.findUnique({ where: { id: d.id } }));
+      const other = await prisma().domain.create({ data: { name: 'other.example', nextCheckAt: NOW } });
+      const row = await prisma().domain.findUnique({ where: { id: d.id } });
+      expect(await repo.findEnabledMany([d.id])).toEqual([row]);
+      // A queued job: the row, unless its run is stored already (then only that run's id).
+      expect(await repo.jobStart(d.id, 'job-1')).toEqual({ storedRunId: null, domain: row });
+      const run = await prisma().checkRun.create({ data: { domainId: d.id, trigger: 'schedule', status: 'pass', startedAt: NOW, finishedAt: NOW, durationMs: 0, idempotencyKey: 'job-1' } });
+      expect(await repo.jobStart(d.id, 'job-1')).toEqual({ storedRunId: run.id, domain: row });
       await prisma().domain.update({ where: { id: d.id }, data: { enabled: false } });
-      expect(await repo.findEnabled(d.id)).toBeNull();
+      expect(await repo.findEnabledMany([d.id, other.id])).toEqual([await prisma().domain.findUnique({ where: { id: other.id } })]);
+      expect(await repo.jobStart(d.id, 'job-2')).toEqual({ storedRunId: null, domain: null });
       await prisma().domain.delete({ where: { id: d.id } });
-      expect(await repo.findEnabled(d.id)).toBeNull();
+      expect(await repo.findEnabledMany([d.id])).toEqual([]);
+      expect(await repo.jobStart(d.id, 'job-2')).toEqual({ storedRunId: null, domain: null });
     });
 
     it('should claim only enabled due domains, move their nextCheckAt one interval ahead and never pick one twice', async () => {
@@ -218,17 +233,63 @@ describe(SchedulerService.name, () => {
       await svc.onApplicationShutdown();
     });
 
-    it('should not start a check for a domain disabled while it waited in the queue', async () => {
+    it('should not start a check for a domain disabled while it waited in the queue longer than a row stays fresh', async () => {
       const d = await addDomain('queued.example', { nextCheckAt: NOW });
       const svc = scheduler({ checkConcurrency: 1 });
+      let now = 1_000_000;
+      internals(svc).clock = () => now;
       await addDomain('first.example', { nextCheckAt: new Date(NOW.getTime() - 1000) });
       expect(await svc.tick(NOW)).toBe(2);
       await waitUntil(() => ran.length === 1);
       expect(ran).toEqual(['first.example']);
+      // Disabled by another replica (no event here): seen once the claimed row is older than allowed.
       await prisma().domain.update({ where: { id: d.id }, data: { enabled: false } });
+      now += ROW_FRESH_MS + 1;
       release[0]!();
-      await waitUntil(() => (svc as unknown as { inFlight: Set<string> }).inFlight.size === 0);
+      await waitUntil(() => internals(svc).inFlight.size === 0);
       expect(ran).toEqual(['first.example']);
+    });
+
+    it('should drop a queued domain at once when this process deletes or disables it, however fresh its row', async () => {
+      const events = new EventBus();
+      const d = await addDomain('queued.example', { nextCheckAt: NOW });
+      const svc = scheduler({ checkConcurrency: 1 }, { events });
+      await addDomain('first.example', { nextCheckAt: new Date(NOW.getTime() - 1000) });
+      expect(await svc.tick(NOW)).toBe(2);
+      await waitUntil(() => ran.length === 1);
+      await prisma().domain.update({ where: { id: d.id }, data: { enabled: false } });
+      await events.emit('domain.retired', { name: 'queued.example', reason: 'disabled' });
+      release[0]!();
+      await waitUntil(() => internals(svc).inFlight.size === 0);
+      expect(ran).toEqual(['first.example']);
+    });
+
+    it('should read queued rows that got old again in one statement for the next checks in line, not one per check', async () => {
+      const repo = new ScheduleRepository({ prisma: database.prisma } as DatabaseService);
+      const reads: string[][] = [];
+      const readMany = repo.findEnabledMany.bind(repo);
+      repo.findEnabledMany = (ids) => (reads.push([...ids]), readMany(ids));
+      const svc = scheduler({ checkConcurrency: 1 }, { repo });
+      let now = 1_000_000;
+      internals(svc).clock = () => now;
+      const names = ['a', 'b', 'c', 'd'].map((n) => `${n}.example`);
+      for (const [i, name] of names.entries()) await addDomain(name, { nextCheckAt: new Date(NOW.getTime() - 5000 + i) });
+      expect(await svc.tick(NOW)).toBe(4);
+      await waitUntil(() => ran.length === 1);
+      // The first check started from the claimed row; the others waited past freshness.
+      expect(reads).toEqual([]);
+      const gone = (await prisma().domain.findUniqueOrThrow({ where: { name: 'c.example' } })).id;
+      await prisma().domain.update({ where: { id: gone }, data: { enabled: false } });
+      now += ROW_FRESH_MS + 1;
+      release[0]!();
+      await waitUntil(() => ran.length === 2);
+      release[1]!();
+      await waitUntil(() => ran.length === 3);
+      release[2]!();
+      await waitUntil(() => internals(svc).inFlight.size === 0);
+      expect(ran).toEqual(['a.example', 'b.example', 'd.example']);
+      // b's start read b, c and d together: d used that row, c was seen disabled.
+      expect(reads.map((ids) => ids.length)).toEqual([3]);
     });
 
     it('should never let two schedulers on one database check the same domain, however their ticks interleave', async () => {
@@ -284,10 +345,12 @@ describe(SchedulerService.name, () => {
         const skipped = await embedded.prisma.domain.create({ data: { name: 'inflight.example', nextCheckAt: new Date(NOW.getTime() - 3000) } });
 
         const claimed = await repo.claimDue({ now: NOW, limit: 10, defaultIntervalSeconds: 300, exclude: [skipped.id] });
-        expect(claimed).toEqual([
+        expect(claimed.map(({ row: _, ...c }) => c)).toEqual([
           { id: own.id, name: 'own.example', intervalSeconds: 60, dueAt: new Date(NOW.getTime() - 2000) },
           { id: due.id, name: 'due.example', intervalSeconds: null, dueAt: new Date(NOW.getTime() - 1000) },
         ]);
+        // The whole row as the claim left it, as Prisma reads it.
+        expect(claimed.map((c) => c.row)).toEqual([await embedded.prisma.domain.findUnique({ where: { id: own.id } }), await embedded.prisma.domain.findUnique({ where: { id: due.id } })]);
         const after = Object.fromEntries((await embedded.prisma.domain.findMany()).map((d) => [d.name, d.nextCheckAt?.toISOString()]));
         expect(after['own.example']).toBe(new Date(NOW.getTime() + 60_000).toISOString());
         expect(after['due.example']).toBe(new Date(NOW.getTime() + 300_000).toISOString());

@@ -3,6 +3,8 @@ import { createTestDatabase } from '../../../../test/support/postgres.js';
 import type { DatabaseService } from '../database/database.service.js';
 import { openDatabase, type Database } from '../database/open-database.js';
 import type { FindingDraft } from '../findings/findings.rules.js';
+import { databaseBackends } from '../../../../test/support/database-backends.js';
+import { ChangesRepository } from './changes.repository.js';
 import { FindingsRepository } from './findings.repository.js';
 
 /** Medium tier: the real repository on real PostgreSQL. */
@@ -60,5 +62,60 @@ describe(FindingsRepository.name, () => {
     expect(await domains({ team: 'mail' })).toEqual(['mail.example']);
     expect(await domains({ team: 'web', env: 'prod' })).toEqual(['web.example']);
     expect(await domains({ team: 'mail', env: 'dev' })).toEqual([]);
+  });
+});
+
+/** Medium tier: the read every run starts from is raw SQL, so it runs on both databases. */
+describe.each(databaseBackends('mxwatch_findings_baseline'))(`${FindingsRepository.name}.activeWithMonitor on $name`, (backend) => {
+  let close: () => Promise<void>;
+  let database: Database;
+  let repo: FindingsRepository;
+
+  beforeAll(async () => {
+    ({ database, close } = await backend.open());
+    repo = new FindingsRepository({ prisma: database.prisma } as DatabaseService);
+  });
+  afterAll(async () => {
+    await close?.();
+  });
+
+  const now = new Date('2026-06-15T12:00:00Z');
+  const draft = (target: string, scope: 'domain' | 'monitor' = 'domain'): FindingDraft => ({
+    code: scope === 'domain' ? 'MX_MISSING' : 'MONITOR_RESOLVER_NOT_VALIDATING',
+    severity: 'warning',
+    probe: 'mx',
+    target,
+    message: `about ${target}`,
+    remediation: 'fix it',
+    evidence: { target },
+    scope,
+  });
+
+  it('should read nothing for a domain without findings or policy states', async () => {
+    const d = await database.prisma.domain.create({ data: { name: 'empty.example' } });
+    const read = await repo.activeWithMonitor(d.id);
+    expect(read).toEqual({ domain: [], monitor: [], policyStates: new Map() });
+  });
+
+  it("should read the domain's active findings, the monitor's, and the domain's policy states in one go, each as its own read shows them", async () => {
+    const d = await database.prisma.domain.create({ data: { name: 'busy.example' } });
+    const other = await database.prisma.domain.create({ data: { name: 'other.example' } });
+    const changes = new ChangesRepository({ prisma: database.prisma } as DatabaseService);
+    await repo.apply(d.id, [{ kind: 'create', draft: draft('mx1.busy.example'), status: 'open' }, { kind: 'create', draft: draft('mx\u0000busy.example'), status: 'pending' }], now);
+    const { opened: [gone] } = await repo.apply(d.id, [{ kind: 'create', draft: draft('old.busy.example'), status: 'open' }], now);
+    await repo.apply(d.id, [{ kind: 'miss', id: gone!.id, missCount: 1, resolves: true }], now);
+    await repo.apply(other.id, [{ kind: 'create', draft: draft('mx.other.example'), status: 'open' }], now);
+    await repo.applyMonitor(() => [{ kind: 'create', draft: draft('resolver', 'monitor'), status: 'open' }], now);
+    await changes.record(d.id, [{ probe: 'mx', state: { hosts: ['mx1.busy.example'], at: '2026-06-15T12:00:00.000Z' } }, { probe: 'spf', state: { record: 'v=spf1 -all' } }], [], now);
+    await changes.record(other.id, [{ probe: 'mx', state: { hosts: ['mx.other.example'] } }], [], now);
+
+    const read = await repo.activeWithMonitor(d.id);
+    const byTarget = (fs: Array<{ target: string }>) => [...fs].sort((a, b) => a.target.localeCompare(b.target));
+    expect(byTarget(read.domain)).toEqual(byTarget(await repo.active(d.id)));
+    expect(read.domain.map((f) => f.target).sort()).toEqual(['mx\u0000busy.example', 'mx1.busy.example']);
+    expect(read.domain[0]!.firstSeenAt).toBeInstanceOf(Date);
+    expect(read.monitor).toMatchObject([{ domainId: null, target: 'resolver', status: 'open' }]);
+    expect(read.policyStates).toEqual(await changes.states(d.id));
+    expect(read.policyStates.get('mx')).toEqual({ hosts: ['mx1.busy.example'], at: '2026-06-15T12:00:00.000Z' });
   });
 });

@@ -47,15 +47,21 @@ export class FindingsRepository {
   }
 
   /**
-   * The domain's active findings and, in the same statement, the active findings about the monitor:
-   * a run that only sees again what is already open about the monitor then needs no transaction.
+   * What a domain's run is compared with, in one statement: the domain's active findings, the
+   * active findings about the monitor (a run that only sees again what is already open about the
+   * monitor then needs no transaction) and the domain's last conclusive policy state per probe
+   * (runtime/policy-changes.service.ts), which cost a statement of its own, once per check.
    */
-  async activeWithMonitor(domainId: string): Promise<{ domain: Finding[]; monitor: Finding[] }> {
-    // Raw: the query builder cost ~0.3 ms of CPU per check, once per run (bench/README.md).
-    const found = await this.db.prisma.$queryRaw<Finding[]>`
-      SELECT * FROM "Finding" WHERE ("domainId" = ${domainId}::uuid OR "domainId" IS NULL) AND "status" IN (${Prisma.join(ACTIVE.in)})`;
-    const rows = found.map(readable);
-    return { domain: rows.filter((f) => f.domainId === domainId), monitor: rows.filter((f) => f.domainId === null) };
+  async activeWithMonitor(domainId: string): Promise<{ domain: Finding[]; monitor: Finding[]; policyStates: Map<string, unknown> }> {
+    // Raw: the query builder cost ~0.3 ms of CPU per check, once per run (bench/README.md). One
+    // row per finding, at least one row; the policy states ride on the first.
+    const found = await this.db.prisma.$queryRaw<Array<Finding & { policyStates: Record<string, unknown> | null }>>`
+      SELECT f.*, CASE WHEN row_number() OVER () = 1 THEN s."states" END AS "policyStates"
+        FROM (SELECT COALESCE(jsonb_object_agg(p."probe", p."state"), '{}'::jsonb) AS "states" FROM "PolicyState" p WHERE p."domainId" = ${domainId}::uuid) AS s
+        LEFT JOIN "Finding" f ON (f."domainId" = ${domainId}::uuid OR f."domainId" IS NULL) AND f."status" IN (${Prisma.join(ACTIVE.in)})`;
+    const policyStates = new Map(Object.entries(found.find((r) => r.policyStates !== null)?.policyStates ?? {}));
+    const rows = found.filter((r) => r.id !== null).map(({ policyStates: _, ...f }) => readable(f));
+    return { domain: rows.filter((f) => f.domainId === domainId), monitor: rows.filter((f) => f.domainId === null), policyStates };
   }
 
   /**

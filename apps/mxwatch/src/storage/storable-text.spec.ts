@@ -32,4 +32,20 @@ describe(toStorable.name, () => {
     const when = new Date(0);
     expect(toStorable({ 'k\u0000': ['\u0000', 1, null, true, { when, deep: 'x\u0000' }] })).toEqual({ 'k\u2400': ['\u2400', 1, null, true, { when, deep: 'x\u2400' }] });
   });
+
+  it('should copy only what holds a string that needs work, and leave the value it was given untouched', () => {
+    const clean = { a: ['x', { b: 'y' }], c: { d: 1 } };
+    expect(toStorable(clean)).toBe(clean);
+    const value = { a: ['x', { b: 'y\u0000' }], c: { d: 1 }, e: ['z'] };
+    const out = toStorable(value);
+    expect(out).toEqual({ a: ['x', { b: 'y\u2400' }], c: { d: 1 }, e: ['z'] });
+    expect(value.a[1]).toEqual({ b: 'y\u0000' });
+    expect(out).not.toBe(value);
+    expect(out.a).not.toBe(value.a);
+    // Untouched branches are shared, not copied.
+    expect(out.c).toBe(value.c);
+    expect(out.e).toBe(value.e);
+    // A key alone can need work.
+    expect(toStorable({ 'k\u0000': 1, m: 2 })).toEqual({ 'k\u2400': 1, m: 2 });
+  });
 });

@@ -29,14 +29,38 @@ export function fromStorableText(value: string): string {
   return value.replace(/\u238b([\u2400\u238b])|\u2400/g, (m, escaped: string | undefined) => escaped ?? '\u0000');
 }
 
-/** Every string of a JSON-like value (object keys included) made storable; Dates and other leaves are kept. */
+/**
+ * Every string of a JSON-like value (object keys included) made storable; Dates and other leaves
+ * are kept. Copy on write: an array or object none of whose strings needs work is returned as it
+ * is (nearly always: a NUL off the wire is rare), so storing a run copies nothing, and the results
+ * a process keeps for other domains' checks are not kept twice (bench/README.md).
+ */
 export function toStorable<T>(value: T): T {
   if (typeof value === 'string') return toStorableText(value) as T;
-  if (Array.isArray(value)) return value.map((v) => toStorable(v)) as T;
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      const c = toStorable(v);
+      if (out === undefined && c !== v) out = value.slice(0, i);
+      out?.push(c);
+    }
+    return (out ?? value) as T;
+  }
   if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[toStorableText(k)] = toStorable(v);
-    return out as T;
+    const entries = Object.entries(value);
+    let out: Record<string, unknown> | undefined;
+    for (let i = 0; i < entries.length; i++) {
+      const [k, v] = entries[i]!;
+      const ck = toStorableText(k);
+      const cv = toStorable(v);
+      if (out === undefined && (ck !== k || cv !== v)) {
+        out = {};
+        for (let j = 0; j < i; j++) out[entries[j]![0]] = entries[j]![1];
+      }
+      if (out !== undefined) out[ck] = cv;
+    }
+    return (out ?? value) as T;
   }
   return value;
 }

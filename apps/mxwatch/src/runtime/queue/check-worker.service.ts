@@ -79,12 +79,11 @@ export class CheckWorkerService implements OnApplicationBootstrap, OnApplication
       return { outcome: 'manual', response };
     }
     const key = job.id!;
-    const existing = await this.checks.runIdByKey(key);
-    if (existing) {
+    const { storedRunId, domain } = await this.schedule.jobStart(data.domainId, key);
+    if (storedRunId) {
       this.outcomes.duplicate++;
-      return { outcome: 'duplicate', runId: existing };
+      return { outcome: 'duplicate', runId: storedRunId };
     }
-    const domain = await this.schedule.findEnabled(data.domainId);
     if (!domain) {
       this.outcomes.skipped++;
       return { outcome: 'skipped' };
