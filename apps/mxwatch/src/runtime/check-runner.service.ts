@@ -3,7 +3,7 @@ import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import { AppLogger } from '../common/app-logger.js';
 import type { ProbeResult, ProbeStatus } from '../probes/probe.types.js';
-import { ChecksRepository } from '../storage/checks.repository.js';
+import { ChecksRepository, type RunBaseline, type StoredRun } from '../storage/checks.repository.js';
 import type { DomainRow } from '../storage/domains.repository.js';
 import { runDomainCheck, type DomainCheckOutcome } from './domain-check.js';
 import { EventBus, type CheckCompletedEvent } from './events.js';
@@ -90,9 +90,12 @@ export class CheckRunner {
     const status = worstStatus(results);
     // When the database is unavailable the finished run is kept (bounded) and stored once it is
     // back (runtime/run-buffer.ts); a step that already succeeded is not repeated then.
-    let stored: Awaited<ReturnType<ChecksRepository['storeRun']>> | undefined;
+    let stored: StoredRun | undefined;
     return this.outage.persistOrKeep(domain.name, async () => {
-      stored ??= await this.checks.storeRun({
+      // What the run is compared with comes with the statement that stores it; a later attempt
+      // (the database came back after the store) reads it afresh.
+      let baseline: RunBaseline | undefined;
+      if (!stored) ({ run: stored, baseline } = await this.checks.storeRunWithBaseline({
         domainId: domain.id,
         trigger,
         status,
@@ -100,8 +103,8 @@ export class CheckRunner {
         finishedAt,
         results,
         nextCheckAt: trigger === 'schedule' ? new Date(startedAt.getTime() + interval) : null,
-      });
-      const findings = await this.findings.applyRun({ id: domain.id, name: domain.name, labels: domain.labels as Record<string, string> }, results, finishedAt);
+      }));
+      const findings = await this.findings.applyRun({ id: domain.id, name: domain.name, labels: domain.labels as Record<string, string> }, results, finishedAt, baseline);
       this.logger.pino.info({ context: 'Check', domain: domain.name, trigger, status, ms: finishedAt.getTime() - startedAt.getTime(), results: results.length, opened: findings.opened.length, resolved: findings.resolved.length }, 'check finished');
       await this.events.emit('check.completed', { domain, trigger, results, startedAt, finishedAt, status, opened: findings.opened, resolved: findings.resolved, policyStates: findings.policyStates });
       return { run: stored, findings };

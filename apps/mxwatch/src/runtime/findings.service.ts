@@ -5,7 +5,7 @@ import type { ProbeResult } from '../probes/probe.types.js';
 import { scopeOfCode } from '../findings/finding-catalog.js';
 import { planLifecycle, planMonitorLifecycle, type LifecycleChange } from '../findings/finding-lifecycle.js';
 import { deriveFindings, isCovered, type FindingDraft } from '../findings/findings.rules.js';
-import { FindingsRepository, type Finding } from '../storage/findings.repository.js';
+import { FindingsRepository, type Finding, type RunBaseline } from '../storage/findings.repository.js';
 import { EventBus, type FindingTransition } from './events.js';
 
 export type { FindingTransition };
@@ -66,11 +66,12 @@ export class FindingsService {
   /**
    * Turns one run's results into findings and moves their lifecycle; returns what the run showed.
    * Findings about the monitor itself (codes `MONITOR_*`) are kept once, without a domain: every
-   * domain's run counts as a sighting or, when it could have seen them, a miss.
+   * domain's run counts as a sighting or, when it could have seen them, a miss. `baseline`: the
+   * findings and policy states as read in the statement that stored the run (read here otherwise).
    */
-  async applyRun(domain: { id: string; name: string; labels: Record<string, string> }, results: ProbeResult[], now: Date): Promise<AppliedRun> {
+  async applyRun(domain: { id: string; name: string; labels: Record<string, string> }, results: ProbeResult[], now: Date, baseline?: RunBaseline): Promise<AppliedRun> {
     const drafts = deriveFindings(results);
-    const { domain: active, monitor: monitorActive, policyStates } = await this.repo.activeWithMonitor(domain.id);
+    const { domain: active, monitor: monitorActive, policyStates } = baseline ?? (await this.repo.activeWithMonitor(domain.id));
     const own = active.filter((f) => scopeOfCode(f.code) === 'domain');
     const byId = new Map(own.map((f) => [f.id, f]));
     const changes: LifecycleChange[] = [

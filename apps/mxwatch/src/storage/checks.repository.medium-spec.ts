@@ -4,7 +4,9 @@ import { databaseBackends } from '../../../../test/support/database-backends.js'
 import type { DatabaseService } from '../database/database.service.js';
 import type { Database } from '../database/open-database.js';
 import type { ProbeResult } from '../probes/probe.types.js';
+import { ChangesRepository } from './changes.repository.js';
 import { ChecksRepository, DomainGoneError, DuplicateRunError } from './checks.repository.js';
+import { FindingsRepository } from './findings.repository.js';
 
 const backends = databaseBackends('mxwatch_checks_repo');
 
@@ -74,6 +76,26 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
     expect(domain.lastCheckAt).toEqual(finishedAt);
     expect(domain.nextCheckAt).toEqual(next);
     expect(domain.updatedAt.getTime()).toBeGreaterThan(d.updatedAt.getTime() - 1);
+  });
+
+  it('should read, in the statement that stores a run, the findings and policy states the run is compared with, as they were before it', async () => {
+    const d = await database.prisma.domain.create({ data: { name: 'a.example', nextCheckAt: T } });
+    const findings = new FindingsRepository({ prisma: database.prisma } as DatabaseService);
+    const changes = new ChangesRepository({ prisma: database.prisma } as DatabaseService);
+    const draft = { code: 'MX_MISSING', severity: 'warning', probe: 'mx', target: 'a.example', message: 'm', remediation: 'r', evidence: {}, scope: 'domain' as const };
+    await findings.apply(d.id, [{ kind: 'create', draft, status: 'pending' }], T);
+    await changes.record(d.id, [{ probe: 'mx', state: { hosts: ['mx.a.example'] } }], [], T);
+    const before = await findings.activeWithMonitor(d.id);
+    expect(before.domain).toHaveLength(1);
+
+    const { run, baseline } = await repo.storeRunWithBaseline({ domainId: d.id, trigger: 'schedule', status: 'warn', startedAt: T, finishedAt: T, results, nextCheckAt: T });
+    expect(baseline).toEqual(before);
+    expect(json(run)).toEqual(json(await repo.latestRun(d.id)));
+    // Without findings or states: an empty baseline, and still every result's id.
+    const e = await database.prisma.domain.create({ data: { name: 'e.example', nextCheckAt: T } });
+    const empty = await repo.storeRunWithBaseline({ domainId: e.id, trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results: results.slice(1), nextCheckAt: T });
+    expect(empty.baseline).toEqual({ domain: [], monitor: [], policyStates: new Map() });
+    expect(json(empty.run)).toEqual(json(await repo.latestRun(e.id)));
   });
 
   it('should store a run whose results carry NUL bytes from the network, with the NUL shown as U+2400', async () => {

@@ -5,9 +5,13 @@ import { Prisma, type CheckRun, type ProbeResult as ProbeResultRaw } from '../ge
 import { DatabaseService } from '../database/database.service.js';
 import type { ProbeResult } from '../probes/probe.types.js';
 import { probeByName } from '../probes/registry.js';
+import { baselineFromRows, baselineSelect, type BaselineRow, type RunBaseline } from './findings.repository.js';
 import { toStorable } from './storable-text.js';
 
-export type { CheckRun };
+export type { CheckRun, RunBaseline };
+
+/** A stored run with its results, as a read returns it. */
+export type StoredRun = CheckRun & { results: ProbeResultRow[] };
 
 /** A stored result as the history shows it: a host-level result's details come from its HostResult. */
 export type ProbeResultRow = Omit<ProbeResultRaw, 'details'> & { details: Prisma.JsonValue };
@@ -90,7 +94,16 @@ export class ChecksRepository {
     nextCheckAt: Date | null;
     /** A queued check's job id: storing a second run with the same key throws DuplicateRunError. */
     idempotencyKey?: string;
-  }): Promise<CheckRun & { results: ProbeResultRow[] }> {
+  }): Promise<StoredRun> {
+    return (await this.storeRunWithBaseline(input)).run;
+  }
+
+  /**
+   * `storeRun`, and in the same statement what the run is compared with next: the domain's active
+   * findings, the monitor's and the domain's policy states as they were before (FindingsRepository
+   * .activeWithMonitor), one statement per check fewer.
+   */
+  async storeRunWithBaseline(input: Parameters<ChecksRepository['storeRun']>[0]): Promise<{ run: StoredRun; baseline: RunBaseline }> {
     const key = input.idempotencyKey ?? queuedRunKey.getStore();
     if (key !== undefined && input.idempotencyKey === undefined) input = { ...input, idempotencyKey: key };
     try {
@@ -113,7 +126,7 @@ export class ChecksRepository {
    * used it (every domain on that MX, on any worker) gets a thin reference row. A result its probe
    * calls a `fact` (a port closed and not required) becomes one line of the run's `facts`.
    */
-  private async storeRunTx(input: Parameters<ChecksRepository['storeRun']>[0]): Promise<CheckRun & { results: ProbeResultRow[] }> {
+  private async storeRunTx(input: Parameters<ChecksRepository['storeRun']>[0]): Promise<{ run: StoredRun; baseline: RunBaseline }> {
     const facts: string[] = [];
     const kept: ProbeResult[] = [];
     for (const r of input.results) {
@@ -144,7 +157,7 @@ export class ChecksRepository {
     }
   }
 
-  private async insertRun(run: CheckRun, input: { finishedAt: Date; nextCheckAt: Date | null }, stored: StoredResult[], trustCache: boolean): Promise<CheckRun & { results: ProbeResultRow[] }> {
+  private async insertRun(run: CheckRun, input: { finishedAt: Date; nextCheckAt: Date | null }, stored: StoredResult[], trustCache: boolean): Promise<{ run: StoredRun; baseline: RunBaseline }> {
     const { facts } = run;
     // Host-level results not yet known to be stored: inserted first, in a statement of their own,
     // so that the run's statement (a later snapshot) sees them even when another worker stored the
@@ -160,26 +173,43 @@ export class ChecksRepository {
     }
     // JSON.stringify keeps Dates inside details as ISO strings, as the JSON column always had them.
     const rows = JSON.stringify(stored.map((r) => (r.digest === undefined ? r : { ...r, details: null })));
-    const results = await this.db.prisma.$queryRaw<ProbeResultRaw[]>`
+    // The results' ids come back as text (a bigint in JSON would lose digits), in result order:
+    // the INSERT takes ids in that order. The rows themselves are what was sent, not read back.
+    const found = await this.db.prisma.$queryRaw<BaselineRow[]>`
       WITH "run" AS (
         INSERT INTO "CheckRun" ("id", "domainId", "trigger", "status", "startedAt", "finishedAt", "durationMs", "idempotencyKey", "facts")
         VALUES (${run.id}::uuid, ${run.domainId}::uuid, ${run.trigger}, ${run.status}, ${run.startedAt}, ${run.finishedAt}, ${run.durationMs}, ${run.idempotencyKey}, ${facts}::text[])
       ), "schedule" AS (
         UPDATE "Domain" SET "lastCheckAt" = ${input.finishedAt}, "nextCheckAt" = COALESCE(${input.nextCheckAt}, "nextCheckAt"), "updatedAt" = ${new Date()}
          WHERE "id" = ${run.domainId}::uuid
+      ), "results" AS (
+        INSERT INTO "ProbeResult" ("runId", "domainId", "probe", "target", "status", "reason", "startedAt", "durationMs", "details", "hostResultId")
+        SELECT ${run.id}::uuid, ${run.domainId}::uuid, r.v->>'probe', r.v->>'target', r.v->>'status', r.v->>'reason',
+               (r.v->>'startedAt')::timestamp(3), (r.v->>'durationMs')::int,
+               CASE WHEN r.v ? 'digest' THEN NULL ELSE r.v->'details' END,
+               CASE WHEN r.v ? 'digest' THEN (SELECT h."id" FROM "HostResult" h WHERE h."digest" = r.v->>'digest') END
+          FROM jsonb_array_elements(${rows}::jsonb) WITH ORDINALITY AS r(v, n)
+         ORDER BY r.n
+        RETURNING "id", "hostResultId"
       )
-      INSERT INTO "ProbeResult" ("runId", "domainId", "probe", "target", "status", "reason", "startedAt", "durationMs", "details", "hostResultId")
-      SELECT ${run.id}::uuid, ${run.domainId}::uuid, r.v->>'probe', r.v->>'target', r.v->>'status', r.v->>'reason',
-             (r.v->>'startedAt')::timestamp(3), (r.v->>'durationMs')::int,
-             CASE WHEN r.v ? 'digest' THEN NULL ELSE r.v->'details' END,
-             CASE WHEN r.v ? 'digest' THEN (SELECT h."id" FROM "HostResult" h WHERE h."digest" = r.v->>'digest') END
-        FROM jsonb_array_elements(${rows}::jsonb) WITH ORDINALITY AS r(v, n)
-       ORDER BY r.n
-      RETURNING *`;
-    results.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      ${baselineSelect(run.domainId, Prisma.sql`SELECT COALESCE(jsonb_agg(jsonb_build_array("id"::text, "hostResultId"::text) ORDER BY "id"), '[]'::jsonb) FROM "results"`)}`;
+    const ids = (found[0]!.extra ?? []) as Array<[string, string | null]>;
     if (this.storedDigests.size + fresh.length > STORED_DIGESTS_MAX) this.storedDigests.clear();
     for (const r of fresh) this.storedDigests.add(r.digest!);
-    return { ...run, results: results.map((row, i) => ({ ...row, details: (stored[i]!.details ?? {}) as Prisma.JsonValue })) };
+    const results = stored.map((r, i): ProbeResultRow => ({
+      id: BigInt(ids[i]![0]),
+      runId: run.id,
+      domainId: run.domainId,
+      probe: r.probe,
+      target: r.target,
+      status: r.status,
+      reason: r.reason,
+      startedAt: new Date(`${r.startedAt.replace(' ', 'T')}Z`),
+      durationMs: r.durationMs,
+      details: (r.details ?? {}) as Prisma.JsonValue,
+      hostResultId: ids[i]![1] === null ? null : BigInt(ids[i]![1]),
+    }));
+    return { run: { ...run, results }, baseline: baselineFromRows(run.domainId, found) };
   }
 
   /** Digests of host-level results this process stored: the next run that used one sends only its digest. */

@@ -36,6 +36,34 @@ const ACTIVE = { in: ['pending', 'open'] };
  */
 const MONITOR_LOCK = Prisma.sql`hashtext('mxwatch:monitor-findings')`;
 
+/** What a domain's run is compared with (FindingsRepository.activeWithMonitor). */
+export interface RunBaseline {
+  domain: Finding[];
+  monitor: Finding[];
+  policyStates: Map<string, unknown>;
+}
+
+/** A row of `baselineSelect`: a finding (all null when there is none), the states and `extra` on the first row. */
+export type BaselineRow = Finding & { policyStates: Record<string, unknown> | null; extra?: unknown };
+
+/**
+ * The statement (or a data-modifying statement's final SELECT) that reads a RunBaseline: one row
+ * per active finding and at least one row; the policy states, and the value of `extra` (a scalar
+ * subquery) if given, ride on the first. Raw: the query builder cost ~0.3 ms of CPU per check.
+ */
+export function baselineSelect(domainId: string, extra?: Prisma.Sql): Prisma.Sql {
+  return Prisma.sql`
+    SELECT f.*, CASE WHEN row_number() OVER () = 1 THEN s."states" END AS "policyStates"${extra ? Prisma.sql`, CASE WHEN row_number() OVER () = 1 THEN (${extra}) END AS "extra"` : Prisma.empty}
+      FROM (SELECT COALESCE(jsonb_object_agg(p."probe", p."state"), '{}'::jsonb) AS "states" FROM "PolicyState" p WHERE p."domainId" = ${domainId}::uuid) AS s
+      LEFT JOIN "Finding" f ON (f."domainId" = ${domainId}::uuid OR f."domainId" IS NULL) AND f."status" IN (${Prisma.join(ACTIVE.in)})`;
+}
+
+export function baselineFromRows(domainId: string, found: BaselineRow[]): RunBaseline {
+  const policyStates = new Map(Object.entries(found.find((r) => r.policyStates !== null)?.policyStates ?? {}));
+  const rows = found.filter((r) => r.id !== null).map(({ policyStates: _, extra: __, ...f }) => readable(f));
+  return { domain: rows.filter((f) => f.domainId === domainId), monitor: rows.filter((f) => f.domainId === null), policyStates };
+}
+
 @Injectable()
 export class FindingsRepository {
   constructor(private readonly db: DatabaseService) {}
@@ -51,17 +79,10 @@ export class FindingsRepository {
    * active findings about the monitor (a run that only sees again what is already open about the
    * monitor then needs no transaction) and the domain's last conclusive policy state per probe
    * (runtime/policy-changes.service.ts), which cost a statement of its own, once per check.
+   * ChecksRepository.storeRun reads the same in the statement that stores the run.
    */
-  async activeWithMonitor(domainId: string): Promise<{ domain: Finding[]; monitor: Finding[]; policyStates: Map<string, unknown> }> {
-    // Raw: the query builder cost ~0.3 ms of CPU per check, once per run (bench/README.md). One
-    // row per finding, at least one row; the policy states ride on the first.
-    const found = await this.db.prisma.$queryRaw<Array<Finding & { policyStates: Record<string, unknown> | null }>>`
-      SELECT f.*, CASE WHEN row_number() OVER () = 1 THEN s."states" END AS "policyStates"
-        FROM (SELECT COALESCE(jsonb_object_agg(p."probe", p."state"), '{}'::jsonb) AS "states" FROM "PolicyState" p WHERE p."domainId" = ${domainId}::uuid) AS s
-        LEFT JOIN "Finding" f ON (f."domainId" = ${domainId}::uuid OR f."domainId" IS NULL) AND f."status" IN (${Prisma.join(ACTIVE.in)})`;
-    const policyStates = new Map(Object.entries(found.find((r) => r.policyStates !== null)?.policyStates ?? {}));
-    const rows = found.filter((r) => r.id !== null).map(({ policyStates: _, ...f }) => readable(f));
-    return { domain: rows.filter((f) => f.domainId === domainId), monitor: rows.filter((f) => f.domainId === null), policyStates };
+  async activeWithMonitor(domainId: string): Promise<RunBaseline> {
+    return baselineFromRows(domainId, await this.db.prisma.$queryRaw<BaselineRow[]>`${baselineSelect(domainId)}`);
   }
 
   /**
