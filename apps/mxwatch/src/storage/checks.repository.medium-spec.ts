@@ -82,7 +82,7 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
     const d = await database.prisma.domain.create({ data: { name: 'a.example', nextCheckAt: T } });
     const findings = new FindingsRepository({ prisma: database.prisma } as DatabaseService);
     const changes = new ChangesRepository({ prisma: database.prisma } as DatabaseService);
-    const draft = { code: 'MX_MISSING', severity: 'warning', probe: 'mx', target: 'a.example', message: 'm', remediation: 'r', evidence: {}, scope: 'domain' as const };
+    const draft = { code: 'MX_MISSING', severity: 'warning' as const, probe: 'mx', target: 'a.example', message: 'm', remediation: 'r', evidence: {}, scope: 'domain' as const };
     await findings.apply(d.id, [{ kind: 'create', draft, status: 'pending' }], T);
     await changes.record(d.id, [{ probe: 'mx', state: { hosts: ['mx.a.example'] } }], [], T);
     const before = await findings.activeWithMonitor(d.id);

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Prisma, type CheckRun, type ProbeResult as ProbeResultRaw } from '../generated/prisma/client.js';
@@ -42,12 +41,6 @@ const STORED_DIGESTS_MAX = 20_000;
 
 /** The domain was deleted while its check ran: there is nothing to store the run against. */
 export class DomainGoneError extends Error {}
-
-/**
- * The idempotency key of the queued check running in this async context, for runs stored
- * without an explicit `idempotencyKey` (the check runner does not pass one through yet).
- */
-export const queuedRunKey = new AsyncLocalStorage<string>();
 
 /** A run with this idempotency key is already stored: a queued check ran twice (a worker died or stalled after storing). */
 export class DuplicateRunError extends Error {}
@@ -104,8 +97,6 @@ export class ChecksRepository {
    * .activeWithMonitor), one statement per check fewer.
    */
   async storeRunWithBaseline(input: Parameters<ChecksRepository['storeRun']>[0]): Promise<{ run: StoredRun; baseline: RunBaseline }> {
-    const key = input.idempotencyKey ?? queuedRunKey.getStore();
-    if (key !== undefined && input.idempotencyKey === undefined) input = { ...input, idempotencyKey: key };
     try {
       return await this.storeRunTx(input);
     } catch (e) {

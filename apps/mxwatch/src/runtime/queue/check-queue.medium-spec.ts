@@ -66,11 +66,11 @@ describe('check queue', () => {
   /** A runner like the real one: probes (here: waits), stores the run, then applies findings (here: counts). */
   function runner(opts: { probeMs?: number; afterStore?: (d: DomainRow) => Promise<void> } = {}): CheckRunner {
     return {
-      run: async (d: DomainRow, trigger: 'manual' | 'schedule') => {
+      run: async (d: DomainRow, trigger: 'manual' | 'schedule', runOptions: { idempotencyKey?: string } = {}) => {
         probing.set(d.name, (probing.get(d.name) ?? 0) + 1);
         await new Promise((r) => setTimeout(r, opts.probeMs ?? 5));
         const t = new Date();
-        const run = await checks.storeRun({ domainId: d.id, trigger, status: 'pass', startedAt: t, finishedAt: t, results: [], nextCheckAt: trigger === 'schedule' ? new Date(t.getTime() + 300_000) : null });
+        const run = await checks.storeRun({ domainId: d.id, trigger, status: 'pass', startedAt: t, finishedAt: t, results: [], nextCheckAt: trigger === 'schedule' ? new Date(t.getTime() + 300_000) : null, idempotencyKey: runOptions.idempotencyKey });
         await opts.afterStore?.(d);
         notified.set(d.name, (notified.get(d.name) ?? 0) + 1);
         return { run, findings: { drafts: [], opened: [], resolved: [] } };

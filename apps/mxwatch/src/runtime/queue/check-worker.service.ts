@@ -3,7 +3,7 @@ import { Worker, type Job } from 'bullmq';
 import { AppLogger } from '../../common/app-logger.js';
 import { APP_CONFIG } from '../../config/config.module.js';
 import type { AppConfig } from '../../config/config.types.js';
-import { ChecksRepository, DomainGoneError, DuplicateRunError, queuedRunKey } from '../../storage/checks.repository.js';
+import { ChecksRepository, DomainGoneError, DuplicateRunError } from '../../storage/checks.repository.js';
 import { ScheduleRepository } from '../../storage/schedule.repository.js';
 import { CheckRunner } from '../check-runner.service.js';
 import { ChecksService } from '../checks.service.js';
@@ -89,7 +89,7 @@ export class CheckWorkerService implements OnApplicationBootstrap, OnApplication
       return { outcome: 'skipped' };
     }
     try {
-      const { run } = await queuedRunKey.run(key, () => this.runner.run(domain, 'schedule'));
+      const { run } = await this.runner.run(domain, 'schedule', { idempotencyKey: key });
       this.outcomes.stored++;
       return { outcome: 'stored', runId: run.id };
     } catch (e) {
