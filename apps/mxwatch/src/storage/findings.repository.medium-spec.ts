@@ -119,3 +119,68 @@ describe.each(databaseBackends('mxwatch_findings_baseline'))(`${FindingsReposito
     expect(read.policyStates.get('mx')).toEqual({ hosts: ['mx1.busy.example'], at: '2026-06-15T12:00:00.000Z' });
   });
 });
+
+/** Medium tier: a run's lifecycle changes are one raw statement, so they run on both databases. */
+describe.each(databaseBackends('mxwatch_findings_apply'))(`${FindingsRepository.name}.apply on $name`, (backend) => {
+  let close: () => Promise<void>;
+  let database: Database;
+  let repo: FindingsRepository;
+
+  beforeAll(async () => {
+    ({ database, close } = await backend.open());
+    repo = new FindingsRepository({ prisma: database.prisma } as DatabaseService);
+  });
+  afterAll(async () => {
+    await close?.();
+  });
+
+  const t0 = new Date('2026-06-15T12:00:00.000Z');
+  const t1 = new Date('2026-06-15T12:05:00.000Z');
+  const draft = (target: string, severity: 'warning' | 'critical' = 'warning'): FindingDraft => ({
+    code: 'MX_MISSING',
+    severity,
+    probe: 'mx',
+    target,
+    message: `about ${target}`,
+    remediation: 'fix it',
+    evidence: { target, at: t0 },
+    scope: 'domain',
+  });
+
+  it('should apply every kind of change in one go, and give back what opened and resolved in the order of the changes', async () => {
+    const d = await database.prisma.domain.create({ data: { name: 'mixed.example' } });
+    const first = await repo.apply(d.id, [
+      { kind: 'create', draft: draft('a'), status: 'open' },
+      { kind: 'create', draft: draft('b'), status: 'pending' },
+      { kind: 'create', draft: draft('c'), status: 'open' },
+      { kind: 'create', draft: draft('d'), status: 'open' },
+      { kind: 'create', draft: draft('e'), status: 'pending' },
+    ], t0);
+    expect(first.opened.map((f) => f.target)).toEqual(['a', 'c', 'd']);
+    expect(first.opened[0]).toMatchObject({ domainId: d.id, status: 'open', seenCount: 1, missCount: 0, firstSeenAt: t0, lastSeenAt: t0, openedAt: t0, resolvedAt: null, evidence: { target: 'a', at: t0.toISOString() } });
+    const id = Object.fromEntries((await repo.active(d.id)).map((f) => [f.target, f.id]));
+
+    const second = await repo.apply(d.id, [
+      { kind: 'miss', id: id.a!, missCount: 2, resolves: true },
+      { kind: 'seen', id: id.b!, draft: draft('b', 'critical'), seenCount: 2, opens: true },
+      { kind: 'miss', id: id.c!, missCount: 1, resolves: false },
+      { kind: 'drop', id: id.e! },
+      { kind: 'retire', id: id.d! },
+      // Gone meanwhile (its domain deleted): nothing to change, and no error.
+      { kind: 'seen', id: '00000000-0000-4000-8000-000000000000', draft: draft('x'), seenCount: 2, opens: true },
+    ], t1);
+    expect(second.opened).toMatchObject([{ target: 'b', status: 'open', severity: 'critical', seenCount: 2, openedAt: t1, lastSeenAt: t1, firstSeenAt: t0 }]);
+    expect(second.resolved).toMatchObject([{ target: 'a', status: 'resolved', missCount: 2, resolvedAt: t1 }]);
+    const rows = Object.fromEntries((await database.prisma.finding.findMany({ where: { domainId: d.id } })).map((f) => [f.target, f]));
+    expect(Object.keys(rows).sort()).toEqual(['a', 'b', 'c', 'd']);
+    expect(rows.c).toMatchObject({ status: 'open', missCount: 1, openedAt: t0, resolvedAt: null });
+    expect(rows.d).toMatchObject({ status: 'resolved', resolvedAt: t1 });
+  });
+
+  it('should refuse, and change nothing, when the domain is gone', async () => {
+    const d = await database.prisma.domain.create({ data: { name: 'gone.example' } });
+    await database.prisma.domain.delete({ where: { id: d.id } });
+    await expect(repo.apply(d.id, [{ kind: 'create', draft: draft('a'), status: 'open' }], t0)).rejects.toThrow();
+    expect(await database.prisma.finding.count({ where: { domainId: d.id } })).toBe(0);
+  });
+});
