@@ -345,12 +345,12 @@ describe(SchedulerService.name, () => {
         const skipped = await embedded.prisma.domain.create({ data: { name: 'inflight.example', nextCheckAt: new Date(NOW.getTime() - 3000) } });
 
         const claimed = await repo.claimDue({ now: NOW, limit: 10, defaultIntervalSeconds: 300, exclude: [skipped.id] });
-        expect(claimed.map(({ row: _, ...c }) => c)).toEqual([
+        expect(claimed.map(({ id, name, intervalSeconds, dueAt }) => ({ id, name, intervalSeconds, dueAt }))).toEqual([
           { id: own.id, name: 'own.example', intervalSeconds: 60, dueAt: new Date(NOW.getTime() - 2000) },
           { id: due.id, name: 'due.example', intervalSeconds: null, dueAt: new Date(NOW.getTime() - 1000) },
         ]);
         // The whole row as the claim left it, as Prisma reads it.
-        expect(claimed.map((c) => c.row)).toEqual([await embedded.prisma.domain.findUnique({ where: { id: own.id } }), await embedded.prisma.domain.findUnique({ where: { id: due.id } })]);
+        expect(claimed.map(({ dueAt: _, ...row }) => row)).toEqual([await embedded.prisma.domain.findUnique({ where: { id: own.id } }), await embedded.prisma.domain.findUnique({ where: { id: due.id } })]);
         const after = Object.fromEntries((await embedded.prisma.domain.findMany()).map((d) => [d.name, d.nextCheckAt?.toISOString()]));
         expect(after['own.example']).toBe(new Date(NOW.getTime() + 60_000).toISOString());
         expect(after['due.example']).toBe(new Date(NOW.getTime() + 300_000).toISOString());

@@ -96,7 +96,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
       const readAt = this.clock();
       for (const d of due) {
         this.inFlight.add(d.id);
-        this.rows.set(d.id, { row: d.row, at: readAt });
+        const { dueAt: _, ...row } = d;
+        this.rows.set(d.id, { row, at: readAt });
         void this.limit(() => this.check(d)).finally(() => {
           this.inFlight.delete(d.id);
           this.rows.delete(d.id);
@@ -159,8 +160,8 @@ export class SchedulerService implements OnApplicationBootstrap, OnApplicationSh
     for (const i of ids) {
       const known = this.rows.get(i);
       // Retired while the statement ran: the event is newer than what the statement read.
-      if (known?.row === null && i !== id) continue;
-      if (known || i === id) this.rows.set(i, { row: known?.row === null ? null : (found.get(i) ?? null), at });
+      if (known?.row === null) continue;
+      if (known || i === id) this.rows.set(i, { row: found.get(i) ?? null, at });
     }
   }
 

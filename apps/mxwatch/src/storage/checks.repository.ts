@@ -6,6 +6,7 @@ import type { ProbeResult } from '../probes/probe.types.js';
 import { probeByName } from '../probes/registry.js';
 import { baselineFromRows, baselineSelect, type BaselineRow, type RunBaseline } from './findings.repository.js';
 import { toStorable } from './storable-text.js';
+import { fromSqlTimestamp, sqlTimestamp } from './sql-timestamp.js';
 
 export type { CheckRun, RunBaseline };
 
@@ -54,11 +55,6 @@ export interface HistoryQuery {
   limit: number;
   /** (startedAt, id) of the last row of the previous page */
   after?: { startedAt: Date; id: bigint };
-}
-
-/** A DateTime column's text form as Prisma writes it: UTC, no zone. */
-function sqlTimestamp(d: Date): string {
-  return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
 /** A raw statement's foreign-key violation (Prisma reports it as P2010, not P2003). */
@@ -195,7 +191,7 @@ export class ChecksRepository {
       target: r.target,
       status: r.status,
       reason: r.reason,
-      startedAt: new Date(`${r.startedAt.replace(' ', 'T')}Z`),
+      startedAt: fromSqlTimestamp(r.startedAt),
       durationMs: r.durationMs,
       details: (r.details ?? {}) as Prisma.JsonValue,
       hostResultId: ids[i]![1] === null ? null : BigInt(ids[i]![1]),

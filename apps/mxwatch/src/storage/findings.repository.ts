@@ -6,6 +6,7 @@ import type { FindingScope } from '../findings/finding-catalog.js';
 import type { LifecycleChange } from '../findings/finding-lifecycle.js';
 import type { FindingDraft } from '../findings/findings.rules.js';
 import { fromStorableText, toStorable, toStorableText } from './storable-text.js';
+import { sqlTimestamp } from './sql-timestamp.js';
 
 export type { Finding };
 
@@ -174,11 +175,6 @@ export class FindingsRepository {
 
 function readable(f: Finding): Finding {
   return { ...f, target: fromStorableText(f.target) };
-}
-
-/** A DateTime column's text form as Prisma writes it: UTC, no zone. */
-function sqlTimestamp(d: Date): string {
-  return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
 /**

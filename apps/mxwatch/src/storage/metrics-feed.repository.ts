@@ -3,6 +3,7 @@ import { DatabaseService } from '../database/database.service.js';
 import type { ProbeResult, ProbeStatus } from '../probes/probe.types.js';
 import { ChecksRepository, type ProbeResultRow } from './checks.repository.js';
 import { fromStorableText } from './storable-text.js';
+import { sqlTimestamp } from './sql-timestamp.js';
 
 /** A stored run without its results: enough to decide whether the metrics feed needs it. */
 export interface RunHead {
@@ -27,11 +28,6 @@ export interface StoredRun {
   startedAt: Date;
   finishedAt: Date;
   results: ProbeResult[];
-}
-
-/** A DateTime column's text form as Prisma writes it: UTC, no zone. */
-function sqlTimestamp(d: Date): string {
-  return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
 const MARKERS = /[\u2400\u238b]/;

@@ -1,18 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service.js';
 import type { Domain, PrismaClient } from '../generated/prisma/client.js';
+import { sqlTimestamp } from './sql-timestamp.js';
 
-/**
- * A domain the scheduler has just claimed: `dueAt` is the slot it was due for (its old
- * nextCheckAt), `row` the whole row as the claim left it (read in the same statement).
- */
-export interface ClaimedDomain {
-  id: string;
-  name: string;
-  intervalSeconds: number | null;
-  dueAt: Date;
-  row: Domain;
-}
+/** A domain the scheduler has just claimed: its row as the claim left it, and `dueAt`, the slot it was due for (its old nextCheckAt). */
+export type ClaimedDomain = Domain & { dueAt: Date };
 
 export interface ClaimOptions {
   now: Date;
@@ -20,11 +12,6 @@ export interface ClaimOptions {
   defaultIntervalSeconds: number;
   /** Domains this process is checking already. */
   exclude?: readonly string[];
-}
-
-/** A DateTime column's text form as Prisma writes it: UTC, no zone. */
-function sqlTimestamp(d: Date): string {
-  return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
 /** The scheduler's side of the domains table: claiming what is due. */
@@ -68,7 +55,7 @@ export class ScheduleRepository {
     if (opts.limit <= 0) return [];
     const now = sqlTimestamp(opts.now);
     const exclude = [...(opts.exclude ?? [])];
-    const rows = await client.$queryRaw<Array<Domain & { dueAt: Date }>>`
+    const rows = await client.$queryRaw<ClaimedDomain[]>`
       WITH "due" AS (
         SELECT "id", "nextCheckAt" AS "dueAt" FROM "Domain"
          WHERE "enabled" AND "nextCheckAt" <= ${now}::timestamp(3)
@@ -82,9 +69,7 @@ export class ScheduleRepository {
         FROM "due"
        WHERE d."id" = "due"."id"
       RETURNING d.*, "due"."dueAt"`;
-    return rows
-      .map(({ dueAt, ...row }) => ({ id: row.id, name: row.name, intervalSeconds: row.intervalSeconds, dueAt, row }))
-      .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || (a.name < b.name ? -1 : 1));
+    return rows.sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || (a.name < b.name ? -1 : 1));
   }
 
   /**
