@@ -86,6 +86,7 @@ function completed(name: string, spec: CheckSpec): CompletedCheck {
     startedAt: at,
     finishedAt: new Date(at.getTime() + 1500),
     status: worst,
+    policyStates: new Map(),
   };
 }
 

@@ -18,11 +18,8 @@ export interface CheckCompletedEvent {
   status: ProbeStatus;
   opened: Finding[];
   resolved: Finding[];
-  /**
-   * The domain's last policy states per probe as they were before this run, read with its findings
-   * in one statement (absent: whoever needs them reads them).
-   */
-  policyStates?: ReadonlyMap<string, unknown>;
+  /** The domain's last policy states per probe as they were before this run, read with its findings. */
+  policyStates: ReadonlyMap<string, unknown>;
 }
 
 export interface FindingTransition {

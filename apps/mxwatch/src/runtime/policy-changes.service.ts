@@ -62,7 +62,7 @@ export class PolicyChangesService implements OnModuleInit {
   }
 
   async onCompleted(c: CheckCompletedEvent): Promise<void> {
-    const previous = c.policyStates ?? (await this.repo.states(c.domain.id));
+    const previous = c.policyStates;
     const { states, changes } = comparePolicies(PROBES, c.results, previous);
     const fresh = statesToStore(states, previous);
     if (fresh.length === 0 && changes.length === 0) return;

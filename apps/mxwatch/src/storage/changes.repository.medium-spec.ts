@@ -26,7 +26,8 @@ describe.each(databaseBackends('mxwatch_changes_repo'))(`${ChangesRepository.nam
   it('should keep one state per probe, replaced by each conclusive run', async () => {
     await repo.record(domainId, [{ probe: 'dmarc', state: { policy: 'reject' } }, { probe: 'mx', state: { hosts: ['a'] } }], [], T(0));
     await repo.record(domainId, [{ probe: 'dmarc', state: { policy: 'none' } }], [{ probe: 'dmarc', kind: 'dmarc.policy_lowered', weakening: true, text: 'DMARC policy reject → none' }], T(1));
-    expect(Object.fromEntries(await repo.states(domainId))).toEqual({ dmarc: { policy: 'none' }, mx: { hosts: ['a'] } });
+    const states = await database.prisma.policyState.findMany({ where: { domainId } });
+    expect(Object.fromEntries(states.map((r) => [r.probe, r.state]))).toEqual({ dmarc: { policy: 'none' }, mx: { hosts: ['a'] } });
   });
 
   it('should list changes newest first and page by (observedAt, id) without gaps or repeats', async () => {

@@ -11,16 +11,13 @@ export interface NewPolicyChange {
   text: string;
 }
 
-/** The last policy state per (domain, probe) and the changes between them. */
+/**
+ * The last policy state per (domain, probe) and the changes between them. The states are read
+ * with the run they are compared with (FindingsRepository `baselineSelect`).
+ */
 @Injectable()
 export class ChangesRepository {
   constructor(private readonly db: DatabaseService) {}
-
-  async states(domainId: string): Promise<Map<string, unknown>> {
-    // Raw: the query builder's findMany cost twice the CPU of the statement, once per check.
-    const rows = await this.db.prisma.$queryRaw<Array<{ probe: string; state: unknown }>>`SELECT "probe", "state" FROM "PolicyState" WHERE "domainId" = ${domainId}::uuid`;
-    return new Map(rows.map((r) => [r.probe, r.state]));
-  }
 
   /**
    * Saves this run's states and the changes they show, together (one statement, atomic by
