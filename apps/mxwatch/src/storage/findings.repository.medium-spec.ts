@@ -65,8 +65,8 @@ describe(FindingsRepository.name, () => {
   });
 });
 
-/** Medium tier: the read every run starts from is raw SQL, so it runs on both databases. */
-describe.each(databaseBackends('mxwatch_findings_baseline'))(`${FindingsRepository.name}.activeWithMonitor on $name`, (backend) => {
+/** Medium tier: what every run reads and writes is raw SQL, so it runs on both databases. */
+describe.each(databaseBackends('mxwatch_findings_raw'))(`${FindingsRepository.name} run statements on $name`, (backend) => {
   let close: () => Promise<void>;
   let database: Database;
   let repo: FindingsRepository;
@@ -78,17 +78,22 @@ describe.each(databaseBackends('mxwatch_findings_baseline'))(`${FindingsReposito
   afterAll(async () => {
     await close?.();
   });
+  beforeEach(async () => {
+    await database.prisma.domain.deleteMany();
+    await database.prisma.finding.deleteMany();
+  });
 
-  const now = new Date('2026-06-15T12:00:00Z');
-  const draft = (target: string, scope: 'domain' | 'monitor' = 'domain'): FindingDraft => ({
-    code: scope === 'domain' ? 'MX_MISSING' : 'MONITOR_RESOLVER_NOT_VALIDATING',
-    severity: 'warning',
+  const t0 = new Date('2026-06-15T12:00:00.000Z');
+  const t1 = new Date('2026-06-15T12:05:00.000Z');
+  const draft = (target: string, o: { scope?: 'domain' | 'monitor'; severity?: 'warning' | 'critical' } = {}): FindingDraft => ({
+    code: o.scope === 'monitor' ? 'MONITOR_RESOLVER_NOT_VALIDATING' : 'MX_MISSING',
+    severity: o.severity ?? 'warning',
     probe: 'mx',
     target,
     message: `about ${target}`,
     remediation: 'fix it',
-    evidence: { target },
-    scope,
+    evidence: { target, at: t0 },
+    scope: o.scope ?? 'domain',
   });
 
   it('should read nothing for a domain without findings or policy states', async () => {
@@ -101,13 +106,13 @@ describe.each(databaseBackends('mxwatch_findings_baseline'))(`${FindingsReposito
     const d = await database.prisma.domain.create({ data: { name: 'busy.example' } });
     const other = await database.prisma.domain.create({ data: { name: 'other.example' } });
     const changes = new ChangesRepository({ prisma: database.prisma } as DatabaseService);
-    await repo.apply(d.id, [{ kind: 'create', draft: draft('mx1.busy.example'), status: 'open' }, { kind: 'create', draft: draft('mx\u0000busy.example'), status: 'pending' }], now);
-    const { opened: [gone] } = await repo.apply(d.id, [{ kind: 'create', draft: draft('old.busy.example'), status: 'open' }], now);
-    await repo.apply(d.id, [{ kind: 'miss', id: gone!.id, missCount: 1, resolves: true }], now);
-    await repo.apply(other.id, [{ kind: 'create', draft: draft('mx.other.example'), status: 'open' }], now);
-    await repo.applyMonitor(() => [{ kind: 'create', draft: draft('resolver', 'monitor'), status: 'open' }], now);
-    await changes.record(d.id, [{ probe: 'mx', state: { hosts: ['mx1.busy.example'], at: '2026-06-15T12:00:00.000Z' } }, { probe: 'spf', state: { record: 'v=spf1 -all' } }], [], now);
-    await changes.record(other.id, [{ probe: 'mx', state: { hosts: ['mx.other.example'] } }], [], now);
+    await repo.apply(d.id, [{ kind: 'create', draft: draft('mx1.busy.example'), status: 'open' }, { kind: 'create', draft: draft('mx\u0000busy.example'), status: 'pending' }], t0);
+    const { opened: [gone] } = await repo.apply(d.id, [{ kind: 'create', draft: draft('old.busy.example'), status: 'open' }], t0);
+    await repo.apply(d.id, [{ kind: 'miss', id: gone!.id, missCount: 1, resolves: true }], t0);
+    await repo.apply(other.id, [{ kind: 'create', draft: draft('mx.other.example'), status: 'open' }], t0);
+    await repo.applyMonitor(() => [{ kind: 'create', draft: draft('resolver', { scope: 'monitor' }), status: 'open' }], t0);
+    await changes.record(d.id, [{ probe: 'mx', state: { hosts: ['mx1.busy.example'], at: '2026-06-15T12:00:00.000Z' } }, { probe: 'spf', state: { record: 'v=spf1 -all' } }], [], t0);
+    await changes.record(other.id, [{ probe: 'mx', state: { hosts: ['mx.other.example'] } }], [], t0);
 
     const read = await repo.activeWithMonitor(d.id);
     const byTarget = (fs: Array<{ target: string }>) => [...fs].sort((a, b) => a.target.localeCompare(b.target));
@@ -115,36 +120,9 @@ describe.each(databaseBackends('mxwatch_findings_baseline'))(`${FindingsReposito
     expect(read.domain.map((f) => f.target).sort()).toEqual(['mx\u0000busy.example', 'mx1.busy.example']);
     expect(read.domain[0]!.firstSeenAt).toBeInstanceOf(Date);
     expect(read.monitor).toMatchObject([{ domainId: null, target: 'resolver', status: 'open' }]);
-    expect(read.policyStates).toEqual(await changes.states(d.id));
+    const stored = await database.prisma.policyState.findMany({ where: { domainId: d.id } });
+    expect(read.policyStates).toEqual(new Map(stored.map((r) => [r.probe, r.state])));
     expect(read.policyStates.get('mx')).toEqual({ hosts: ['mx1.busy.example'], at: '2026-06-15T12:00:00.000Z' });
-  });
-});
-
-/** Medium tier: a run's lifecycle changes are one raw statement, so they run on both databases. */
-describe.each(databaseBackends('mxwatch_findings_apply'))(`${FindingsRepository.name}.apply on $name`, (backend) => {
-  let close: () => Promise<void>;
-  let database: Database;
-  let repo: FindingsRepository;
-
-  beforeAll(async () => {
-    ({ database, close } = await backend.open());
-    repo = new FindingsRepository({ prisma: database.prisma } as DatabaseService);
-  });
-  afterAll(async () => {
-    await close?.();
-  });
-
-  const t0 = new Date('2026-06-15T12:00:00.000Z');
-  const t1 = new Date('2026-06-15T12:05:00.000Z');
-  const draft = (target: string, severity: 'warning' | 'critical' = 'warning'): FindingDraft => ({
-    code: 'MX_MISSING',
-    severity,
-    probe: 'mx',
-    target,
-    message: `about ${target}`,
-    remediation: 'fix it',
-    evidence: { target, at: t0 },
-    scope: 'domain',
   });
 
   it('should apply every kind of change in one go, and give back what opened and resolved in the order of the changes', async () => {
@@ -162,7 +140,7 @@ describe.each(databaseBackends('mxwatch_findings_apply'))(`${FindingsRepository.
 
     const second = await repo.apply(d.id, [
       { kind: 'miss', id: id.a!, missCount: 2, resolves: true },
-      { kind: 'seen', id: id.b!, draft: draft('b', 'critical'), seenCount: 2, opens: true },
+      { kind: 'seen', id: id.b!, draft: draft('b', { severity: 'critical' }), seenCount: 2, opens: true },
       { kind: 'miss', id: id.c!, missCount: 1, resolves: false },
       { kind: 'drop', id: id.e! },
       { kind: 'retire', id: id.d! },
