@@ -96,9 +96,10 @@ export const fakeSmtpActivity = {
    * turn of the event loop later), and open from a turn after it was accepted, so that the EOF
    * of a connection the client closed before opening this one, read in the same batch of
    * events, is counted first. A busy test process otherwise saw one connection more than the
-   * client ever had open (4 against a limit of 3, in a full CI run).
+   * client ever had open (4 against a limit of 3, in full CI runs). Returns `follow`: a TLS
+   * socket the connection is upgraded to reads the EOF from then on, so it must be followed too.
    */
-  track(socket: net.Socket): void {
+  track(socket: net.Socket): (upgraded: net.Socket) => void {
     let counted = false;
     let done = false;
     const finish = () => {
@@ -106,13 +107,17 @@ export const fakeSmtpActivity = {
       done = true;
       if (counted) this.closed();
     };
-    socket.once('end', finish);
-    socket.once('close', finish);
+    const follow = (s: net.Socket) => {
+      s.once('end', finish);
+      s.once('close', finish);
+    };
+    follow(socket);
     setImmediate(() => {
       if (done) return;
       counted = true;
       this.opened();
     });
+    return follow;
   },
 };
 
@@ -322,7 +327,7 @@ async function startScripted(
 
   const server = net.createServer((socket) => {
     connections++;
-    fakeSmtpActivity.track(socket);
+    const follow = fakeSmtpActivity.track(socket);
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
@@ -353,7 +358,7 @@ async function startScripted(
       if (i >= script.bannerLines.length) {
         bannerDone = true;
         if (script.closeAfterBanner) socket.end();
-        else converse(socket);
+        else converse(socket, follow);
         return;
       }
       socket.write(`${script.bannerLines[i]}\r\n`);
@@ -363,7 +368,7 @@ async function startScripted(
     later(script.bannerDelayMs, () => sendBanner(0));
   });
 
-  const converse = (start: net.Socket) => {
+  const converse = (start: net.Socket, follow: (upgraded: net.Socket) => void) => {
     let io: net.Socket = start;
     let inTls = false;
     let buffer = '';
@@ -395,6 +400,7 @@ async function startScripted(
           {
             const secure = new tls.TLSSocket(io, { isServer: true, secureContext: secureContext! });
             secure.on('error', () => undefined);
+            follow(secure);
             io = secure;
             inTls = true;
             buffer = '';
