@@ -1,6 +1,6 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { FAKE_SMTP_BEHAVIOURS, type FakeSmtpBehaviour, type FakeSmtpServer, startFakeSmtp } from './fake-smtp-server.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { FAKE_SMTP_BEHAVIOURS, fakeSmtpActivity, type FakeSmtpBehaviour, type FakeSmtpServer, startFakeSmtp } from './fake-smtp-server.js';
 
 const servers: FakeSmtpServer[] = [];
 afterEach(async () => {
@@ -76,5 +76,36 @@ describe(startFakeSmtp.name, () => {
     await new Promise((r) => setTimeout(r, 400));
     s.destroy();
     expect(server.pregreet).toBe(true);
+  });
+});
+
+describe('fakeSmtpActivity', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+    fakeSmtpActivity.resetAt = null;
+    fakeSmtpActivity.spans.clear();
+  });
+
+  it('should count the most connections open at once since the reset, each once it settled, and not the one-for-one swap of a limit', () => {
+    fakeSmtpActivity.spans.clear(); // connections of the tests above, on the real clock
+    let now = 1_000;
+    vi.spyOn(performance, 'now').mockImplementation(() => now);
+    fakeSmtpActivity.opened(); // left open by an earlier suite: not counted
+    now = 1_001;
+    fakeSmtpActivity.resetPeak();
+    const a = fakeSmtpActivity.opened();
+    fakeSmtpActivity.opened();
+    fakeSmtpActivity.opened();
+    now = 2_500;
+    // The EOF of a and the accept of d read in one batch, in the wrong order: still 3 at once.
+    fakeSmtpActivity.opened();
+    now = 2_510;
+    a();
+    now = 3_000;
+    expect(fakeSmtpActivity.peakSinceReset).toBe(3);
+    // A fourth held alongside three for longer than the settling time is a fourth.
+    fakeSmtpActivity.opened();
+    now = 4_000;
+    expect(fakeSmtpActivity.peakSinceReset).toBe(4);
   });
 });
