@@ -111,12 +111,29 @@ describe(renderPrometheusText.name, () => {
     expect((await renderPrometheusText(ours)).toString('utf8')).toBe(expected);
     // prom-client's own serialiser reads a FleetGauge through get() to the same text.
     expect(await ours.metrics()).toBe(expected);
+    // get() reads the labels back from the series' text; values given as numbers come back as strings.
+    const asStrings = (values: Array<{ value: number; labels: object }>) =>
+      values.map((v) => ({ value: v.value, labels: Object.fromEntries(Object.entries(v.labels).map(([k, x]) => [k, x === undefined ? x : String(x)])) }));
+    expect(asStrings(a.get().values)).toEqual(asStrings((await b.get()).values));
 
     a.reset();
     b.reset();
     a.set({ domain: 'after.reset', probe: 'mx' }, 1);
     b.set({ domain: 'after.reset', probe: 'mx' }, 1);
     expect((await renderPrometheusText(ours)).toString('utf8')).toBe(await theirs.metrics());
+  });
+
+  it('should remove a series through its handle only while it is still the one its labels name', () => {
+    const g = new FleetGauge({ name: 'x_handles', help: 'h', labelNames: ['a', 'b'] });
+    const first = g.set({ a: 'x', b: 'y' }, 1);
+    expect(g.set({ a: 'x', b: 'y' }, 2)).toBe(first);
+    g.remove({ b: 'y', a: 'x' });
+    const second = g.set({ b: 'y', a: 'x' }, 3);
+    g.removeSeries(first); // removed and set anew since: not this one any more
+    expect(g.get().values).toEqual([{ value: 3, labels: { b: 'y', a: 'x' } }]);
+    expect(second.key).toBe('{a="x",b="y"}');
+    g.removeSeries(second);
+    expect(g.size).toBe(0);
   });
 
   it('should refuse what prom-client refuses on a gauge', () => {

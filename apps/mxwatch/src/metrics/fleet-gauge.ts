@@ -3,17 +3,32 @@ import type { Registry } from 'prom-client';
 
 export type LabelValues<T extends string> = Partial<Record<T, string | number>>;
 
-/** One series; `set` returns it, so a caller can keep it (and remove it) without a key of its own. */
-export interface Series {
-  readonly gauge: FleetGauge;
-  labels: Record<string, string | number>;
-  value: number;
-  /** `{a="x",b="y"}` as prom-client writes it for `labels` ('' without labels). */
-  text: string;
-  /** The label text in declared order (the same string as `text`, but for labels given in another order). */
-  readonly key: string;
+/**
+ * One series; `set` returns it, so a caller can keep it (and remove it) without a key of its own.
+ * It holds only its label text and value: its labels are read back from the text when asked for
+ * (`get()`, tests), and its key is the text itself whenever the labels came in their declared
+ * order (always, from this code base). At 100,000 domains a labels object and a key per series
+ * took 150 MB.
+ */
+export class Series {
   /** Free for the caller's bookkeeping (MetricsService marks the series a check keeps). */
-  mark: number;
+  mark = 0;
+  constructor(
+    readonly gauge: FleetGauge,
+    /** `{a="x",b="y"}` as prom-client writes it for the labels ('' without labels). */
+    public text: string,
+    public value: number,
+  ) {}
+
+  /** The labels as set (label values given as numbers read back as strings). */
+  get labels(): Record<string, string | number> {
+    return this.gauge.labelsOf(this);
+  }
+
+  /** The label text in declared order (the same string as `text`, but for labels given in another order). */
+  get key(): string {
+    return this.gauge.keyOf(this);
+  }
 }
 
 const NEEDS_ESCAPE = /[\\\n"]/;
@@ -52,6 +67,8 @@ export class FleetGauge<T extends string = string> {
   readonly labelNames: readonly T[];
   private readonly declared: ReadonlySet<string>;
   private series = new Map<string, Series>();
+  /** The few series whose labels came in another order than declared: their key and labels as given. */
+  private unordered = new Map<Series, { key: string; labels: Record<string, string | number> }>();
 
   constructor(config: { name: string; help: string; labelNames: readonly T[]; registers?: Registry[] }) {
     if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(config.name)) throw new Error('Invalid metric name');
@@ -65,34 +82,60 @@ export class FleetGauge<T extends string = string> {
 
   set(labels: LabelValues<T>, value: number): Series {
     if (typeof value !== 'number') throw new TypeError(`Value is not a valid number: ${format(value)}`);
-    const { key, text } = this.keyOf(labels as Record<string, string | number>);
-    const s = this.series.get(key);
+    const { key, text } = this.keyAndText(labels as Record<string, string | number>);
+    let s = this.series.get(key);
     if (!s) {
-      const added: Series = { gauge: this as FleetGauge, labels: labels as Record<string, string | number>, value, text, key, mark: 0 };
-      this.series.set(key, added);
-      return added;
+      s = new Series(this as FleetGauge, text, value);
+      this.series.set(key, s);
+      if (key !== text) this.unordered.set(s, { key, labels: { ...(labels as Record<string, string | number>) } });
+      return s;
     }
     s.value = value;
-    // Labels equal to the stored ones in the same order keep the stored object and text (and so
-    // share their strings); only another order of the same labels changes what is written.
-    if (s.text !== text) {
-      s.text = text;
-      s.labels = labels as Record<string, string | number>;
-    }
+    // Labels equal to the stored ones in the same order keep the stored text (and so share its
+    // string); only another order of the same labels changes what is written.
+    if (s.text === text) return s;
+    s.text = text;
+    if (key === text) this.unordered.delete(s);
+    else this.unordered.set(s, { key, labels: { ...(labels as Record<string, string | number>) } });
     return s;
   }
 
   remove(labels: LabelValues<T>): void {
-    this.series.delete(this.keyOf(labels as Record<string, string | number>).key);
+    const key = this.keyAndText(labels as Record<string, string | number>).key;
+    const s = this.series.get(key);
+    if (!s) return;
+    this.series.delete(key);
+    this.unordered.delete(s);
   }
 
   /** Removes this series, if it is still the one its labels name (not removed and set anew since). */
   removeSeries(s: Series): void {
-    if (this.series.get(s.key) === s) this.series.delete(s.key);
+    const key = this.keyOf(s);
+    if (this.series.get(key) !== s) return;
+    this.series.delete(key);
+    this.unordered.delete(s);
+  }
+
+  /** The series' key: its label text in declared order. */
+  keyOf(s: Series): string {
+    return this.unordered.get(s)?.key ?? s.text;
+  }
+
+  /** The series' labels, read back from its text (as given, for labels set in another order). */
+  labelsOf(s: Series): Record<string, string | number> {
+    const given = this.unordered.get(s);
+    if (given) return given.labels;
+    const labels: Record<string, string> = {};
+    // `{a="x",b="y"}`: values are escaped (labelValueText), so a quote ends one only when unescaped.
+    for (const m of s.text.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+      labels[m[1]!] = m[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
+    }
+    return labels;
   }
 
   reset(): void {
     this.series = new Map();
+    this.unordered = new Map();
   }
 
   get size(): number {
@@ -100,14 +143,14 @@ export class FleetGauge<T extends string = string> {
   }
 
   /** The series in exposition order, each with its rendered label text (for metrics/exposition.ts). */
-  entries(): IterableIterator<Readonly<Series>> {
+  entries(): IterableIterator<Series> {
     return this.series.values();
   }
 
   /** What prom-client's metrics return, for the registry's own serialisers and for tests. */
   get(): { name: string; help: string; type: 'gauge'; aggregator: 'sum'; values: Array<{ value: number; labels: Record<string, string | number> }> } {
     const values: Array<{ value: number; labels: Record<string, string | number> }> = [];
-    for (const s of this.series.values()) values.push({ value: s.value, labels: s.labels });
+    for (const s of this.series.values()) values.push({ value: s.value, labels: this.labelsOf(s) });
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
@@ -116,7 +159,7 @@ export class FleetGauge<T extends string = string> {
    * declared order, without labels whose value is undefined. `text` follows the object's own
    * order and keeps undefined values, exactly as prom-client formats them.
    */
-  private keyOf(labels: Record<string, string | number>): { key: string; text: string } {
+  private keyAndText(labels: Record<string, string | number>): { key: string; text: string } {
     // Joined, not concatenated: `+=` leaves a tree of cons strings behind every stored series.
     const parts: string[] = [];
     let declaredOrder = true;

@@ -17,17 +17,39 @@ import { createMetrics, registerProbeMetrics, type Metrics, type ProbeMetric } f
 /**
  * What a domain's latest check set. Series are held as the gauges' own entries and collections
  * are arrays (membership by `mark`), not sets of key strings: at 10,000 domains this bookkeeping
- * took more memory than the series themselves.
+ * took more memory than the series themselves. Every array is stored at its exact length
+ * (`exact`): an array grown by push keeps room for 16, and at 10,000 domains the room alone took
+ * 10 MB.
  */
 interface DomainSeries {
   /** Probes with a mxwatch_probe_success series. */
   probes: string[];
-  /** The domain's own series, by probe (`keep` reuses a probe's entry). */
-  own: Map<string, Series[]>;
+  /**
+   * The domain's own series by probe, flat: each probe's name, then its series (`keep` reuses a
+   * probe's run of entries; `ownOf` reads it back).
+   */
+  own: Array<string | Series>;
   /** The host entities (probe + result target) the domain's latest check mentioned. */
   entities: HostEntity[];
   /** The fleet counts (`DomainCount` keys) this domain adds one to. */
   counted: string[];
+}
+
+/** An array at its exact length (an empty one shared), for what is kept until the next check. */
+function exact<T>(items: T[]): T[] {
+  return items.length === 0 ? NONE : items.slice();
+}
+const NONE = Object.freeze([]) as unknown as never[];
+
+/** The series a domain's previous check set for one probe. */
+function ownOf(own: ReadonlyArray<string | Series>, probe: string): Series[] {
+  const out: Series[] = [];
+  let inProbe = false;
+  for (const x of own) {
+    if (typeof x === 'string') inProbe = x === probe;
+    else if (inProbe) out.push(x);
+  }
+  return out;
 }
 
 /** A count of domains in one state (probe passed or failed, an MTA-STS mode, ...) and the series showing it. */
@@ -213,7 +235,8 @@ export class MetricsService implements OnModuleInit {
     if (this.perDomain) m.lastCheck.set({ domain }, finishedAt.getTime() / 1000);
 
     const previous = this.domains.get(domain);
-    const next: DomainSeries = { probes: [], own: new Map(), entities: [], counted: [] };
+    // Built in scratch arrays, then kept at their exact lengths (see DomainSeries).
+    const next: DomainSeries = { probes: [], own: [], entities: [], counted: [] };
     const stamp = ++this.stamp;
 
     const byProbe = new Map<string, ProbeResult[]>();
@@ -270,15 +293,19 @@ export class MetricsService implements OnModuleInit {
       }
       if (keep) {
         keeps.add(probe);
-        for (const kept of previous?.own.get(probe) ?? []) {
+        for (const kept of previous ? ownOf(previous.own, probe) : []) {
           if (kept.mark !== stamp) own.push(kept);
           kept.mark = stamp;
         }
         // The states it counted in stay with the series that show them (the pass/fail count is this run's).
         for (const key of previous?.counted ?? []) if (this.counts.get(key)?.keptBy === probe && !counted.includes(key)) counted.push(key);
       }
-      next.own.set(probe, own);
+      if (own.length > 0) next.own.push(probe, ...own);
     }
+    next.probes = exact(next.probes);
+    next.own = exact(next.own);
+    next.entities = exact(next.entities);
+    next.counted = exact(next.counted);
     this.replace(domain, previous, next, stamp);
     return keeps;
   }
@@ -314,7 +341,7 @@ export class MetricsService implements OnModuleInit {
    */
   private updateEntity(id: string, domain: string, at: number, samples: SeriesSample[]): HostEntity {
     let entity = this.entities.get(id);
-    if (!entity) this.entities.set(id, (entity = { id, refs: 0, series: [], mark: 0, at: -Infinity, by: '', ...(this.ordered ? { cands: new Map<string, number>() } : {}) }));
+    if (!entity) this.entities.set(id, (entity = { id, refs: 0, series: NONE, mark: 0, at: -Infinity, by: '', ...(this.ordered ? { cands: new Map<string, number>() } : {}) }));
     if (entity.cands) {
       entity.cands.set(domain, at);
       // The domain whose result is shown may now bring an older one: then the best is found again.
@@ -328,7 +355,7 @@ export class MetricsService implements OnModuleInit {
       set.mark = stamp;
     }
     for (const old of entity.series) if (old.mark !== stamp) old.gauge.removeSeries(old);
-    entity.series = series;
+    entity.series = exact(series);
     entity.at = at;
     entity.by = domain;
     return entity;
@@ -366,7 +393,7 @@ export class MetricsService implements OnModuleInit {
   private release(domain: string, previous: DomainSeries, next: DomainSeries | null, stamp: number): void {
     for (const probe of previous.probes) if (!next?.probes.includes(probe)) this.m.probeSuccess.remove({ domain, probe });
     for (const key of previous.counted) this.bump(key, -1);
-    for (const own of previous.own.values()) for (const s of own) if (s.mark !== stamp) s.gauge.removeSeries(s);
+    for (const s of previous.own) if (typeof s !== 'string' && s.mark !== stamp) s.gauge.removeSeries(s);
     for (const entity of previous.entities) {
       if (entity.cands) {
         if (entity.mark === stamp) continue;
