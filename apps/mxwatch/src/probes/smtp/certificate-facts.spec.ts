@@ -69,6 +69,26 @@ describe('certificate facts', () => {
     expect(certificateFacts(peer, now)).toEqual({ ...want.cert, daysLeft: Math.floor((Date.parse(want.cert.notAfter) - now.getTime()) / 86_400_000) });
   });
 
+  it('should share the facts of a certificate seen before, frozen, each time with its own days left', async () => {
+    const ca = await createTestCa({ commonName: 'Shared Test CA' });
+    const leaf = await ca.issue({ commonName: 'mx.shared.test', altNames: ['mx.shared.test'] });
+    const a = await presented(leaf.key, leaf.chain, ca.cert);
+    const b = await presented(leaf.key, leaf.chain, ca.cert);
+    expect(a).not.toBe(b);
+    // Two sessions, one certificate: the same chain entries and strings, which nothing may change.
+    const [chainA, chainB] = [chainFacts(a), chainFacts(b)];
+    expect(chainB[0]).toBe(chainA[0]);
+    expect(Object.isFrozen(chainA[0])).toBe(true);
+    const later = new Date(now.getTime() + 10 * 86_400_000);
+    const [factsA, factsB] = [certificateFacts(a, now)!, certificateFacts(b, later)!];
+    expect(factsB.sans).toBe(factsA.sans);
+    expect(() => factsA.sans.push('evil.test')).toThrow(TypeError);
+    expect(factsA.daysLeft - factsB.daysLeft).toBe(10);
+    // Another certificate is not taken for it.
+    const other = await ca.issue({ commonName: 'mx2.shared.test', altNames: ['mx2.shared.test'] });
+    expect(certificateFacts(await presented(other.key, other.chain, ca.cert), now)!.subject).toBe('CN=mx2.shared.test');
+  });
+
   it('should state a subject of several attributes, and names OpenSSL escapes, exactly as X509Certificate does', async () => {
     for (const attrs of [
       [
