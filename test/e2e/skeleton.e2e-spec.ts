@@ -121,6 +121,10 @@ describe.each(backends)('mxwatch service on $name', (backend) => {
     const doc = await app.api('GET', '/api/docs-json');
     expect(doc.status).toBe(200);
     expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/api/v1/domains', '/api/v1/domains/{name}']));
+    // The routes every role serves are described too (api/openapi.ts, not their controllers).
+    expect(doc.body.paths['/health/ready'].get.tags).toEqual(['health']);
+    expect(doc.body.paths['/health/ready'].get.responses['503'].description).toBe('the database does not answer');
+    expect(Object.keys(doc.body.paths['/metrics'].get.responses['200'].content)).toEqual(['text/plain; version=0.0.4; charset=utf-8']);
     expect((await app.api('GET', '/api/docs')).status).toBe(200);
   });
 

@@ -10,12 +10,10 @@ import { ConfigModule } from './config/config.module.js';
 import type { AppConfig } from './config/config.types.js';
 import { DatabaseModule } from './database/database.module.js';
 import { DomainsModule } from './runtime/domains.module.js';
-import { ApiModule } from './api/api.module.js';
 import { ChecksModule } from './runtime/checks.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { SchedulerModule } from './runtime/scheduler.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
-import { PagesModule } from './pages/pages.module.js';
 import { HealthController } from './api/health.controller.js';
 import { rolePlan } from './runtime/roles.js';
 import { CheckQueueModule } from './runtime/queue/check-queue.module.js';
@@ -24,6 +22,18 @@ import type { CheckQueueOptions } from './runtime/queue/check-jobs.js';
 /** A worker's HTTP surface: health only (its own /metrics comes with MetricsModule). */
 @Module({ controllers: [HealthController] })
 class HealthOnlyModule {}
+
+@Module({})
+class FullHttpModule {}
+
+/**
+ * The REST API and the pages, loaded only where they are served: a worker never loads their
+ * controllers, DTO validation and OpenAPI code (see api/openapi.ts).
+ */
+async function fullHttpSurface(): Promise<DynamicModule> {
+  const [{ ApiModule }, { PagesModule }] = await Promise.all([import('./api/api.module.js'), import('./pages/pages.module.js')]);
+  return { module: FullHttpModule, imports: [ApiModule, PagesModule] };
+}
 
 @Module({})
 export class AppModule implements NestModule {
@@ -40,7 +50,7 @@ export class AppModule implements NestModule {
         ChecksModule,
         MetricsModule,
         NotificationsModule,
-        ...(plan.http === 'full' ? [ApiModule, PagesModule] : [HealthOnlyModule]),
+        ...(plan.http === 'full' ? [fullHttpSurface()] : [HealthOnlyModule]),
         ...(plan.scheduler === 'local' ? [SchedulerModule] : []),
         ...(config.redisUrl ? [CheckQueueModule.forRoot(config, scale.queue)] : []),
       ],

@@ -71,4 +71,25 @@ describe('layers', () => {
     }
     expect(named).toEqual([]);
   });
+
+  it('should load no OpenAPI or DTO-validation code in a worker: main.ts reaches it only through import()', () => {
+    // A worker serves health and metrics only; these packages and their ~900 modules took 17 MB of its RSS.
+    const apiOnly = ['@nestjs/swagger', 'class-validator', 'class-transformer'];
+    const seen = new Set<string>();
+    const reached: string[] = [];
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(file, 'utf8');
+      // Static imports and re-exports that stay in the built code (not `import type`, not `import()`).
+      for (const m of text.matchAll(/^\s*(?:import|export)\s+(?!type\b)(?:[^'";]*?\sfrom\s+)?['"]([^'"]+)['"]/gm)) {
+        const spec = m[1]!;
+        if (spec.startsWith('.')) visit(path.resolve(path.dirname(file), spec.replace(/\.js$/, '.ts')));
+        else if (apiOnly.some((p) => spec === p || spec.startsWith(`${p}/`))) reached.push(`${path.relative(SRC, file)} imports ${spec}`);
+      }
+    };
+    visit(path.join(SRC, 'main.ts'));
+    expect(seen.size).toBeGreaterThan(50);
+    expect(reached).toEqual([]);
+  });
 });

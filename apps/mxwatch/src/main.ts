@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { BadRequestException, RequestMethod, ValidationPipe, type ValidationError } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
 import { readFileSync } from 'node:fs';
 import { AppLogger } from './common/app-logger.js';
@@ -13,6 +12,7 @@ import { processEnv } from './config/env.js';
 import { loadConfig } from './config/load-config.js';
 import { useNodeExtraCaFile } from './transport/net/tls-upgrader.js';
 import { PAGE_ROUTES } from './pages/page-routes.js';
+import { rolePlan } from './runtime/roles.js';
 import { createServer } from 'node:net';
 
 function flatten(errors: ValidationError[], prefix = ''): string[] {
@@ -90,24 +90,19 @@ async function bootstrap(): Promise<void> {
       ...PAGE_ROUTES,
     ],
   });
-  app.useGlobalPipes(
-    new ValidationPipe({
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      transform: true,
-      exceptionFactory: (errors) => new BadRequestException(flatten(errors)),
-    }),
-  );
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('mxwatch')
-      .setDescription('Email deliverability and DNS health monitor')
-      .setVersion(packageVersion())
-      .addBearerAuth()
-      .build(),
-  );
-  SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+  // Validation and the OpenAPI document where the REST API is served: a worker loads neither.
+  if (rolePlan(config).http === 'full') {
+    app.useGlobalPipes(
+      new ValidationPipe({
+        whitelist: true,
+        forbidNonWhitelisted: true,
+        transform: true,
+        exceptionFactory: (errors) => new BadRequestException(flatten(errors)),
+      }),
+    );
+    const { setupOpenApi } = await import('./api/openapi.js');
+    setupOpenApi(app, packageVersion());
+  }
   await app.listen(config.port, config.host);
   logger.log({ msg: 'mxwatch listening', url: await app.getUrl(), database: config.databaseUrl ? 'postgres' : 'pglite' }, 'Bootstrap');
 }

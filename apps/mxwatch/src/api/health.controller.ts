@@ -1,14 +1,12 @@
 import { Controller, Get, Inject, Optional, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { AppLogger } from '../common/app-logger.js';
 import { DatabaseService } from '../database/database.service.js';
 import { QUEUE_HEALTH, type QueueHealth } from '../runtime/queue/queue-tokens.js';
-import { HealthDto, NotReadyDto, ReadinessDto } from './responses.dto.js';
 
 /** A readiness check answers in this time or reports the database as not answering. */
 const READY_TIMEOUT_MS = 5_000;
 
-@ApiTags('health')
+/** Served by every role; its OpenAPI description is in api/openapi.ts (a worker loads no OpenAPI code). */
 @Controller('health')
 export class HealthController {
   constructor(
@@ -19,14 +17,11 @@ export class HealthController {
   ) {}
 
   @Get('live')
-  @ApiOkResponse({ type: HealthDto, description: 'the process is up' })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Get('ready')
-  @ApiOkResponse({ type: ReadinessDto, description: 'the database answers' })
-  @ApiServiceUnavailableResponse({ type: NotReadyDto, description: 'the database does not answer' })
   async ready(): Promise<{ status: 'ok'; database: string; redis?: string; missing?: string[] }> {
     const redis = await this.queue?.check();
     if (redis && !redis.ok) this.logger.warn({ msg: 'readiness: Redis does not answer', err: redis.error }, 'Health');

@@ -1,17 +1,13 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { MetricsService } from './metrics.service.js';
 
-@ApiTags('metrics')
+/** Served by every role; its OpenAPI description is in api/openapi.ts (a worker loads no OpenAPI code). */
 @Controller('metrics')
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Prometheus metrics (text exposition format); outside /api/v1' })
-  @ApiProduces('text/plain; version=0.0.4; charset=utf-8')
-  @ApiOkResponse({ description: 'every mxwatch_ series', schema: { type: 'string', example: 'mxwatch_domains 3' } })
   async scrape(@Res() res: Response): Promise<void> {
     // Streamed in chunks as it is rendered: a fleet's exposition is ~10 MB per 10,000 domains,
     // and a buffer of it per scrape stayed in the process's memory (metrics/exposition.ts).
