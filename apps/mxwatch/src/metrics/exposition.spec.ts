@@ -79,6 +79,39 @@ describe(renderPrometheusText.name, () => {
     expect(Buffer.concat(chunks).toString('utf8')).toBe(await registry.metrics());
   });
 
+  it('should reuse the buffer of a chunk only once the sink says it was sent', async () => {
+    const registry = fleetRegistry(20_000);
+    const expected = await registry.metrics();
+    // Sent at once: the same few buffers carry every chunk.
+    const copies: Buffer[] = [];
+    const buffers = new Set<ArrayBufferLike>();
+    await writePrometheusText(registry, {
+      write(chunk, written) {
+        buffers.add(chunk.buffer);
+        copies.push(Buffer.from(chunk));
+        written?.();
+        return true;
+      },
+      drained: async () => {},
+    });
+    expect(Buffer.concat(copies).toString('utf8')).toBe(expected);
+    expect(copies.length).toBeGreaterThan(20);
+    expect(buffers.size).toBeLessThan(copies.length / 4);
+    // Sent only at the end: no chunk's bytes may be overwritten before then.
+    const views: Buffer[] = [];
+    const later: Array<() => void> = [];
+    await writePrometheusText(registry, {
+      write(chunk, written) {
+        views.push(chunk);
+        if (written) later.push(written);
+        return true;
+      },
+      drained: async () => {},
+    });
+    expect(Buffer.concat(views).toString('utf8')).toBe(expected);
+    for (const w of later) w();
+  });
+
   it('should write a FleetGauge exactly as prom-client writes a Gauge after the same operations', async () => {
     const ours = new Registry();
     const theirs = new Registry();

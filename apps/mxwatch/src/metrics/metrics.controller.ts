@@ -15,7 +15,8 @@ export class MetricsController {
       await this.metrics.scrapeTo(
         (contentType) => res.setHeader('Content-Type', contentType),
         {
-          write: (chunk) => res.write(chunk),
+          // The callback hands the chunk's buffer back for the next one (metrics/exposition.ts).
+          write: (chunk, written) => res.write(chunk, written ? () => written() : undefined),
           drained: () => drained(res),
         },
       );
