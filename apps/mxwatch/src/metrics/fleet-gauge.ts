@@ -84,17 +84,16 @@ export class FleetGauge<T extends string = string> {
     if (typeof value !== 'number') throw new TypeError(`Value is not a valid number: ${format(value)}`);
     const { key, text } = this.keyAndText(labels as Record<string, string | number>);
     let s = this.series.get(key);
-    if (!s) {
+    if (s) {
+      s.value = value;
+      // Labels equal to the stored ones in the same order keep the stored text (and so share its
+      // string); only another order of the same labels changes what is written.
+      if (s.text === text) return s;
+      s.text = text;
+    } else {
       s = new Series(this as FleetGauge, text, value);
       this.series.set(key, s);
-      if (key !== text) this.unordered.set(s, { key, labels: { ...(labels as Record<string, string | number>) } });
-      return s;
     }
-    s.value = value;
-    // Labels equal to the stored ones in the same order keep the stored text (and so share its
-    // string); only another order of the same labels changes what is written.
-    if (s.text === text) return s;
-    s.text = text;
     if (key === text) this.unordered.delete(s);
     else this.unordered.set(s, { key, labels: { ...(labels as Record<string, string | number>) } });
     return s;
@@ -103,15 +102,16 @@ export class FleetGauge<T extends string = string> {
   remove(labels: LabelValues<T>): void {
     const key = this.keyAndText(labels as Record<string, string | number>).key;
     const s = this.series.get(key);
-    if (!s) return;
-    this.series.delete(key);
-    this.unordered.delete(s);
+    if (s) this.drop(key, s);
   }
 
   /** Removes this series, if it is still the one its labels name (not removed and set anew since). */
   removeSeries(s: Series): void {
     const key = this.keyOf(s);
-    if (this.series.get(key) !== s) return;
+    if (this.series.get(key) === s) this.drop(key, s);
+  }
+
+  private drop(key: string, s: Series): void {
     this.series.delete(key);
     this.unordered.delete(s);
   }
