@@ -118,7 +118,7 @@ describe(MetricsFeedService.name, () => {
     const events = new EventBus();
     const svc = new MetricsService(events, new MetricsRepository(dbs), CONFIG);
     svc.onModuleInit();
-    const feed = new MetricsFeedService(svc, new MetricsFeedRepository(dbs, new ChecksRepository(dbs)), events, CONFIG, undefined, { pollMs: 3_600_000, reconcileMs: 3_600_000, overlapMs: 3_600_000 });
+    const feed = new MetricsFeedService(svc, new MetricsFeedRepository(dbs, new ChecksRepository(dbs)), events, undefined, { pollMs: 3_600_000, reconcileMs: 3_600_000 });
     feed.onApplicationBootstrap();
     closers.push(async () => feed.onApplicationShutdown());
     return { svc, feed, events };
@@ -221,6 +221,33 @@ describe(MetricsFeedService.name, () => {
     const stored = await checks.storeRun({ domainId: d.id, trigger: 'manual', status: 'pass', startedAt: when(0), finishedAt: when(1), results, nextCheckAt: null });
     const [run] = await new MetricsFeedRepository(dbs, checks).runs([stored.id]);
     expect(run).toEqual({ id: stored.id, domainId: d.id, startedAt: when(0), finishedAt: when(1), results: JSON.parse(JSON.stringify(results), (k, v: unknown) => (k === 'startedAt' ? new Date(v as string) : v)) });
+  });
+
+  it('should read at the next poll a run whose transaction was open during a read, and a run stored long after it started', async () => {
+    const database = await openDb();
+    const checks = new ChecksRepository({ prisma: database.prisma } as DatabaseService);
+    const r = replica(database);
+    await r.feed.reconcile();
+    const shown = async () => sample(await fleet(r.svc), 'mxwatch_last_check_timestamp_seconds');
+
+    // A worker's transaction begun before the feed reads and committed after: not visible to that
+    // read, listed by the next one however its start time compares with the reads.
+    const slow = await database.prisma.domain.create({ data: { name: 'slow.test' } });
+    await database.prisma.$transaction(async (tx) => {
+      await tx.checkRun.create({ data: { domainId: slow.id, trigger: 'schedule', status: 'pass', startedAt: when(30), finishedAt: when(31), durationMs: 1 } });
+      await r.feed.poll();
+      expect(await shown()).toEqual([]);
+    });
+    await r.feed.poll();
+    expect(await shown()).toEqual([`mxwatch_last_check_timestamp_seconds{domain="slow.test"} ${when(31).getTime() / 1000}`]);
+
+    // A run kept by a worker through a database outage, stored hours after its check started:
+    // a read by start time with any fixed overlap would leave it to the next reconciliation.
+    const kept = await database.prisma.domain.create({ data: { name: 'kept.test' } });
+    const hoursAgo = new Date(Date.now() - 5 * 3_600_000);
+    await checks.storeRun({ domainId: kept.id, trigger: 'schedule', status: 'pass', startedAt: hoursAgo, finishedAt: new Date(hoursAgo.getTime() + 1000), results: check('kept.test', hoursAgo, [MX1]), nextCheckAt: null });
+    await r.feed.poll();
+    expect(await shown()).toContain(`mxwatch_last_check_timestamp_seconds{domain="kept.test"} ${(hoursAgo.getTime() + 1000) / 1000}`);
   });
 
   it('should drop a domain retired on this replica at once, and one re-created under the same name keeps its series', async () => {

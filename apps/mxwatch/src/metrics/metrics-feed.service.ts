@@ -1,7 +1,5 @@
 import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { AppLogger } from '../common/app-logger.js';
-import { APP_CONFIG } from '../config/config.module.js';
-import type { AppConfig } from '../config/config.types.js';
 import { EventBus } from '../runtime/events.js';
 import { MetricsFeedRepository, type StoredRun } from '../storage/metrics-feed.repository.js';
 import { MetricsService } from './metrics.service.js';
@@ -12,12 +10,6 @@ export interface MetricsFeedOptions {
   pollMs: number;
   /** How often the whole picture is checked against the database: every enabled domain's latest run, deleted and disabled domains. */
   reconcileMs: number;
-  /**
-   * How far before the previous read a read starts: a run is stored after it started (its check's
-   * duration, up to MXWATCH_CHECK_TIMEOUT, then the commit) and by a worker whose clock may be a
-   * little off. Later still (a run kept through a database outage) is the reconciliation's.
-   */
-  overlapMs: number;
   /** Runs read with their results at once. */
   batch: number;
   /** Runs listed by one read at most; beyond it the feed reconciles instead. */
@@ -28,8 +20,8 @@ export interface MetricsFeedOptions {
 
 export const METRICS_FEED_OPTIONS = Symbol('METRICS_FEED_OPTIONS');
 
-export function defaultFeedOptions(config: Pick<AppConfig, 'checkTimeoutSeconds'>): MetricsFeedOptions {
-  return { pollMs: 5_000, reconcileMs: 60_000, overlapMs: (config.checkTimeoutSeconds ?? 60) * 1000 + 60_000, batch: 200, pollLimit: 50_000, lookBack: 24 };
+export function defaultFeedOptions(): MetricsFeedOptions {
+  return { pollMs: 5_000, reconcileMs: 60_000, batch: 200, pollLimit: 50_000, lookBack: 24 };
 }
 
 /** A run's place in a domain's history: startedAt, then id (what "latest" means everywhere here). */
@@ -62,8 +54,9 @@ interface Head {
  * Fleet series from shared state, for a process that does not run (all) the checks itself
  * (MetricsService.source `database`: an `api` replica, or `all` with Redis). At start, and then
  * every `reconcileMs`, every enabled domain's latest stored run is applied and the series of
- * deleted and disabled domains dropped; in between, the runs stored since the last read (with
- * an overlap for runs committed late) are applied every `pollMs` and before every scrape.
+ * deleted and disabled domains dropped; in between, the runs stored since the last read (by
+ * transaction id, so runs committed late are not missed) are applied every `pollMs` and before
+ * every scrape.
  *
  * Every replica ends up with the same series for the same database: a domain shows its latest
  * run by (startedAt, id), never an older one that committed late; a late run that a `keep` of
@@ -76,10 +69,10 @@ export class MetricsFeedService implements OnApplicationBootstrap, OnApplication
   private readonly options: MetricsFeedOptions;
   private readonly applied = new Map<string, Applied>();
   private readonly idByName = new Map<string, string>();
-  /** Runs already looked at that started within the read window: a later read skips them. */
-  private readonly seen = new Map<string, number>();
-  /** Where the next read starts (ms since the epoch); null until the first reconciliation succeeded. */
-  private pollFrom: number | null = null;
+  /** Runs already looked at, by the transaction that stored them: a later read that lists them again skips them. */
+  private readonly seen = new Map<string, bigint>();
+  /** Where the next read starts (a transaction id, MetricsFeedRepository.readPoint); null until the first reconciliation succeeded. */
+  private pollFrom: bigint | null = null;
   private chain: Promise<void> = Promise.resolve();
   /** The one task queued and not yet started: later requests join it. */
   private pending: { kind: 'poll' | 'reconcile'; promise: Promise<void> } | null = null;
@@ -91,11 +84,10 @@ export class MetricsFeedService implements OnApplicationBootstrap, OnApplication
     private readonly metrics: MetricsService,
     private readonly repo: MetricsFeedRepository,
     private readonly events: EventBus,
-    @Inject(APP_CONFIG) config: AppConfig,
     @Optional() private readonly logger?: AppLogger,
     @Optional() @Inject(METRICS_FEED_OPTIONS) options?: Partial<MetricsFeedOptions>,
   ) {
-    this.options = { ...defaultFeedOptions(config), ...options };
+    this.options = { ...defaultFeedOptions(), ...options };
   }
 
   onApplicationBootstrap(): void {
@@ -164,25 +156,32 @@ export class MetricsFeedService implements OnApplicationBootstrap, OnApplication
     return task.promise;
   }
 
+  /**
+   * Reads the runs stored since the last read: those of transactions from the last read point on
+   * (the oldest transaction running at the time), so a run that took long to commit is not
+   * missed and one read at rest lists only what came since (or is still being stored).
+   */
   private async pollNow(): Promise<void> {
-    const start = Date.now();
     const from = this.pollFrom!;
-    const heads = await this.repo.runsStartedSince(new Date(from), this.options.pollLimit);
+    const next = await this.repo.readPoint();
+    const heads = await this.repo.runsStoredSince(from, this.options.pollLimit);
     if (heads.length >= this.options.pollLimit) return this.reconcileNow();
-    for (const [id, at] of this.seen) if (at < from) this.seen.delete(id);
+    for (const [id, txid] of this.seen) if (txid < from) this.seen.delete(id);
     const fresh: Head[] = [];
     for (const h of heads) {
       if (this.seen.has(h.id)) continue;
-      this.seen.set(h.id, h.startedAt.getTime());
+      this.seen.set(h.id, h.txid);
       if (h.enabled) fresh.push(h);
     }
     await this.applyHeads(fresh);
-    this.pollFrom = Math.max(from, start - this.options.overlapMs);
+    this.pollFrom = next > from ? next : from;
   }
 
   private async reconcileNow(): Promise<void> {
     const start = Date.now();
     const started = this.pollFrom === null;
+    // Taken before the read: a run stored after it is listed by the next poll.
+    const next = await this.repo.readPoint();
     const domains = await this.repo.latestRuns();
     const latest = new Map(domains.map((d) => [d.domainId, d]));
     for (const [id, a] of this.applied) {
@@ -198,7 +197,7 @@ export class MetricsFeedService implements OnApplicationBootstrap, OnApplication
       if (!a || cmp(orderOf(d.run), a.run) > 0) wanted.push({ id: d.run.id, domainId: d.domainId, domain: d.domain, startedAt: d.run.startedAt });
     }
     await this.applyHeads(wanted);
-    this.pollFrom = Math.max(this.pollFrom ?? -Infinity, start - this.options.overlapMs);
+    this.pollFrom = this.pollFrom !== null && this.pollFrom > next ? this.pollFrom : next;
     if (started) this.logger?.pino.info({ context: 'MetricsFeed', domains: this.applied.size, ms: Date.now() - start }, 'fleet series read from the database');
   }
 
@@ -343,7 +342,6 @@ export class MetricsFeedService implements OnApplicationBootstrap, OnApplication
     for (const r of run.results) if (!base.has(r.probe)) base.set(r.probe, keeps.has(r.probe) ? (previous?.base.get(r.probe) ?? NONE) : order);
     this.applied.set(run.domainId, { name, run: order, keeps, base });
     this.idByName.set(name, run.domainId);
-    this.seen.set(run.id, order.at);
   }
 
   private forget(domainId: string): void {

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { Prisma, type CheckRun, type ProbeResult as ProbeResultRaw } from '../generated/prisma/client.js';
+import { Prisma, type CheckRun as CheckRunModel, type ProbeResult as ProbeResultRaw } from '../generated/prisma/client.js';
 import { DatabaseService } from '../database/database.service.js';
 import type { ProbeResult } from '../probes/probe.types.js';
 import { probeByName } from '../probes/registry.js';
@@ -8,7 +8,13 @@ import { baselineFromRows, baselineSelect, type BaselineRow, type RunBaseline } 
 import { toStorable } from './storable-text.js';
 import { fromSqlTimestamp, sqlTimestamp } from './sql-timestamp.js';
 
-export type { CheckRun, RunBaseline };
+export type { RunBaseline };
+
+/** A stored run as the code sees it: `txid` is the metrics feed's alone (storage/metrics-feed.repository.ts) and never read with a run. */
+export type CheckRun = Omit<CheckRunModel, 'txid'>;
+
+/** Leaves `txid` out of a run read through Prisma. */
+export const WITHOUT_TXID = { txid: true } as const;
 
 /** A stored run with its results, as a read returns it. */
 export type StoredRun = CheckRun & { results: ProbeResultRow[] };
@@ -239,6 +245,7 @@ export class ChecksRepository {
     const run = await this.db.prisma.checkRun.findFirst({
       where: { domainId },
       orderBy: { startedAt: 'desc' },
+      omit: WITHOUT_TXID,
       include: { results: { orderBy: { id: 'asc' }, include: WITH_HOST_DETAILS } },
     });
     return run && { ...run, results: run.results.map(joinHostDetails) };
@@ -252,6 +259,7 @@ export class ChecksRepository {
     if (runIds.length === 0) return [];
     const runs = await this.db.prisma.checkRun.findMany({
       where: { id: { in: [...runIds] } },
+      omit: WITHOUT_TXID,
       include: { results: { orderBy: { id: 'asc' }, include: WITH_HOST_DETAILS } },
     });
     return runs.map((run) => ({ ...run, results: run.results.map(joinHostDetails) }));

@@ -12,6 +12,8 @@ export interface RunHead {
   domain: string;
   enabled: boolean;
   startedAt: Date;
+  /** The transaction that stored it. */
+  txid: bigint;
 }
 
 /** An enabled domain and its latest stored run (null: never checked). */
@@ -82,13 +84,27 @@ export class MetricsFeedRepository {
     private readonly checks: ChecksRepository,
   ) {}
 
-  /** Runs that started at or after `since` (the CheckRun startedAt index), oldest first, at most `limit`. */
-  runsStartedSince(since: Date, limit: number): Promise<RunHead[]> {
+  /**
+   * Where the next read of stored runs starts: the oldest transaction still running now. A run
+   * not visible to a read that comes after this call was stored by a transaction running at this
+   * moment or begun later, so its transaction id is at least this one. Exact, whatever the
+   * clocks of the workers say and however long a run took to commit.
+   */
+  async readPoint(): Promise<bigint> {
+    const [row] = await this.db.prisma.$queryRaw<Array<{ xmin: bigint }>>`SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint AS "xmin"`;
+    return row!.xmin;
+  }
+
+  /**
+   * Runs stored by transactions from `point` on (the CheckRun txid index), at most `limit`, with
+   * the transaction that stored each. Runs stored earlier, and runs stored before the txid column
+   * existed, are the reconciliation's.
+   */
+  runsStoredSince(point: bigint, limit: number): Promise<RunHead[]> {
     return this.db.prisma.$queryRaw<RunHead[]>`
-      SELECT r."id"::text AS "id", r."domainId"::text AS "domainId", d."name" AS "domain", d."enabled" AS "enabled", r."startedAt" AS "startedAt"
+      SELECT r."id"::text AS "id", r."domainId"::text AS "domainId", d."name" AS "domain", d."enabled" AS "enabled", r."startedAt" AS "startedAt", r."txid" AS "txid"
         FROM "CheckRun" r JOIN "Domain" d ON d."id" = r."domainId"
-       WHERE r."startedAt" >= ${since}
-       ORDER BY r."startedAt", r."id"
+       WHERE r."txid" >= ${point}
        LIMIT ${limit}`;
   }
 

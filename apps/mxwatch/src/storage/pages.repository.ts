@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Prisma, type Domain, type Finding } from '../generated/prisma/client.js';
-import { joinHostDetails, WITH_HOST_DETAILS, type ProbeResultRow } from './checks.repository.js';
+import { joinHostDetails, WITH_HOST_DETAILS, WITHOUT_TXID, type ProbeResultRow } from './checks.repository.js';
 import { DatabaseService } from '../database/database.service.js';
 
 /** Worst open severity of a domain; `ok` when nothing is open. */
@@ -195,6 +195,7 @@ export class PagesRepository {
     const run = await this.db.prisma.checkRun.findFirst({
       where: { domainId },
       orderBy: { startedAt: 'desc' },
+      omit: WITHOUT_TXID,
       include: { results: { orderBy: { id: 'asc' }, include: WITH_HOST_DETAILS } },
     });
     return run && { ...run, results: run.results.map(joinHostDetails) };
