@@ -16,7 +16,6 @@ import { SchedulerModule } from './runtime/scheduler.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
 import { HealthController } from './api/health.controller.js';
 import { rolePlan } from './runtime/roles.js';
-import { CheckQueueModule } from './runtime/queue/check-queue.module.js';
 import type { CheckQueueOptions } from './runtime/queue/check-jobs.js';
 
 /** A worker's HTTP surface: health only (its own /metrics comes with MetricsModule). */
@@ -33,6 +32,15 @@ class FullHttpModule {}
 async function fullHttpSurface(): Promise<DynamicModule> {
   const [{ ApiModule }, { PagesModule }] = await Promise.all([import('./api/api.module.js'), import('./pages/pages.module.js')]);
   return { module: FullHttpModule, imports: [ApiModule, PagesModule] };
+}
+
+/**
+ * The queue, shared work and leader lock on Redis, loaded only with MXWATCH_REDIS_URL: the single
+ * process never loads BullMQ and ioredis (~7 MB of RSS, 4 MB of heap).
+ */
+async function checkQueue(config: AppConfig, options: Partial<CheckQueueOptions> | undefined): Promise<DynamicModule> {
+  const { CheckQueueModule } = await import('./runtime/queue/check-queue.module.js');
+  return CheckQueueModule.forRoot(config, options);
 }
 
 @Module({})
@@ -52,7 +60,7 @@ export class AppModule implements NestModule {
         NotificationsModule,
         ...(plan.http === 'full' ? [fullHttpSurface()] : [HealthOnlyModule]),
         ...(plan.scheduler === 'local' ? [SchedulerModule] : []),
-        ...(config.redisUrl ? [CheckQueueModule.forRoot(config, scale.queue)] : []),
+        ...(config.redisUrl ? [checkQueue(config, scale.queue)] : []),
       ],
       providers: [{ provide: APP_GUARD, useClass: ApiTokenGuard }, { provide: APP_INTERCEPTOR, useClass: DatabaseUnavailableInterceptor }],
     };

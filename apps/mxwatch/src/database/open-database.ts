@@ -3,9 +3,10 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { loadPGlite } from './pglite-loader.js';
+import { loadQueryCompilerFromFile } from './query-compiler-file.js';
 import { PrismaClient } from '../generated/prisma/client.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { DatabaseSetupError } from './database-setup.error.js';
@@ -73,6 +74,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   // An idle client losing its server emits 'error' on the pool; unhandled, it would kill the process.
   pool.on('error', (error) => options.log?.(`warning: PostgreSQL connection at ${location.endpoint} lost: ${error.message}`));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), ...CLIENT_OPTIONS });
+  loadQueryCompilerFromFile(prisma);
   try {
     await prisma.$connect();
     await prisma.$queryRaw`SELECT 1`;
@@ -138,10 +140,12 @@ async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
   let pglite: PGlite | undefined;
   let prisma: PrismaClient | undefined;
   try {
+    const { PGlite, PrismaPGlite } = await loadPGlite();
     pglite = new PGlite(dataDir);
     await pglite.waitReady;
     await applyMigrations({ kind: 'pglite', pglite }, { log: options.log, migrationsDir: options.migrationsDir });
     prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), ...CLIENT_OPTIONS });
+    loadQueryCompilerFromFile(prisma);
     await prisma.$connect();
     await tighten(dataDir, options.log);
   } catch (error) {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import {
   bindMigrationAwareSqlAdapterFactory,
@@ -12,7 +12,7 @@ import {
 import * as bg from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { MigrationList, SchemaEngine, SchemaFilter } from '@prisma/schema-engine-wasm/schema_engine_bg';
 import pg from 'pg';
-import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { loadPGlite } from './pglite-loader.js';
 import { acquireDataDirLock } from './data-dir-lock.js';
 import { DatabaseSetupError } from './database-setup.error.js';
 import { normaliseMigrationName, readMigrationList, writeMigration } from './migrations-dir.js';
@@ -145,6 +145,7 @@ function withScriptRunner(adapter: SqlDriverAdapter, runScript: (script: string)
 }
 
 async function pgliteAdapter(pglite: PGlite): Promise<SqlDriverAdapter> {
+  const { PrismaPGlite } = await loadPGlite();
   const adapter = await new PrismaPGlite(pglite).connect();
   return withScriptRunner(adapter, async (script) => {
     await pglite.exec(script);
@@ -173,6 +174,7 @@ class TrackedFactory implements SqlMigrationAwareDriverAdapterFactory {
   // adapter-pg's shadow database connects to the main database or drops it while still connected;
   // an in-memory PGlite is the same PostgreSQL dialect and needs no CREATE DATABASE privilege.
   async connectToShadowDb(): Promise<SqlDriverAdapter> {
+    const { PGlite } = await loadPGlite();
     const shadow = new PGlite();
     this.cleanups.push(async () => {
       if (!shadow.closed) await shadow.close();
@@ -307,6 +309,7 @@ export async function applyMigrations(target: MigrationTarget, options: ApplyMig
       const lock = acquireDataDirLock(target.dataDir);
       let pglite: PGlite | undefined;
       try {
+        const { PGlite } = await loadPGlite();
         pglite = new PGlite(target.dataDir);
         result = await runApply(pgliteFactory(pglite), migrations, options.engineTrace);
       } finally {
@@ -341,10 +344,11 @@ function scratchFactory(): TrackedFactory {
   return new TrackedFactory('mxwatch-scratch', async () => {
     let scratch: PGlite | undefined;
     let opened: Promise<SqlDriverAdapter> | undefined;
-    const open = () => {
-      scratch ??= new PGlite();
-      return (opened ??= pgliteAdapter(scratch));
-    };
+    const open = () =>
+      (opened ??= loadPGlite().then(({ PGlite }) => {
+        scratch = new PGlite();
+        return pgliteAdapter(scratch);
+      }));
     const adapter: SqlDriverAdapter = {
       provider: 'postgres',
       adapterName: 'mxwatch-scratch',

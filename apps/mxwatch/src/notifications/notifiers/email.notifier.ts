@@ -6,7 +6,7 @@
  * An opened finding's mail has a stable Message-ID and its resolution replies to it
  * (In-Reply-To/References), so mail clients thread open and resolve together.
  */
-import { createTransport, type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool';
 import type Mail from 'nodemailer/lib/mailer';
 import { NotifierError, type EmailChannelConfig, type NotificationEvent, type Notifier } from '../notification.types.js';
@@ -85,7 +85,9 @@ export function buildEmailMessage(event: NotificationEvent, config: Pick<EmailCh
 export class EmailNotifier implements Notifier {
   readonly type = 'email' as const;
   readonly name: string;
-  private readonly transport: Transporter<SMTPPool.SentMessageInfo>;
+  private readonly transportOptions: SMTPPool.Options;
+  /** Made on the first send: nodemailer is loaded only by a process that sends email (~2 MB of heap). */
+  private transport: Promise<Transporter<SMTPPool.SentMessageInfo>> | null = null;
   private readonly sendTimeoutMs: number;
 
   constructor(
@@ -115,18 +117,26 @@ export class EmailNotifier implements Notifier {
       logger: false,
     };
     if (smtp.user !== undefined) transportOptions.auth = { user: smtp.user, pass: smtp.pass ?? '' };
-    this.transport = createTransport(transportOptions);
-    // Each send reports its own failure; an unheard 'error' event would crash the process instead.
-    this.transport.on('error', () => undefined);
+    this.transportOptions = transportOptions;
+  }
+
+  private pooledTransport(): Promise<Transporter<SMTPPool.SentMessageInfo>> {
+    return (this.transport ??= import('nodemailer').then(({ createTransport }) => {
+      const transport = createTransport(this.transportOptions);
+      // Each send reports its own failure; an unheard 'error' event would crash the process instead.
+      transport.on('error', () => undefined);
+      return transport;
+    }));
   }
 
   async send(event: NotificationEvent, signal: AbortSignal): Promise<void> {
     const deadline = AbortSignal.timeout(this.sendTimeoutMs);
     // nodemailer >= 10.5 cancels a queued or in-flight send on abort; its typings predate that.
     const message = { ...buildEmailMessage(event, this.config), signal: AbortSignal.any([signal, deadline]) };
+    const transport = await this.pooledTransport();
     let info: SMTPPool.SentMessageInfo;
     try {
-      info = await this.transport.sendMail(message);
+      info = await transport.sendMail(message);
     } catch (err) {
       throw this.toNotifierError(err, signal, deadline);
     }
@@ -141,7 +151,9 @@ export class EmailNotifier implements Notifier {
   }
 
   async close(): Promise<void> {
-    this.transport.close();
+    const transport = this.transport;
+    this.transport = null;
+    if (transport) (await transport).close();
   }
 
   private toNotifierError(err: unknown, signal: AbortSignal, deadline: AbortSignal): NotifierError {
