@@ -417,6 +417,24 @@ describe('Dockerfile', () => {
     expect(instr('CMD')).toEqual(['CMD ["node", "dist/main.js"]']);
   });
 
+  it('should start the service with two malloc arenas, in the image and with npm start, unless the operator says otherwise', () => {
+    expect(final.instructions.join('\n')).toMatch(/\bMALLOC_ARENA_MAX=2\b/);
+    // The start scripts as npm runs them (sh -c), in a directory whose dist/main.js reports what it got.
+    const scripts = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    const dir = mkdtempSync(path.join(tmpdir(), 'mxwatch-start-'));
+    try {
+      writeFileSync(path.join(dir, 'main.js'), 'process.stdout.write(String(process.env.MALLOC_ARENA_MAX))');
+      for (const name of ['start', 'start:prod']) {
+        const script = scripts[name]!.replace('dist/main.js', 'main.js');
+        const run = (extra: Record<string, string>) => spawnSync('sh', ['-c', script], { cwd: dir, env: { PATH: process.env.PATH, ...extra }, encoding: 'utf8' }).stdout;
+        expect(run({}), name).toBe('2');
+        expect(run({ MALLOC_ARENA_MAX: '8' }), name).toBe('8');
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe('HEALTHCHECK', () => {
     let server: Server | undefined;
     afterEach(async () => {
