@@ -9,6 +9,7 @@
  * process, fake DNS, fake mail servers, database, temp files) is removed on every path.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +64,20 @@ const SMTP_SHARDS = envInt('BENCH_SMTP_SHARDS', -1, 0, 64);
 const SMTP_LISTENERS_PER_PROCESS = 12_000;
 /** Node flags for the measured service process, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`. */
 const APP_NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+/**
+ * Extra environment for the measured service processes, `NAME=value` separated by spaces. By
+ * default what `npm start` and the container image set (MALLOC_ARENA_MAX=2); empty for none.
+ */
+const APP_EXTRA_ENV: Record<string, string> = Object.fromEntries(
+  (process.env.BENCH_APP_ENV ?? 'MALLOC_ARENA_MAX=2')
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((kv) => {
+      const at = kv.indexOf('=');
+      if (at <= 0) throw new Error(`BENCH_APP_ENV: "${kv}" is not NAME=value`);
+      return [kv.slice(0, at), kv.slice(at + 1)];
+    }),
+);
 
 const DNS_DELAY = { min: 10, max: 50 };
 const BANNER_DELAY = { min: 20, max: 100 };
@@ -283,7 +298,7 @@ async function main(): Promise<void> {
 
   // ----------------------------------------------------------------------------------------
   // The measured cycle: one process, or (BENCH_WORKERS) one api and N workers on Redis.
-  const measuredEnv = { ...baseEnv, MXWATCH_SCHEDULER_TICK: String(TICK_SECONDS), MXWATCH_CHECK_CONCURRENCY: String(CONCURRENCY) };
+  const measuredEnv = { ...baseEnv, MXWATCH_SCHEDULER_TICK: String(TICK_SECONDS), MXWATCH_CHECK_CONCURRENCY: String(CONCURRENCY), ...APP_EXTRA_ENV };
   const procs: Array<{ role: string; app: AppProcess; peakKb: number; cpu0: number }> = [];
   const startProcess = async (role: string, env: Record<string, string>, logName: string) => {
     const { app: p, readyMs: ms } = await AppProcess.start({ main: MAIN, cwd: tmp, logFile: path.join(tmp, logName), env, nodeArgs: APP_NODE_ARGS, readyTimeoutMs: 90_000 });
@@ -556,15 +571,35 @@ function memoryGauges(body: string): Record<string, number> {
   return out;
 }
 
-async function scrape(baseUrl: string): Promise<{ ms: number; bytes: number; series: number; memory: Record<string, number> }> {
-  const t = performance.now();
-  const r = await fetch(`${baseUrl}/metrics`);
-  const body = await r.text();
-  const ms = performance.now() - t;
-  if (r.status !== 200) throw new Error(`/metrics answered ${r.status}`);
-  let series = 0;
-  for (const line of body.split('\n')) if (line && !line.startsWith('#')) series++;
-  return { ms, bytes: Buffer.byteLength(body), series, memory: memoryGauges(body) };
+/**
+ * One scrape as Prometheus makes it: the clock runs from the request to the body's last byte,
+ * read as raw chunks (what `scrape_duration_seconds` measures). Counting series and reading the
+ * memory gauges come after the clock stops: decoding ~100 MB into a string through fetch's web
+ * streams took this 2-core machine longer than the service took to send it.
+ */
+function scrape(baseUrl: string): Promise<{ ms: number; bytes: number; series: number; memory: Record<string, number> }> {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    const req = http.get(`${baseUrl}/metrics`, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const ms = performance.now() - t;
+        if (res.statusCode !== 200) return reject(new Error(`/metrics answered ${res.statusCode}`));
+        const body = Buffer.concat(chunks);
+        let series = 0;
+        for (let i = 0; i < body.length; ) {
+          const nl = body.indexOf(10, i);
+          const end = nl < 0 ? body.length : nl;
+          if (end > i && body[i] !== 0x23) series++;
+          i = end + 1;
+        }
+        resolve({ ms, bytes: body.length, series, memory: memoryGauges(body.toString('latin1')) });
+      });
+    });
+    req.on('error', reject);
+  });
 }
 
 /**
