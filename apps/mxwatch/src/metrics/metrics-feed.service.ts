@@ -20,8 +20,12 @@ export interface MetricsFeedOptions {
 
 export const METRICS_FEED_OPTIONS = Symbol('METRICS_FEED_OPTIONS');
 
+/**
+ * A read at rest is two index lookups (the read point, then nothing stored since), so the feed
+ * reads every second: a scrape during a cycle then waits for a second's runs, not five seconds'.
+ */
 export function defaultFeedOptions(): MetricsFeedOptions {
-  return { pollMs: 5_000, reconcileMs: 60_000, batch: 200, pollLimit: 50_000, lookBack: 24 };
+  return { pollMs: 1_000, reconcileMs: 60_000, batch: 200, pollLimit: 50_000, lookBack: 24 };
 }
 
 /** A run's place in a domain's history: startedAt, then id (what "latest" means everywhere here). */
