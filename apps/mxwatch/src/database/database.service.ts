@@ -1,9 +1,8 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type { PrismaClient } from '../generated/prisma/client.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import { AppLogger } from '../common/app-logger.js';
-import { openDatabase } from './open-database.js';
+import { openDatabase, type Db } from './open-database.js';
 
 type Handle = Awaited<ReturnType<typeof openDatabase>>;
 
@@ -23,7 +22,7 @@ export class DatabaseService implements OnApplicationShutdown {
     return new DatabaseService(handle);
   }
 
-  get prisma(): PrismaClient {
+  get prisma(): Db {
     return this.handle.prisma;
   }
 

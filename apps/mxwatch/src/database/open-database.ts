@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import { loadPGlite } from './pglite-loader.js';
 import { loadQueryCompilerFromFile } from './query-compiler-file.js';
 import { PrismaClient } from '../generated/prisma/client.js';
@@ -26,7 +27,16 @@ const TRANSACTION_OPTIONS = { maxWait: 15_000, timeout: 30_000 };
  * point at the calling line in their messages, ~1.7% of the service's CPU in a fleet cycle. Our
  * errors are logged with their own stack and code; the message keeps Prisma's explanation.
  */
-const CLIENT_OPTIONS = { transactionOptions: TRANSACTION_OPTIONS, errorFormat: 'minimal' } as const;
+/**
+ * Left out of every read through the client: `CheckRun.txid` is the metrics feed's read point,
+ * read by its own SQL (storage/metrics-feed.repository.ts), and a bigint in a row would break
+ * every JSON answer that spreads one.
+ */
+const GLOBAL_OMIT = { checkRun: { txid: true } } as const;
+const CLIENT_OPTIONS = { transactionOptions: TRANSACTION_OPTIONS, errorFormat: 'minimal', omit: GLOBAL_OMIT } as const;
+
+/** The client every repository uses: PrismaClient with the project's global omissions. */
+export type Db = PrismaClient<never, typeof GLOBAL_OMIT>;
 
 export type { DatabaseLog } from './schema-engine.js';
 
@@ -43,7 +53,7 @@ export interface OpenDatabaseOptions {
 }
 
 export interface Database {
-  readonly prisma: PrismaClient;
+  readonly prisma: Db;
   readonly kind: 'postgres' | 'pglite';
   /** Rejects when the database does not answer; for readiness probes. */
   ping(): Promise<void>;
@@ -60,7 +70,14 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   return options.databaseUrl ? openPostgres(options.databaseUrl, options) : openEmbedded(options);
 }
 
-function pingWith(prisma: PrismaClient): () => Promise<void> {
+/** A client on `adapter` with the project's options, its query compiler compiled from its file. */
+function newClient(adapter: SqlDriverAdapterFactory): Db {
+  const prisma = new PrismaClient({ adapter, ...CLIENT_OPTIONS });
+  loadQueryCompilerFromFile(prisma);
+  return prisma;
+}
+
+function pingWith(prisma: Db): () => Promise<void> {
   return async () => {
     await prisma.$queryRaw`SELECT 1`;
   };
@@ -73,8 +90,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   const pool = createPostgresPool(url, { max: options.poolSize });
   // An idle client losing its server emits 'error' on the pool; unhandled, it would kill the process.
   pool.on('error', (error) => options.log?.(`warning: PostgreSQL connection at ${location.endpoint} lost: ${error.message}`));
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool), ...CLIENT_OPTIONS });
-  loadQueryCompilerFromFile(prisma);
+  const prisma = newClient(new PrismaPg(pool));
   try {
     await prisma.$connect();
     await prisma.$queryRaw`SELECT 1`;
@@ -138,14 +154,13 @@ async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
   await tighten(dataDir, options.log);
   const lock: DataDirLock = acquireDataDirLock(dataDir);
   let pglite: PGlite | undefined;
-  let prisma: PrismaClient | undefined;
+  let prisma: Db | undefined;
   try {
     const { PGlite, PrismaPGlite } = await loadPGlite();
     pglite = new PGlite(dataDir);
     await pglite.waitReady;
     await applyMigrations({ kind: 'pglite', pglite }, { log: options.log, migrationsDir: options.migrationsDir });
-    prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite), ...CLIENT_OPTIONS });
-    loadQueryCompilerFromFile(prisma);
+    prisma = newClient(new PrismaPGlite(pglite));
     await prisma.$connect();
     await tighten(dataDir, options.log);
   } catch (error) {

@@ -75,7 +75,7 @@ export class MetricsFeedService implements OnApplicationBootstrap, OnApplication
   private readonly idByName = new Map<string, string>();
   /** Runs already looked at, by the transaction that stored them: a later read that lists them again skips them. */
   private readonly seen = new Map<string, bigint>();
-  /** Where the next read starts (a transaction id, MetricsFeedRepository.readPoint); null until the first reconciliation succeeded. */
+  /** Where the next read starts (a transaction id: MetricsFeedRepository.readPoint, runsStoredSince); null until the first reconciliation succeeded. */
   private pollFrom: bigint | null = null;
   private chain: Promise<void> = Promise.resolve();
   /** The one task queued and not yet started: later requests join it. */
@@ -167,8 +167,7 @@ export class MetricsFeedService implements OnApplicationBootstrap, OnApplication
    */
   private async pollNow(): Promise<void> {
     const from = this.pollFrom!;
-    const next = await this.repo.readPoint();
-    const heads = await this.repo.runsStoredSince(from, this.options.pollLimit);
+    const { heads, next } = await this.repo.runsStoredSince(from, this.options.pollLimit);
     if (heads.length >= this.options.pollLimit) return this.reconcileNow();
     for (const [id, txid] of this.seen) if (txid < from) this.seen.delete(id);
     const fresh: Head[] = [];

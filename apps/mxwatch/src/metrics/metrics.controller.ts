@@ -16,7 +16,7 @@ export class MetricsController {
         (contentType) => res.setHeader('Content-Type', contentType),
         {
           // The callback hands the chunk's buffer back for the next one (metrics/exposition.ts).
-          write: (chunk, written) => res.write(chunk, written ? () => written() : undefined),
+          write: (chunk, written) => res.write(chunk, written),
           drained: () => drained(res),
         },
       );

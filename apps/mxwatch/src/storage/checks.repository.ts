@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Prisma, type CheckRun as CheckRunModel, type ProbeResult as ProbeResultRaw } from '../generated/prisma/client.js';
 import { DatabaseService } from '../database/database.service.js';
+import type { Db } from '../database/open-database.js';
 import type { ProbeResult } from '../probes/probe.types.js';
 import { probeByName } from '../probes/registry.js';
 import { baselineFromRows, baselineSelect, type BaselineRow, type RunBaseline } from './findings.repository.js';
@@ -10,11 +11,8 @@ import { fromSqlTimestamp, sqlTimestamp } from './sql-timestamp.js';
 
 export type { RunBaseline };
 
-/** A stored run as the code sees it: `txid` is the metrics feed's alone (storage/metrics-feed.repository.ts) and never read with a run. */
+/** A stored run as the code sees it: the client omits `txid`, the metrics feed's alone (database/open-database.ts). */
 export type CheckRun = Omit<CheckRunModel, 'txid'>;
-
-/** Leaves `txid` out of a run read through Prisma. */
-export const WITHOUT_TXID = { txid: true } as const;
 
 /** A stored run with its results, as a read returns it. */
 export type StoredRun = CheckRun & { results: ProbeResultRow[] };
@@ -72,6 +70,16 @@ function isRawForeignKeyViolation(e: Prisma.PrismaClientKnownRequestError): bool
 function isRawUniqueViolation(e: Prisma.PrismaClientKnownRequestError): boolean {
   const cause = (e.meta?.driverAdapterError as { cause?: { kind?: string } } | undefined)?.cause;
   return e.code === 'P2010' && cause?.kind === 'UniqueConstraintViolation';
+}
+
+/** A domain's latest run and its results in result order, host-level details joined in (the REST API's and the status page's). */
+export async function readLatestRun(prisma: Db, domainId: string): Promise<StoredRun | null> {
+  const run = await prisma.checkRun.findFirst({
+    where: { domainId },
+    orderBy: { startedAt: 'desc' },
+    include: { results: { orderBy: { id: 'asc' }, include: WITH_HOST_DETAILS } },
+  });
+  return run && { ...run, results: run.results.map(joinHostDetails) };
 }
 
 @Injectable()
@@ -241,14 +249,8 @@ export class ChecksRepository {
     return run?.id ?? null;
   }
 
-  async latestRun(domainId: string): Promise<(CheckRun & { results: ProbeResultRow[] }) | null> {
-    const run = await this.db.prisma.checkRun.findFirst({
-      where: { domainId },
-      orderBy: { startedAt: 'desc' },
-      omit: WITHOUT_TXID,
-      include: { results: { orderBy: { id: 'asc' }, include: WITH_HOST_DETAILS } },
-    });
-    return run && { ...run, results: run.results.map(joinHostDetails) };
+  latestRun(domainId: string): Promise<StoredRun | null> {
+    return readLatestRun(this.db.prisma, domainId);
   }
 
   /**
@@ -259,7 +261,6 @@ export class ChecksRepository {
     if (runIds.length === 0) return [];
     const runs = await this.db.prisma.checkRun.findMany({
       where: { id: { in: [...runIds] } },
-      omit: WITHOUT_TXID,
       include: { results: { orderBy: { id: 'asc' }, include: WITH_HOST_DETAILS } },
     });
     return runs.map((run) => ({ ...run, results: run.results.map(joinHostDetails) }));

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Prisma } from '../generated/prisma/client.js';
 import { DatabaseService } from '../database/database.service.js';
 import type { ProbeResult, ProbeStatus } from '../probes/probe.types.js';
 import { ChecksRepository, type ProbeResultRow } from './checks.repository.js';
@@ -31,6 +32,9 @@ export interface StoredRun {
   finishedAt: Date;
   results: ProbeResult[];
 }
+
+/** The oldest transaction running in the statement's snapshot: where the next read of stored runs starts. */
+const READ_POINT = Prisma.sql`(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint`;
 
 const MARKERS = /[\u2400\u238b]/;
 
@@ -91,21 +95,31 @@ export class MetricsFeedRepository {
    * clocks of the workers say and however long a run took to commit.
    */
   async readPoint(): Promise<bigint> {
-    const [row] = await this.db.prisma.$queryRaw<Array<{ xmin: bigint }>>`SELECT (pg_snapshot_xmin(pg_current_snapshot())::text)::bigint AS "xmin"`;
+    const [row] = await this.db.prisma.$queryRaw<Array<{ xmin: bigint }>>`SELECT ${READ_POINT} AS "xmin"`;
     return row!.xmin;
   }
 
   /**
-   * Runs stored by transactions from `point` on (the CheckRun txid index), at most `limit`, with
-   * the transaction that stored each. Runs stored earlier, and runs stored before the txid column
-   * existed, are the reconciliation's.
+   * Runs stored by transactions from `since` on (the CheckRun txid index), at most `limit`, with
+   * the transaction that stored each, and where the next read starts: the oldest transaction
+   * running when this one read (its own snapshot), so every run it could not see is at or after
+   * it. Runs stored earlier, and runs stored before the txid column existed, are the
+   * reconciliation's. One statement: the feed reads every second.
    */
-  runsStoredSince(point: bigint, limit: number): Promise<RunHead[]> {
-    return this.db.prisma.$queryRaw<RunHead[]>`
-      SELECT r."id"::text AS "id", r."domainId"::text AS "domainId", d."name" AS "domain", d."enabled" AS "enabled", r."startedAt" AS "startedAt", r."txid" AS "txid"
-        FROM "CheckRun" r JOIN "Domain" d ON d."id" = r."domainId"
-       WHERE r."txid" >= ${point}
-       LIMIT ${limit}`;
+  async runsStoredSince(since: bigint, limit: number): Promise<{ heads: RunHead[]; next: bigint }> {
+    // One row with null heads when nothing was stored since.
+    const rows = await this.db.prisma.$queryRaw<Array<Omit<RunHead, 'id'> & { id: string | null; next: bigint }>>`
+      SELECT p."next", h.*
+        FROM (SELECT ${READ_POINT} AS "next") p
+        LEFT JOIN LATERAL (
+          SELECT r."id"::text AS "id", r."domainId"::text AS "domainId", d."name" AS "domain", d."enabled" AS "enabled", r."startedAt" AS "startedAt", r."txid" AS "txid"
+            FROM "CheckRun" r JOIN "Domain" d ON d."id" = r."domainId"
+           WHERE r."txid" >= ${since}
+           LIMIT ${limit}
+        ) h ON true`;
+    const heads: RunHead[] = [];
+    for (const { next: _, id, ...head } of rows) if (id !== null) heads.push({ id, ...head });
+    return { heads, next: rows[0]!.next };
   }
 
   /** Every enabled domain with its latest run (one probe of the (domainId, startedAt) index per domain). */

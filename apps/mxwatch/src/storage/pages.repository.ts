@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Prisma, type Domain, type Finding } from '../generated/prisma/client.js';
-import { joinHostDetails, WITH_HOST_DETAILS, WITHOUT_TXID, type ProbeResultRow } from './checks.repository.js';
+import { readLatestRun, type StoredRun } from './checks.repository.js';
 import { DatabaseService } from '../database/database.service.js';
 
 /** Worst open severity of a domain; `ok` when nothing is open. */
@@ -191,14 +191,8 @@ export class PagesRepository {
   }
 
   /** The latest run of a domain and its results, in result order. */
-  async latestRun(domainId: string): Promise<{ id: string; trigger: string; status: string; startedAt: Date; finishedAt: Date; durationMs: number; results: ProbeResultRow[] } | null> {
-    const run = await this.db.prisma.checkRun.findFirst({
-      where: { domainId },
-      orderBy: { startedAt: 'desc' },
-      omit: WITHOUT_TXID,
-      include: { results: { orderBy: { id: 'asc' }, include: WITH_HOST_DETAILS } },
-    });
-    return run && { ...run, results: run.results.map(joinHostDetails) };
+  latestRun(domainId: string): Promise<StoredRun | null> {
+    return readLatestRun(this.db.prisma, domainId);
   }
 
   openFindings(domainId: string): Promise<Finding[]> {
