@@ -2,9 +2,10 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import { AppLogger } from '../common/app-logger.js';
-import { openDatabase, type Db } from './open-database.js';
+import type { DirectSql } from './direct-sql.js';
+import { openDatabase, type Database, type Db } from './open-database.js';
 
-type Handle = Awaited<ReturnType<typeof openDatabase>>;
+type Handle = Database;
 
 /** Owns the one database connection (pool or embedded PGlite) of the process. */
 @Injectable()
@@ -20,6 +21,16 @@ export class DatabaseService implements OnApplicationShutdown {
     });
     logger.log(`database ready (${handle.kind}) in ${Date.now() - started} ms`, 'Database');
     return new DatabaseService(handle);
+  }
+
+  /** Wraps a database opened elsewhere (tests, tools); the caller closes it. */
+  static over(handle: Handle): DatabaseService {
+    return new DatabaseService(handle);
+  }
+
+  /** A statement straight to the driver, past Prisma's engine: for the statements every check runs. */
+  get sql(): DirectSql {
+    return this.handle.sql;
   }
 
   get prisma(): Db {

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import { directSqlOverPGlite, directSqlOverPool, type DirectSql } from './direct-sql.js';
 import { loadPGlite } from './pglite-loader.js';
 import { loadQueryCompilerFromFile } from './query-compiler-file.js';
 import { PrismaClient } from '../generated/prisma/client.js';
@@ -55,6 +56,8 @@ export interface OpenDatabaseOptions {
 export interface Database {
   readonly prisma: Db;
   readonly kind: 'postgres' | 'pglite';
+  /** A statement straight to the driver, past Prisma's engine, for the statements every check runs (direct-sql.ts). */
+  readonly sql: DirectSql;
   /** Rejects when the database does not answer; for readiness probes. */
   ping(): Promise<void>;
   /** Disconnects, and for the embedded database closes it and releases the data directory. */
@@ -105,6 +108,7 @@ async function openPostgres(url: string, options: OpenDatabaseOptions): Promise<
   return {
     prisma,
     kind: 'postgres',
+    sql: directSqlOverPool(pool),
     ping: pingWith(prisma),
     async close() {
       if (closed) return;
@@ -177,6 +181,7 @@ async function openEmbedded(options: OpenDatabaseOptions): Promise<Database> {
   return {
     prisma: client,
     kind: 'pglite',
+    sql: directSqlOverPGlite(db),
     ping: pingWith(client),
     async close() {
       if (closed) return;

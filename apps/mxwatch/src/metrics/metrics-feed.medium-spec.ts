@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../../test/support/postgres.js';
 import type { AppConfig } from '../config/config.types.js';
-import type { DatabaseService } from '../database/database.service.js';
+import { DatabaseService } from '../database/database.service.js';
 import { openDatabase, type Database } from '../database/open-database.js';
 import type { ProbeResult, ProbeStatus } from '../probes/probe.types.js';
 import { EventBus } from '../runtime/events.js';
@@ -114,7 +114,7 @@ describe(MetricsFeedService.name, () => {
   }
 
   function replica(database: Database): { svc: MetricsService; feed: MetricsFeedService; events: EventBus } {
-    const dbs = { prisma: database.prisma } as DatabaseService;
+    const dbs = DatabaseService.over(database);
     const events = new EventBus();
     const svc = new MetricsService(events, new MetricsRepository(dbs), CONFIG);
     svc.onModuleInit();
@@ -126,7 +126,7 @@ describe(MetricsFeedService.name, () => {
 
   it.each(Object.keys(ORDERS))('should converge with a replica started afterwards, runs stored %s', async (order) => {
     const database = await openDb();
-    const checks = new ChecksRepository({ prisma: database.prisma } as DatabaseService);
+    const checks = new ChecksRepository(DatabaseService.over(database));
     const ids = new Map<string, string>();
     for (const name of new Set(CHECKS.map((c) => c.domain))) ids.set(name, (await database.prisma.domain.create({ data: { name } })).id);
     const finding = { code: 'MX_MISSING', probe: 'mx', target: 'x', message: 'm', remediation: 'r', firstSeenAt: when(0), lastSeenAt: when(0) };
@@ -189,7 +189,7 @@ describe(MetricsFeedService.name, () => {
     expect(sample(seenByA, 'mxwatch_check_runs_total')).toEqual([]);
 
     // The process that ran the checks, in time order, shows the same series.
-    const ran = new MetricsService(new EventBus(), new MetricsRepository({ prisma: database.prisma } as DatabaseService), { ...CONFIG, role: 'all' });
+    const ran = new MetricsService(new EventBus(), new MetricsRepository(DatabaseService.over(database)), { ...CONFIG, role: 'all' });
     for (const c of [...CHECKS].sort((x, y) => x.at - y.at)) {
       ran.recordCheck({ domain: { name: c.domain, enabled: true } as DomainRow, trigger: 'schedule', status: 'pass', startedAt: when(c.at), finishedAt: when(c.at + 1), results: check(c.domain, when(c.at), c.hosts, c) });
     }
@@ -212,7 +212,7 @@ describe(MetricsFeedService.name, () => {
 
   it('should read a stored run back as the probe returned it: observations apart, NULs from the network restored, host results joined', async () => {
     const database = await openDb();
-    const dbs = { prisma: database.prisma } as DatabaseService;
+    const dbs = DatabaseService.over(database);
     const checks = new ChecksRepository(dbs);
     const d = await database.prisma.domain.create({ data: { name: 'nul.test' } });
     const evil = { host: 'mx\u0000evil.nul.test', ip: '127.0.0.66' };
@@ -225,7 +225,7 @@ describe(MetricsFeedService.name, () => {
 
   it('should read at the next poll a run whose transaction was open during a read, and a run stored long after it started', async () => {
     const database = await openDb();
-    const checks = new ChecksRepository({ prisma: database.prisma } as DatabaseService);
+    const checks = new ChecksRepository(DatabaseService.over(database));
     const r = replica(database);
     await r.feed.reconcile();
     const shown = async () => sample(await fleet(r.svc), 'mxwatch_last_check_timestamp_seconds');
@@ -252,7 +252,7 @@ describe(MetricsFeedService.name, () => {
 
   it('should drop a domain retired on this replica at once, and one re-created under the same name keeps its series', async () => {
     const database = await openDb();
-    const checks = new ChecksRepository({ prisma: database.prisma } as DatabaseService);
+    const checks = new ChecksRepository(DatabaseService.over(database));
     const r = replica(database);
     const first = await database.prisma.domain.create({ data: { name: 'again.test' } });
     await checks.storeRun({ domainId: first.id, trigger: 'manual', status: 'pass', startedAt: when(0), finishedAt: when(1), results: check('again.test', when(0), [MX1]), nextCheckAt: null });

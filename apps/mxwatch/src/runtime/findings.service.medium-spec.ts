@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { databaseBackends } from '../../../../test/support/database-backends.js';
 import type { AppConfig } from '../config/config.types.js';
-import type { DatabaseService } from '../database/database.service.js';
+import { DatabaseService } from '../database/database.service.js';
 import type { Database } from '../database/open-database.js';
 import type { ProbeResult } from '../probes/probe.types.js';
 import { FindingsRepository } from '../storage/findings.repository.js';
@@ -46,9 +46,9 @@ describe.each(backends)(`${FindingsService.name}: findings about the monitor its
     services = databases.map((d) => {
       const events = new EventBus();
       events.on('monitor.transitions', (e) => void monitorEvents.push(e));
-      return new FindingsService(new FindingsRepository({ prisma: d.prisma } as DatabaseService), events, config);
+      return new FindingsService(new FindingsRepository(DatabaseService.over(d)), events, config);
     });
-    repo = new FindingsRepository({ prisma: databases[0]!.prisma } as DatabaseService);
+    repo = new FindingsRepository(DatabaseService.over(databases[0]!));
   });
 
   afterAll(async () => {
@@ -138,7 +138,7 @@ describe.each(backends)(`${FindingsService.name}: findings about the monitor its
   });
 
   it('should not count a run that started before the last sighting as a miss (no flap at MXWATCH_ALERT_AFTER=1)', async () => {
-    const once = new FindingsService(new FindingsRepository({ prisma: databases[0]!.prisma } as DatabaseService), new EventBus(), { alertAfter: 1 } as AppConfig);
+    const once = new FindingsService(new FindingsRepository(DatabaseService.over(databases[0]!)), new EventBus(), { alertAfter: 1 } as AppConfig);
     await once.applyRun(domains[0]!, [dnssec(domains[0]!.name, false, new Date('2026-06-01T12:00:02Z'))], new Date('2026-06-01T12:00:03Z'));
     // Another domain's run looked at 12:00:01, while the resolver still validated, and finished later.
     const late = await once.applyRun(domains[1]!, [dnssec(domains[1]!.name, true, new Date('2026-06-01T12:00:01Z'))], new Date('2026-06-01T12:00:04Z'));

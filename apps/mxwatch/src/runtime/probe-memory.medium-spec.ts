@@ -6,7 +6,7 @@ import { FakePolicyServer } from '../../../../test/rig/https/fake-policy-server.
 import { createTestCa, type TestCa } from '../../../../test/rig/tls/test-ca.js';
 import { createTestDatabase } from '../../../../test/support/postgres.js';
 import { loadConfig } from '../config/load-config.js';
-import type { DatabaseService } from '../database/database.service.js';
+import { DatabaseService } from '../database/database.service.js';
 import { openDatabase, type Database } from '../database/open-database.js';
 import type { ChainElement } from '../probes/dane/dane-match.js';
 import { createDaneProbe } from '../probes/dane/dane.probe.js';
@@ -62,7 +62,7 @@ describe('probe memory across processes', () => {
     if (withMemory) {
       const database = await openDatabase({ databaseUrl: dbUrl, dataDir: '/nonexistent' });
       databases.push(database);
-      repo = new ProbeMemoryRepository({ prisma: database.prisma } as DatabaseService);
+      repo = new ProbeMemoryRepository(DatabaseService.over(database));
     }
     const runtime = new ProbeRuntime(config, undefined, repo);
     return {

@@ -9,7 +9,7 @@ import type { CheckRunner } from './check-runner.service.js';
 import { ChecksRepository } from '../storage/checks.repository.js';
 import { AppLogger } from '../common/app-logger.js';
 import type { AppConfig } from '../config/config.types.js';
-import type { DatabaseService } from '../database/database.service.js';
+import { DatabaseService } from '../database/database.service.js';
 import { openDatabase, type Database } from '../database/open-database.js';
 import type { DomainRow } from '../storage/domains.repository.js';
 import { ROW_FRESH_MS, SchedulerService } from './scheduler.service.js';
@@ -42,7 +42,7 @@ describe(SchedulerService.name, () => {
       },
     } as unknown as CheckRunner;
     const sink = new Writable({ write: (chunk, _enc, cb) => (logLines.push(String(chunk)), cb()) });
-    const repo = extras.repo ?? new ScheduleRepository({ prisma: database.prisma } as DatabaseService);
+    const repo = extras.repo ?? new ScheduleRepository(DatabaseService.over(database));
     return new SchedulerService({} as never, runner, checks, repo, new AppLogger('info', sink), config, undefined, undefined, extras.events);
   }
 
@@ -91,7 +91,7 @@ describe(SchedulerService.name, () => {
   beforeAll(async () => {
     testDb = await createTestDatabase('mxwatch_sched_unit');
     database = await openDatabase({ databaseUrl: testDb.url, dataDir: '/nonexistent' });
-    checks = new ChecksRepository({ prisma: database.prisma } as DatabaseService);
+    checks = new ChecksRepository(DatabaseService.over(database));
     const original = checks.pruneBatch.bind(checks);
     checks.pruneBatch = async (before, size) => {
       const n = await original(before, size);
@@ -188,7 +188,7 @@ describe(SchedulerService.name, () => {
   describe('tick', () => {
     it('should re-read a claimed domain as the whole row Prisma reads, and not at all once disabled or deleted', async () => {
       const d = await prisma().domain.create({ data: { name: 'reread.example', labels: { team: 'mail', 'a b': 'c' }, sendingIps: ['192.0.2.7'], dkimSelectors: ['s1', 's2'], intervalSeconds: 600, nextCheckAt: NOW } });
-      const repo = new ScheduleRepository({ prisma: database.prisma } as DatabaseService);
+      const repo = new ScheduleRepository(DatabaseService.over(database));
       const other = await prisma().domain.create({ data: { name: 'other.example', nextCheckAt: NOW } });
       const row = await prisma().domain.findUnique({ where: { id: d.id } });
       expect(await repo.findEnabledMany([d.id])).toEqual([row]);
@@ -265,7 +265,7 @@ describe(SchedulerService.name, () => {
     });
 
     it('should read queued rows that got old again in one statement for the next checks in line, not one per check', async () => {
-      const repo = new ScheduleRepository({ prisma: database.prisma } as DatabaseService);
+      const repo = new ScheduleRepository(DatabaseService.over(database));
       const reads: string[][] = [];
       const readMany = repo.findEnabledMany.bind(repo);
       repo.findEnabledMany = (ids) => (reads.push([...ids]), readMany(ids));
@@ -305,7 +305,7 @@ describe(SchedulerService.name, () => {
           {} as never,
           { run: (d: DomainRow) => (bRan.push(d.name), Promise.resolve()) } as unknown as CheckRunner,
           checks,
-          new ScheduleRepository({ prisma: other.prisma } as DatabaseService),
+          new ScheduleRepository(DatabaseService.over(other)),
           new AppLogger('info', sink),
           { checkConcurrency: 8, checkIntervalSeconds: 300 } as AppConfig,
         );
@@ -338,7 +338,7 @@ describe(SchedulerService.name, () => {
       const dir = await mkdtemp(path.join(tmpdir(), 'mxwatch-claim-'));
       const embedded = await openDatabase({ dataDir: dir });
       try {
-        const repo = new ScheduleRepository({ prisma: embedded.prisma } as DatabaseService);
+        const repo = new ScheduleRepository(DatabaseService.over(embedded));
         const due = await embedded.prisma.domain.create({ data: { name: 'due.example', nextCheckAt: new Date(NOW.getTime() - 1000) } });
         const own = await embedded.prisma.domain.create({ data: { name: 'own.example', nextCheckAt: new Date(NOW.getTime() - 2000), intervalSeconds: 60 } });
         await embedded.prisma.domain.create({ data: { name: 'later.example', nextCheckAt: new Date(NOW.getTime() + 1000) } });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { databaseBackends } from '../../../../test/support/database-backends.js';
-import type { DatabaseService } from '../database/database.service.js';
+import { DatabaseService } from '../database/database.service.js';
 import type { Database } from '../database/open-database.js';
 import { ChangesRepository } from './changes.repository.js';
 
@@ -13,7 +13,7 @@ describe.each(databaseBackends('mxwatch_changes_repo'))(`${ChangesRepository.nam
 
   beforeAll(async () => {
     ({ database, close } = await backend.open());
-    repo = new ChangesRepository({ prisma: database.prisma } as DatabaseService);
+    repo = new ChangesRepository(DatabaseService.over(database));
     domainId = (await database.prisma.domain.create({ data: { name: 'example.com' } })).id;
   });
 

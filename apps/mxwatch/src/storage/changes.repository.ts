@@ -29,7 +29,7 @@ export class ChangesRepository {
     // JSON.stringify: states are JSON by contract (Dates as ISO strings), as the column always had them.
     const stateRows = JSON.stringify(states.map((s) => ({ probe: s.probe, state: s.state })));
     const changeRows = JSON.stringify(changes.map((c) => ({ probe: c.probe, kind: c.kind, weakening: c.weakening, text: c.text })));
-    const created = await this.db.prisma.$queryRaw<PolicyChange[]>`
+    const created = await this.db.sql<PolicyChange>(Prisma.sql`
       WITH "states" AS (
         INSERT INTO "PolicyState" ("domainId", "probe", "state", "observedAt")
         SELECT ${domainId}::uuid, s.v->>'probe', s.v->'state', ${observedAt}
@@ -40,7 +40,7 @@ export class ChangesRepository {
       SELECT ${domainId}::uuid, c.v->>'probe', c.v->>'kind', (c.v->>'weakening')::boolean, c.v->>'text', ${observedAt}
         FROM jsonb_array_elements(${changeRows}::jsonb) WITH ORDINALITY AS c(v, n)
        ORDER BY c.n
-      RETURNING *`;
+      RETURNING *`);
     return created.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { databaseBackends } from '../../../../test/support/database-backends.js';
-import type { DatabaseService } from '../database/database.service.js';
+import { DatabaseService } from '../database/database.service.js';
 import type { Database } from '../database/open-database.js';
 import type { ProbeResult } from '../probes/probe.types.js';
 import { ChangesRepository } from './changes.repository.js';
@@ -21,7 +21,7 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
 
   beforeAll(async () => {
     ({ database, close } = await backend.open());
-    repo = new ChecksRepository({ prisma: database.prisma } as DatabaseService);
+    repo = new ChecksRepository(DatabaseService.over(database));
   });
 
   afterAll(async () => {
@@ -80,8 +80,8 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
 
   it('should read, in the statement that stores a run, the findings and policy states the run is compared with, as they were before it', async () => {
     const d = await database.prisma.domain.create({ data: { name: 'a.example', nextCheckAt: T } });
-    const findings = new FindingsRepository({ prisma: database.prisma } as DatabaseService);
-    const changes = new ChangesRepository({ prisma: database.prisma } as DatabaseService);
+    const findings = new FindingsRepository(DatabaseService.over(database));
+    const changes = new ChangesRepository(DatabaseService.over(database));
     const draft = { code: 'MX_MISSING', severity: 'warning' as const, probe: 'mx', target: 'a.example', message: 'm', remediation: 'r', evidence: {}, scope: 'domain' as const };
     await findings.apply(d.id, [{ kind: 'create', draft, status: 'pending' }], T);
     await changes.record(d.id, [{ probe: 'mx', state: { hosts: ['mx.a.example'] } }], [], T);
@@ -144,7 +144,7 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
     };
     const runA = await repo.storeRun({ domainId: a.id, trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results: [mxOf('shared-a.example'), smtp, closed, dnsbl, own], nextCheckAt: T });
     // Another process (a second worker) with its own copy of the same result: no digest cache, same row.
-    const other = new ChecksRepository({ prisma: database.prisma } as DatabaseService);
+    const other = new ChecksRepository(DatabaseService.over(database));
     const copy = structuredClone(smtp);
     const runB = await other.storeRun({ domainId: b.id, trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results: [mxOf('shared-b.example'), copy, dnsbl], nextCheckAt: T });
 

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Prisma, type CheckRun as CheckRunModel, type ProbeResult as ProbeResultRaw } from '../generated/prisma/client.js';
 import { DatabaseService } from '../database/database.service.js';
+import { sqlStateOf } from '../database/direct-sql.js';
 import type { Db } from '../database/open-database.js';
 import type { ProbeResult } from '../probes/probe.types.js';
 import { probeByName } from '../probes/registry.js';
@@ -61,16 +62,8 @@ export interface HistoryQuery {
   after?: { startedAt: Date; id: bigint };
 }
 
-/** A raw statement's foreign-key violation (Prisma reports it as P2010, not P2003). */
-function isRawForeignKeyViolation(e: Prisma.PrismaClientKnownRequestError): boolean {
-  const cause = (e.meta?.driverAdapterError as { cause?: { kind?: string } } | undefined)?.cause;
-  return e.code === 'P2010' && cause?.kind === 'ForeignKeyConstraintViolation';
-}
-
-function isRawUniqueViolation(e: Prisma.PrismaClientKnownRequestError): boolean {
-  const cause = (e.meta?.driverAdapterError as { cause?: { kind?: string } } | undefined)?.cause;
-  return e.code === 'P2010' && cause?.kind === 'UniqueConstraintViolation';
-}
+const FOREIGN_KEY_VIOLATION = '23503';
+const UNIQUE_VIOLATION = '23505';
 
 /** A domain's latest run and its results in result order, host-level details joined in (the REST API's and the status page's). */
 export async function readLatestRun(prisma: Db, domainId: string): Promise<StoredRun | null> {
@@ -110,8 +103,9 @@ export class ChecksRepository {
     try {
       return await this.storeRunTx(input);
     } catch (e) {
-      if (e instanceof Prisma.PrismaClientKnownRequestError && (e.code === 'P2003' || e.code === 'P2025' || isRawForeignKeyViolation(e))) throw new DomainGoneError(input.domainId);
-      if (input.idempotencyKey !== undefined && e instanceof Prisma.PrismaClientKnownRequestError && (e.code === 'P2002' || isRawUniqueViolation(e))) throw new DuplicateRunError(input.idempotencyKey);
+      // The statements go straight to the driver (database/direct-sql.ts): its errors carry the SQLSTATE.
+      if (sqlStateOf(e) === FOREIGN_KEY_VIOLATION) throw new DomainGoneError(input.domainId);
+      if (input.idempotencyKey !== undefined && sqlStateOf(e) === UNIQUE_VIOLATION) throw new DuplicateRunError(input.idempotencyKey);
       throw e;
     }
   }
@@ -120,7 +114,8 @@ export class ChecksRepository {
    * The run, its results (ids in result order) and the domain's schedule, as one statement,
    * atomic by itself. Through Prisma's query builder the same writes (an interactive transaction
    * with a createMany) cost ~10 ms of CPU per run, most of a check's CPU at fleet scale; as one
-   * statement with the results as one JSON parameter they cost ~1.5 ms (bench/README.md).
+   * statement with the results as one JSON parameter they cost ~1.5 ms, and sent straight to the
+   * driver instead of through `$queryRaw` less again (database/direct-sql.ts, bench/README.md).
    *
    * Storage is proportional to what was probed: a host-level result (a probe whose scope is not
    * the domain) is stored once in HostResult, named by a digest of its content, and each run that
@@ -165,18 +160,18 @@ export class ChecksRepository {
     // same result a moment ago (ON CONFLICT waits for it). An orphan left by a failed run is pruned.
     const fresh = stored.filter((r) => r.digest !== undefined && !(trustCache && this.storedDigests.has(r.digest)));
     if (fresh.length > 0) {
-      await this.db.prisma.$executeRaw`
+      await this.db.sql(Prisma.sql`
         INSERT INTO "HostResult" ("digest", "probe", "target", "status", "reason", "startedAt", "durationMs", "details")
         SELECT h.v->>'digest', h.v->>'probe', h.v->>'target', h.v->>'status', h.v->>'reason',
                (h.v->>'startedAt')::timestamp(3), (h.v->>'durationMs')::int, h.v->'details'
           FROM jsonb_array_elements(${JSON.stringify(fresh)}::jsonb) AS h(v)
-        ON CONFLICT ("digest") DO NOTHING`;
+        ON CONFLICT ("digest") DO NOTHING`);
     }
     // JSON.stringify keeps Dates inside details as ISO strings, as the JSON column always had them.
     const rows = JSON.stringify(stored.map((r) => (r.digest === undefined ? r : { ...r, details: null })));
     // The results' ids come back as text (a bigint in JSON would lose digits), in result order:
     // the INSERT takes ids in that order. The rows themselves are what was sent, not read back.
-    const found = await this.db.prisma.$queryRaw<BaselineRow[]>`
+    const found = await this.db.sql<BaselineRow>(Prisma.sql`
       WITH "run" AS (
         INSERT INTO "CheckRun" ("id", "domainId", "trigger", "status", "startedAt", "finishedAt", "durationMs", "idempotencyKey", "facts")
         VALUES (${run.id}::uuid, ${run.domainId}::uuid, ${run.trigger}, ${run.status}, ${run.startedAt}, ${run.finishedAt}, ${run.durationMs}, ${run.idempotencyKey}, ${facts}::text[])
@@ -193,7 +188,7 @@ export class ChecksRepository {
          ORDER BY r.n
         RETURNING "id", "hostResultId"
       )
-      ${baselineSelect(run.domainId, Prisma.sql`SELECT COALESCE(jsonb_agg(jsonb_build_array("id"::text, "hostResultId"::text) ORDER BY "id"), '[]'::jsonb) FROM "results"`)}`;
+      ${baselineSelect(run.domainId, Prisma.sql`SELECT COALESCE(jsonb_agg(jsonb_build_array("id"::text, "hostResultId"::text) ORDER BY "id"), '[]'::jsonb) FROM "results"`)}`);
     const ids = (found[0]!.extra ?? []) as Array<[string, string | null]>;
     if (this.storedDigests.size + fresh.length > STORED_DIGESTS_MAX) this.storedDigests.clear();
     for (const r of fresh) this.storedDigests.add(r.digest!);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../../test/support/postgres.js';
-import type { DatabaseService } from '../database/database.service.js';
+import { DatabaseService } from '../database/database.service.js';
 import { openDatabase, type Database } from '../database/open-database.js';
 import type { FindingDraft } from '../findings/findings.rules.js';
 import { databaseBackends } from '../../../../test/support/database-backends.js';
@@ -17,7 +17,7 @@ describe(FindingsRepository.name, () => {
     const db = await createTestDatabase('mxwatch_findings_repo');
     database = await openDatabase({ databaseUrl: db.url, dataDir: '/nonexistent' });
     drop = db.drop;
-    repo = new FindingsRepository({ prisma: database.prisma } as DatabaseService);
+    repo = new FindingsRepository(DatabaseService.over(database));
   });
   afterAll(async () => {
     await database?.close();
@@ -73,7 +73,7 @@ describe.each(databaseBackends('mxwatch_findings_raw'))(`${FindingsRepository.na
 
   beforeAll(async () => {
     ({ database, close } = await backend.open());
-    repo = new FindingsRepository({ prisma: database.prisma } as DatabaseService);
+    repo = new FindingsRepository(DatabaseService.over(database));
   });
   afterAll(async () => {
     await close?.();
@@ -105,7 +105,7 @@ describe.each(databaseBackends('mxwatch_findings_raw'))(`${FindingsRepository.na
   it("should read the domain's active findings, the monitor's, and the domain's policy states in one go, each as its own read shows them", async () => {
     const d = await database.prisma.domain.create({ data: { name: 'busy.example' } });
     const other = await database.prisma.domain.create({ data: { name: 'other.example' } });
-    const changes = new ChangesRepository({ prisma: database.prisma } as DatabaseService);
+    const changes = new ChangesRepository(DatabaseService.over(database));
     await repo.apply(d.id, [{ kind: 'create', draft: draft('mx1.busy.example'), status: 'open' }, { kind: 'create', draft: draft('mx\u0000busy.example'), status: 'pending' }], t0);
     const { opened: [gone] } = await repo.apply(d.id, [{ kind: 'create', draft: draft('old.busy.example'), status: 'open' }], t0);
     await repo.apply(d.id, [{ kind: 'miss', id: gone!.id, missCount: 1, resolves: true }], t0);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { databaseBackends } from '../../../../test/support/database-backends.js';
-import type { DatabaseService } from '../database/database.service.js';
+import { DatabaseService } from '../database/database.service.js';
 import type { Database } from '../database/open-database.js';
 import { PagesRepository } from './pages.repository.js';
 
@@ -17,7 +17,7 @@ describe.each(backends)(`${PagesRepository.name} on $name`, (backend) => {
 
   beforeAll(async () => {
     ({ database, close } = await backend.open());
-    repo = new PagesRepository({ prisma: database.prisma } as DatabaseService);
+    repo = new PagesRepository(DatabaseService.over(database));
   });
 
   afterAll(async () => {

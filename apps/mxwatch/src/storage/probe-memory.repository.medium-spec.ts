@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { databaseBackends } from '../../../../test/support/database-backends.js';
-import type { DatabaseService } from '../database/database.service.js';
+import { DatabaseService } from '../database/database.service.js';
 import type { Database } from '../database/open-database.js';
 import { ProbeMemoryRepository } from './probe-memory.repository.js';
 
@@ -14,7 +14,7 @@ describe.each(backends)(`${ProbeMemoryRepository.name} on $name`, (backend) => {
 
   beforeAll(async () => {
     ({ database, close } = await backend.open());
-    repo = new ProbeMemoryRepository({ prisma: database.prisma } as DatabaseService);
+    repo = new ProbeMemoryRepository(DatabaseService.over(database));
   });
   afterAll(async () => {
     await close?.();

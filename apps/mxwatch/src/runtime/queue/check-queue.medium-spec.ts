@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { createTestDatabase } from '../../../../../test/support/postgres.js';
 import { AppLogger } from '../../common/app-logger.js';
 import type { AppConfig } from '../../config/config.types.js';
-import type { DatabaseService } from '../../database/database.service.js';
+import { DatabaseService } from '../../database/database.service.js';
 import { openDatabase, type Database } from '../../database/open-database.js';
 import { ChecksRepository } from '../../storage/checks.repository.js';
 import type { DomainRow } from '../../storage/domains.repository.js';
@@ -102,7 +102,7 @@ describe('check queue', () => {
   beforeAll(async () => {
     testDb = await createTestDatabase('mxwatch_queue');
     database = await openDatabase({ databaseUrl: testDb.url, dataDir: '/nonexistent' });
-    const db = { prisma: database.prisma } as DatabaseService;
+    const db = DatabaseService.over(database);
     checks = new ChecksRepository(db);
     schedule = new ScheduleRepository(db);
   });
