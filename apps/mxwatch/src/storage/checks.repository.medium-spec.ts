@@ -169,6 +169,10 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
       ]);
       const page = await repo.history({ domainId: domain.id, probe: 'smtp', limit: 10 });
       expect(page.map((r) => r.details)).toEqual([{ open: true, observations: [] }]);
+      // The metrics feed's read (its own SQL, host details kept between reads) gives the same run,
+      // read cold by a fresh process and again from what this one holds.
+      expect(await new ChecksRepository(DatabaseService.over(database)).runsWithResults([run.id])).toEqual([read]);
+      expect(await repo.runsWithResults([run.id, run.id])).toEqual([read]);
     }
     // A later probing of the same endpoint is a new HostResult.
     await repo.storeRun({ domainId: a.id, trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results: [{ ...smtp, startedAt: new Date(T.getTime() + 60_000) }], nextCheckAt: T });
@@ -198,6 +202,7 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
     const stored = await repo.storeRun({ domainId: d.id, trigger: 'manual', status: 'pass', startedAt: T, finishedAt: T, results: [], nextCheckAt: null });
     expect(stored.results).toEqual([]);
     expect(await database.prisma.checkRun.count({ where: { id: stored.id } })).toBe(1);
+    expect((await repo.runsWithResults([stored.id, randomUUID()])).map((r) => [r.id, r.results])).toEqual([[stored.id, []]]);
     const domain = await database.prisma.domain.findUniqueOrThrow({ where: { id: d.id } });
     expect(domain).toMatchObject({ nextCheckAt: T, lastCheckAt: T });
   });
