@@ -52,7 +52,9 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const SKIP_YAML = ['1', 'true', 'yes'].includes((process.env.BENCH_SKIP_YAML ?? '').toLowerCase());
 const KEEP = ['1', 'true', 'yes'].includes((process.env.BENCH_KEEP_LOGS ?? '').toLowerCase());
 /** Probes per prober in the blackbox_exporter side by side (0 skips it); BENCH_BLACKBOX_ONLY runs that phase alone. */
-const BLACKBOX_PROBES = envInt('BENCH_BLACKBOX_PROBES', 1000, 0, 1_000_000);
+// 4,000: over the first 1,000 after the warm-up, V8 was still compiling the probe's code on its
+// helper threads (1.98-2.11 ms of CPU per probe against 1.67-1.71 over 4,000, bench/README.md).
+const BLACKBOX_PROBES = envInt('BENCH_BLACKBOX_PROBES', 4000, 0, 1_000_000);
 const BLACKBOX_ONLY = ['1', 'true', 'yes'].includes((process.env.BENCH_BLACKBOX_ONLY ?? '').toLowerCase());
 const BLACKBOX = process.env.BENCH_BLACKBOX_BIN ?? BLACKBOX_BIN;
 /**
@@ -100,6 +102,9 @@ const TARGETS = {
   rssMbSingle: 300,
   rssMbPerProcess: 250,
   scrapeMs: 250,
+  /** Issue 15: at 100,000 domains (per-domain series on) /metrics under 1 s, and the cycle within 300 s. */
+  scrapeMs100k: 1000,
+  cycleSeconds100k: 300,
   historyP95Ms: 50,
   cpuMsPerDomain: 4,
 };
@@ -698,13 +703,16 @@ function report(
   );
 
   section('Targets');
-  const cycleTargetMs = (TARGETS.cycleSeconds10k * 1000 * f.domains) / 10_000;
-  const rateTarget = 10_000 / TARGETS.cycleSeconds10k;
+  // From 100,000 domains on, the issue's own figures: 300 s (333/s) and /metrics under 1 s.
+  const large = f.domains >= 100_000;
+  const cycleTargetMs = large ? TARGETS.cycleSeconds100k * 1000 : (TARGETS.cycleSeconds10k * 1000 * f.domains) / 10_000;
+  const rateTarget = large ? f.domains / TARGETS.cycleSeconds100k : 10_000 / TARGETS.cycleSeconds10k;
+  const scrapeTargetMs = large ? TARGETS.scrapeMs100k : TARGETS.scrapeMs;
   const verdict = (ok: boolean) => (ok ? 'met' : 'NOT MET');
   const rows = [
     ['target', 'figure', 'wanted', 'result'],
     [
-      f.domains === 10_000 ? 'full cycle of 10,000 domains' : `full cycle (${fmtInt(f.domains)} domains; target scaled from 10,000 in 120 s)`,
+      f.domains === 10_000 ? 'full cycle of 10,000 domains' : large ? `full cycle of ${fmtInt(f.domains)} domains` : `full cycle (${fmtInt(f.domains)} domains; target scaled from 10,000 in 120 s)`,
       `${fmtMs(f.cycle.wallMs)} (${f.cycle.domainsPerSecond.toFixed(1)}/s)`,
       `< ${fmtMs(cycleTargetMs)} (>= ${rateTarget.toFixed(1)}/s)`,
       verdict(f.cycle.complete && f.cycle.wallMs < cycleTargetMs),
@@ -718,7 +726,7 @@ function report(
       : [['peak RSS of mxwatch (one process)', `${f.memory.peakRssMbEnd.toFixed(0)} MB`, `< ${TARGETS.rssMbSingle} MB`, verdict(f.memory.peakRssMbEnd < TARGETS.rssMbSingle)]]),
     ['each address/port probed once per cycle', `${fmtInt(f.repeats.listenersProbedTwice)} listeners twice`, '0', verdict(f.repeats.listenersProbedTwice === 0)],
     ['no domain checked twice', `${fmtInt(f.repeats.domainsCheckedTwice)} domains twice`, '0', verdict(f.repeats.domainsCheckedTwice === 0)],
-    ['/metrics scrape (median)', fmtMs(f.scrape.medianMs), `< ${TARGETS.scrapeMs} ms`, verdict(f.scrape.medianMs < TARGETS.scrapeMs)],
+    ['/metrics scrape (median)', fmtMs(f.scrape.medianMs), `< ${fmtMs(scrapeTargetMs)}`, verdict(f.scrape.medianMs < scrapeTargetMs)],
     ['history p95', fmtMs(f.history.p95Ms), `< ${TARGETS.historyP95Ms} ms`, verdict(f.history.p95Ms < TARGETS.historyP95Ms && f.history.errors === 0)],
     ['CPU per domain', `${(f.cycle.appCpuMs / Math.max(1, f.cycle.checked)).toFixed(1)} ms`, `<= ${TARGETS.cpuMsPerDomain} ms`, verdict(f.cycle.appCpuMs / Math.max(1, f.cycle.checked) <= TARGETS.cpuMsPerDomain)],
     'skipped' in f.blackbox
@@ -726,7 +734,7 @@ function report(
       : ['STARTTLS probe CPU vs blackbox_exporter', `${f.blackbox.mxwatch.cpuMsPerProbe.toFixed(2)} / ${f.blackbox.blackbox.cpuMsPerProbe.toFixed(2)} ms = ${f.blackbox.ratio.toFixed(2)}`, '<= 1', verdict(f.blackbox.ratio <= 1)],
   ];
   console.log(table(rows));
-  if (f.domains !== 10_000) console.log('  (the 120 s target is for 10,000 domains; smaller fleets are held to the same rate, which fixed start-up costs make harder)');
+  if (f.domains !== 10_000 && !large) console.log('  (the 120 s target is for 10,000 domains; other fleets below 100,000 are held to the same rate, which fixed start-up costs make harder)');
   console.log(`\nBENCH_RESULT ${JSON.stringify(f)}`);
 }
 
