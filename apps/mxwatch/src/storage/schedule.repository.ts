@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service.js';
-import type { Domain, PrismaClient } from '../generated/prisma/client.js';
+import { Prisma, type Domain, type PrismaClient } from '../generated/prisma/client.js';
 import { sqlTimestamp } from './sql-timestamp.js';
 
 /** A domain the scheduler has just claimed: its row as the claim left it, and `dueAt`, the slot it was due for (its old nextCheckAt). */
@@ -78,11 +78,12 @@ export class ScheduleRepository {
    * the domain's row if it is still enabled.
    */
   async jobStart(id: string, idempotencyKey: string): Promise<{ storedRunId: string | null; domain: Domain | null }> {
-    const rows = await this.db.prisma.$queryRaw<Array<Domain & { storedRunId: string | null }>>`
+    // Straight to the driver (database/direct-sql.ts): a statement per queued check.
+    const rows = await this.db.sql<Domain & { storedRunId: string | null }>(Prisma.sql`
       SELECT r."id" AS "storedRunId", d.*
         FROM (SELECT 1) AS one
         LEFT JOIN "Domain" d ON d."id" = ${id}::uuid AND d."enabled"
-        LEFT JOIN "CheckRun" r ON r."idempotencyKey" = ${idempotencyKey}`;
+        LEFT JOIN "CheckRun" r ON r."idempotencyKey" = ${idempotencyKey}`);
     const { storedRunId, ...domain } = rows[0]!;
     return { storedRunId, domain: domain.id === null ? null : domain };
   }
@@ -93,6 +94,6 @@ export class ScheduleRepository {
    */
   async findEnabledMany(ids: readonly string[]): Promise<Domain[]> {
     if (ids.length === 0) return [];
-    return this.db.prisma.$queryRaw<Domain[]>`SELECT * FROM "Domain" WHERE "id" = ANY(${[...ids]}::uuid[]) AND "enabled"`;
+    return this.db.sql<Domain>(Prisma.sql`SELECT * FROM "Domain" WHERE "id" = ANY(${[...ids]}::text[]::uuid[]) AND "enabled"`);
   }
 }
