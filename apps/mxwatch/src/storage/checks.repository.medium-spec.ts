@@ -5,7 +5,7 @@ import { DatabaseService } from '../database/database.service.js';
 import type { Database } from '../database/open-database.js';
 import type { ProbeResult } from '../probes/probe.types.js';
 import { ChangesRepository } from './changes.repository.js';
-import { ChecksRepository, DomainGoneError, DuplicateRunError } from './checks.repository.js';
+import { ChecksRepository, DomainGoneError, DuplicateRunError, joinHostDetails, WITH_HOST_DETAILS } from './checks.repository.js';
 import { FindingsRepository } from './findings.repository.js';
 
 const backends = databaseBackends('mxwatch_checks_repo');
@@ -174,9 +174,20 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
       expect(await new ChecksRepository(DatabaseService.over(database)).runsWithResults([run.id])).toEqual([read]);
       expect(await repo.runsWithResults([run.id, run.id])).toEqual([read]);
     }
+
     // A later probing of the same endpoint is a new HostResult.
-    await repo.storeRun({ domainId: a.id, trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results: [{ ...smtp, startedAt: new Date(T.getTime() + 60_000) }], nextCheckAt: T });
+    const runC = await repo.storeRun({ domainId: a.id, trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results: [{ ...smtp, startedAt: new Date(T.getTime() + 60_000) }], nextCheckAt: T });
     expect(await database.prisma.hostResult.count()).toBe(3);
+    // Held details are bounded; a read that needs more than the bound, some held and some not,
+    // still gets them all, as Prisma reads them.
+    const small = new ChecksRepository(DatabaseService.over(database));
+    small.hostDetailsLimit = 1;
+    for (const ids of [[runA.id], [runA.id, runC.id], [runB.id, runC.id], [runC.id]]) {
+      for (const run of await small.runsWithResults(ids)) {
+        const viaPrisma = await database.prisma.checkRun.findUniqueOrThrow({ where: { id: run.id }, include: { results: { orderBy: { id: 'asc' }, include: WITH_HOST_DETAILS } } });
+        expect(run).toEqual({ ...viaPrisma, results: viaPrisma.results.map(joinHostDetails) });
+      }
+    }
   });
 
   it('should prune old runs first, then the host-level results no run references any more', async () => {

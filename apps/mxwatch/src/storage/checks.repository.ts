@@ -272,7 +272,7 @@ export class ChecksRepository {
                          FROM "ProbeResult" p WHERE p."runId" = r."id"), '[]'::json) AS "results"
         FROM "CheckRun" r
        WHERE r."id" = ANY(${[...runIds]}::text[]::uuid[])`);
-    await this.loadHostDetails(runs.flatMap((run) => run.results.map((t) => t[8]).filter((id): id is string => id !== null && !this.hostDetails.has(id))));
+    const host = await this.hostDetailsFor(runs.flatMap((run) => run.results.map((t) => t[8]).filter((id): id is string => id !== null)));
     return runs.map(({ results, ...run }) => ({
       ...run,
       results: results.map(([id, probe, target, status, reason, startedAt, durationMs, details, hostResultId]): ProbeResultRow => ({
@@ -285,33 +285,46 @@ export class ChecksRepository {
         reason,
         startedAt: new Date(`${startedAt}Z`),
         durationMs,
-        details: hostResultId === null ? (details ?? {}) : this.hostDetailsOf(hostResultId),
+        // A referenced HostResult cannot be deleted (ON DELETE RESTRICT); {} only if retention
+        // pruned the run and its HostResult between the two statements.
+        details: hostResultId === null ? (details ?? {}) : (host.get(hostResultId) ?? {}),
         hostResultId: hostResultId === null ? null : BigInt(hostResultId),
       })),
     }));
   }
 
-  /** Host-level details read lately, by HostResult id (most recent last): a HostResult is never updated. */
+  /** Host-level details read lately, by HostResult id, least recently used first: a HostResult is never updated. */
   private readonly hostDetails = new Map<string, Prisma.JsonValue>();
+  /** How many `hostDetails` holds at most (tests lower it). */
+  hostDetailsLimit = HOST_DETAILS_MAX;
 
-  private async loadHostDetails(ids: string[]): Promise<void> {
-    if (ids.length === 0) return;
+  /** The details of these HostResults: from those held, the rest in one statement. */
+  private async hostDetailsFor(ids: string[]): Promise<Map<string, Prisma.JsonValue>> {
+    const found = new Map<string, Prisma.JsonValue>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      if (found.has(id)) continue;
+      const held = this.hostDetails.get(id);
+      if (held === undefined) {
+        missing.push(id);
+        continue;
+      }
+      found.set(id, held);
+      this.hostDetails.delete(id);
+      this.hostDetails.set(id, held);
+    }
+    if (missing.length === 0) return found;
     const rows = await this.db.sql<{ id: string; details: Prisma.JsonValue }>(Prisma.sql`
-      SELECT "id"::text AS "id", "details" FROM "HostResult" WHERE "id" = ANY(${[...new Set(ids)]}::text[]::bigint[])`);
-    // The least recently used go first, never one this read needs.
+      SELECT "id"::text AS "id", "details" FROM "HostResult" WHERE "id" = ANY(${[...new Set(missing)]}::text[]::bigint[])`);
+    for (const row of rows) {
+      found.set(row.id, row.details);
+      this.hostDetails.set(row.id, row.details);
+    }
     for (const id of this.hostDetails.keys()) {
-      if (this.hostDetails.size + rows.length <= HOST_DETAILS_MAX) break;
+      if (this.hostDetails.size <= this.hostDetailsLimit) break;
       this.hostDetails.delete(id);
     }
-    for (const row of rows) this.hostDetails.set(row.id, row.details);
-  }
-
-  private hostDetailsOf(id: string): Prisma.JsonValue {
-    const details = this.hostDetails.get(id);
-    if (details === undefined) return {};
-    this.hostDetails.delete(id);
-    this.hostDetails.set(id, details);
-    return details;
+    return found;
   }
 
   /** Newest first, keyset-paginated on (startedAt, id) so pages stay stable while rows are inserted. */
