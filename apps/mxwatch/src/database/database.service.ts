@@ -5,12 +5,10 @@ import { AppLogger } from '../common/app-logger.js';
 import type { DirectSql } from './direct-sql.js';
 import { openDatabase, type Database, type Db } from './open-database.js';
 
-type Handle = Database;
-
 /** Owns the one database connection (pool or embedded PGlite) of the process. */
 @Injectable()
 export class DatabaseService implements OnApplicationShutdown {
-  private constructor(private readonly handle: Handle) {}
+  private constructor(private readonly handle: Database) {}
 
   static async open(config: AppConfig, logger: AppLogger): Promise<DatabaseService> {
     const started = Date.now();
@@ -24,7 +22,7 @@ export class DatabaseService implements OnApplicationShutdown {
   }
 
   /** Wraps a database opened elsewhere (tests, tools); the caller closes it. */
-  static over(handle: Handle): DatabaseService {
+  static over(handle: Database): DatabaseService {
     return new DatabaseService(handle);
   }
 

@@ -1,6 +1,7 @@
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Prisma } from '../generated/prisma/client.js';
+import { fromSqlTimestamp } from './sql-timestamp.js';
 
 /**
  * A statement sent straight to the driver (node-postgres or PGlite), past Prisma's client engine,
@@ -14,24 +15,15 @@ export type DirectSql = <T>(query: Prisma.Sql) => Promise<T[]>;
 
 const INT8 = 20;
 const TIMESTAMP = 1114;
-const TIMESTAMPTZ = 1184;
-
-/** `timestamp` (without time zone) as Prisma reads it: the wall time is UTC. */
-function utcTimestamp(text: string): Date | number {
-  if (text === 'infinity') return Infinity;
-  if (text === '-infinity') return -Infinity;
-  return new Date(`${text.replace(' ', 'T')}Z`);
-}
 
 /**
  * The result types where the drivers and Prisma differ: node-postgres gives int8 as a string and
- * `timestamp` in the process's local time zone, PGlite int8 as a number when it fits and
- * `timestamp` in local time too. Prisma gives BigInt and UTC; so does this.
+ * `timestamp` (without time zone) in the process's local time zone, PGlite int8 as a number when
+ * it fits and `timestamp` in local time too. Prisma gives BigInt and UTC; so does this.
  */
 const PARSERS: Record<number, (text: string) => unknown> = {
   [INT8]: (text) => BigInt(text),
-  [TIMESTAMP]: utcTimestamp,
-  [TIMESTAMPTZ]: (text) => new Date(text),
+  [TIMESTAMP]: (text) => (text === 'infinity' ? Infinity : text === '-infinity' ? -Infinity : fromSqlTimestamp(text)),
 };
 
 /**

@@ -8,7 +8,7 @@ import type { ProbeResult } from '../probes/probe.types.js';
 import { probeByName } from '../probes/registry.js';
 import { baselineFromRows, baselineSelect, type BaselineRow, type RunBaseline } from './findings.repository.js';
 import { toStorable } from './storable-text.js';
-import { fromSqlTimestamp, sqlTimestamp } from './sql-timestamp.js';
+import { fromSqlTimestamp, sqlTimestamp } from '../database/sql-timestamp.js';
 
 export type { RunBaseline };
 
@@ -283,7 +283,7 @@ export class ChecksRepository {
         target,
         status,
         reason,
-        startedAt: new Date(`${startedAt}Z`),
+        startedAt: fromSqlTimestamp(startedAt),
         durationMs,
         // A referenced HostResult cannot be deleted (ON DELETE RESTRICT); {} only if retention
         // pruned the run and its HostResult between the two statements.

@@ -6,7 +6,7 @@ import type { FindingScope } from '../findings/finding-catalog.js';
 import type { LifecycleChange } from '../findings/finding-lifecycle.js';
 import type { FindingDraft } from '../findings/findings.rules.js';
 import { fromStorableText, toStorable, toStorableText } from './storable-text.js';
-import { sqlTimestamp } from './sql-timestamp.js';
+import { sqlTimestamp } from '../database/sql-timestamp.js';
 
 export type { Finding };
 

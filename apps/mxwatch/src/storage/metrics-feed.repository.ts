@@ -4,7 +4,7 @@ import { DatabaseService } from '../database/database.service.js';
 import type { ProbeResult, ProbeStatus } from '../probes/probe.types.js';
 import { ChecksRepository, type ProbeResultRow } from './checks.repository.js';
 import { fromStorableText } from './storable-text.js';
-import { sqlTimestamp } from './sql-timestamp.js';
+import { sqlTimestamp } from '../database/sql-timestamp.js';
 
 /** A stored run without its results: enough to decide whether the metrics feed needs it. */
 export interface RunHead {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DatabaseService } from '../database/database.service.js';
 import { Prisma, type Domain, type PrismaClient } from '../generated/prisma/client.js';
-import { sqlTimestamp } from './sql-timestamp.js';
+import { sqlTimestamp } from '../database/sql-timestamp.js';
 
 /** A domain the scheduler has just claimed: its row as the claim left it, and `dueAt`, the slot it was due for (its old nextCheckAt). */
 export type ClaimedDomain = Domain & { dueAt: Date };

@@ -6,7 +6,7 @@ export function sqlTimestamp(d: Date): string {
   return d.toISOString().replace('T', ' ').replace('Z', '');
 }
 
-/** The time a `sqlTimestamp` text names. */
+/** The time a `timestamp` column's text names (`sqlTimestamp`'s form, or JSON's with a `T`): UTC, as Prisma reads it. */
 export function fromSqlTimestamp(text: string): Date {
   return new Date(`${text.replace(' ', 'T')}Z`);
 }
