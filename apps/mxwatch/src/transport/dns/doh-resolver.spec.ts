@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeDnsServer } from '../../../../../test/rig/dns/fake-dns-server.js';
-import { DohResolver, type DohResolverOptions } from './doh-resolver.js';
+import { DohExchange, DohResolver, type DohResolverOptions } from './doh-resolver.js';
 
 describe(DohResolver.name, () => {
   let dns: FakeDnsServer;
@@ -127,6 +127,46 @@ describe(DohResolver.name, () => {
       const pending = resolver({ timeoutMs: 5000 }).resolve('a.example.test', 'A', { signal: controller.signal });
       setTimeout(() => controller.abort(new Error('check cancelled')), 20);
       await expect(pending).rejects.toThrow('check cancelled');
+    });
+
+    it('should keep a shared lookup going for the callers still waiting when one of them aborts', async () => {
+      dns.setRecords('a.example.test', 'A', ['192.0.2.1']).setFault('a.example.test', { delayMs: 150 });
+      const r = resolver();
+      const leaving = new AbortController();
+      const first = r.resolve('a.example.test', 'A', { signal: leaving.signal });
+      const second = r.resolve('a.example.test', 'A');
+      setTimeout(() => leaving.abort(new Error('check cancelled')), 20);
+      await expect(first).rejects.toThrow('check cancelled');
+      await expect(second).resolves.toMatchObject({ ok: true, records: ['192.0.2.1'] });
+      expect(r.stats()).toMatchObject({ queries: 1, coalesced: 1 });
+    });
+
+    it('should stop the request in flight, and start no other attempt, when the last caller aborts', async () => {
+      dns.setFault('*', { drop: true });
+      const r = resolver({ timeoutMs: 5000, attempts: 3 });
+      const controller = new AbortController();
+      const pending = r.resolve('a.example.test', 'A', { signal: controller.signal });
+      setTimeout(() => controller.abort(new Error('check cancelled')), 30);
+      await expect(pending).rejects.toThrow('check cancelled');
+      // The attempt's deadline (5 s) would fire a second attempt if the lookup had gone on.
+      await new Promise((res) => setTimeout(res, 100));
+      expect(dns.queryCount()).toBe(1);
+      expect(r.stats().queries).toBe(1);
+      expect(process.getActiveResourcesInfo().filter((x) => x === 'TCPSocketWrap').length).toBe(0);
+    });
+
+    it("should end a request when tangerine's own backstop timer fires, though the caller's signal never does", async () => {
+      dns.setFault('*', { drop: true });
+      // tangerine's timer is the attempt's deadline + 1 s; the exchange is handed a signal that never aborts.
+      const exchange = new DohExchange([dns.httpAddress!], 'http', 50);
+      try {
+        const started = Date.now();
+        const result = await exchange.exchange(0, { name: 'a.example.test', type: 'A', dnssec: false, checkingDisabled: false }, new AbortController().signal);
+        expect(result.ok).toBe(false);
+        expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+      } finally {
+        exchange.close();
+      }
     });
   });
 

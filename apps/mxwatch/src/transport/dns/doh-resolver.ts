@@ -52,6 +52,19 @@ interface AttemptState {
   raw: Buffer | null;
   /** Settles when a protocol diagnosis started after a failure has finished. */
   diagnosis: Promise<void> | null;
+  /** Ends the request in flight (tangerine's backstop timer, through the controller it was handed). */
+  expire: ((reason?: unknown) => void) | null;
+}
+
+/** Where a DoH server's requests go, parsed once per server instead of once per request. */
+interface DohTarget {
+  origin: string;
+  /** `host:port` as configured (IPv6 in brackets). */
+  host: string;
+  /** Without brackets, as sockets take it. */
+  hostname: string;
+  port: number;
+  isHttps: boolean;
 }
 
 // tangerine is CommonJS (`module.exports = Tangerine`) typed as `export default`: under nodenext
@@ -148,21 +161,20 @@ export class DohExchange implements DnsExchange {
   }
 
   async exchange(index: number, question: DnsQuestion, signal: AbortSignal): Promise<ExchangeResult> {
-    const controller = new AbortController();
-    const onAbort = () => controller.abort(signal.reason);
     if (signal.aborted) return { ok: false, error: 'aborted', cause: 'aborted' };
-    signal.addEventListener('abort', onAbort, { once: true });
-    const state: AttemptState = { server: this.servers[index], question, transportError: null, badResponse: null, httpStatus: null, raw: null, diagnosis: null };
-    this.attemptStates.set(controller.signal, state);
+    const state: AttemptState = { server: this.servers[index], question, transportError: null, badResponse: null, httpStatus: null, raw: null, diagnosis: null, expire: null };
+    this.attemptStates.set(signal, state);
+    // tangerine wants an AbortController, to abort on its own (backstop) timer. It gets the
+    // attempt's signal with an `abort` that ends the request in flight instead of a controller
+    // of its own: one EventTarget less per question, and the caller's signal is read directly.
+    const controller = { signal, abort: (reason?: unknown) => state.expire?.(reason) };
     let result: unknown = undefined;
     let error: unknown = undefined;
     try {
       // noThrowOnNODATA: tangerine's hidden option, so the empty answer it is handed (see `request`) costs it no Error.
-      result = await this.clients[index].resolve(question.name, question.type, { noThrowOnNODATA: true } as object, controller);
+      result = await this.clients[index].resolve(question.name, question.type, { noThrowOnNODATA: true } as object, controller as unknown as AbortController);
     } catch (err) {
       error = err;
-    } finally {
-      signal.removeEventListener('abort', onAbort);
     }
     if (state.diagnosis) await state.diagnosis;
 
@@ -196,6 +208,29 @@ export class DohExchange implements DnsExchange {
   }
 
   // ------------------------------------------------------------------------------------------
+
+  private readonly targets = new Map<string, DohTarget>();
+
+  /** The server and path of a URL tangerine built (`<protocol>://<server>/dns-query?dns=...`). */
+  private targetOf(url: string): { target: DohTarget; path: string } {
+    const slash = url.indexOf('/', url.indexOf('//') + 2);
+    const prefix = slash < 0 ? url : url.slice(0, slash);
+    let target = this.targets.get(prefix);
+    if (!target) {
+      const parsed = new URL(prefix);
+      const isHttps = parsed.protocol === 'https:';
+      target = {
+        origin: parsed.origin,
+        host: parsed.host,
+        hostname: parsed.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(parsed.port || (isHttps ? 443 : 80)),
+        isHttps,
+      };
+      // tangerine only builds URLs for the configured servers: the map stays as small as their list.
+      if (this.targets.size < 64) this.targets.set(prefix, target);
+    }
+    return { target, path: slash < 0 ? '/' : url.slice(slash) };
+  }
 
   /**
    * The HTTP client handed to tangerine. It never rejects: a rejected request would leave
@@ -231,20 +266,29 @@ export class DohExchange implements DnsExchange {
         finish(synthetic(599));
       };
       if (options.signal.aborted) return finish(synthetic(599));
+      if (state) state.expire = onAbort;
 
-      const target = new URL(url);
+      let target: DohTarget;
+      let path: string;
+      try {
+        ({ target, path } = this.targetOf(url));
+      } catch (err) {
+        return fail(`unusable DoH URL ${url}: ${describeError(err)}`, 'badresp');
+      }
       let body: Buffer | undefined = options.body ? Buffer.from(options.body) : undefined;
       if (state && (state.question.dnssec || state.question.checkingDisabled)) {
         // DO and CD are ours to set: tangerine 2.0.2 has no DNSSEC option (and sets neither).
         try {
           if (body) body = applyQuestionFlags(body, state.question);
-          const dns = target.searchParams.get('dns');
-          if (dns) target.searchParams.set('dns', applyQuestionFlags(Buffer.from(dns, 'base64url'), state.question).toString('base64url'));
+          const withFlags = new URL(path, target.origin);
+          const dns = withFlags.searchParams.get('dns');
+          if (dns) withFlags.searchParams.set('dns', applyQuestionFlags(Buffer.from(dns, 'base64url'), state.question).toString('base64url'));
+          path = `${withFlags.pathname}${withFlags.search}`;
         } catch (err) {
           return fail(`could not rewrite the DoH query: ${describeError(err)}`, 'badresp');
         }
       }
-      const isHttps = target.protocol === 'https:';
+      const isHttps = target.isHttps;
       /** Reads a response body (HTTP/1.1 or HTTP/2) within the cap. */
       const receive = (status: number, headers: Record<string, string>, body: NodeJS.ReadableStream) => {
         const declared = Number(headers['content-length']);
@@ -290,7 +334,7 @@ export class DohExchange implements DnsExchange {
           const headers: Record<string, string> = {};
           for (const [k, v] of Object.entries(options.headers)) if (!['host', 'connection'].includes(k.toLowerCase())) headers[k.toLowerCase()] = v;
           if (body) headers['content-length'] = String(body.length);
-          stream = this.h2Session(target.origin).request({ ':method': options.method, ':path': `${target.pathname}${target.search}`, ...headers });
+          stream = this.h2Session(target.origin).request({ ':method': options.method, ':path': path, ...headers });
         } catch (err) {
           return h2Fail(describeError(err));
         }
@@ -317,7 +361,9 @@ export class DohExchange implements DnsExchange {
         // Say so: an HTTP/2-only server then refuses the handshake instead of answering garbage.
         ...(isHttps ? { ALPNProtocols: ['http/1.1'] } : {}),
       };
-      req = isHttps ? httpsRequest(target, requestOptions, onResponse) : httpRequest(target, requestOptions, onResponse);
+      // host, port and path given apart: a URL object would be parsed and copied into options again by node:http.
+      const where = { host: target.hostname, port: target.port, path };
+      req = isHttps ? httpsRequest({ ...where, ...requestOptions }, onResponse) : httpRequest({ ...where, ...requestOptions }, onResponse);
       req.on('error', (e) => {
         if (done) return;
         const cause = describeError(e);
@@ -332,7 +378,7 @@ export class DohExchange implements DnsExchange {
           if (isHttps || !state) return viaH2(cause);
           return viaH2(cause, (h2Cause) => {
             stream = undefined;
-            state.diagnosis = speaksTls(target.hostname, Number(target.port || 80), options.signal).then((tls) => {
+            state.diagnosis = speaksTls(target.hostname, target.port, options.signal).then((tls) => {
               fail(tls ? `${target.host} speaks TLS, not plain HTTP (${cause}): use protocol https` : `${cause}; HTTP/2: ${h2Cause}`);
             });
           });
