@@ -47,5 +47,7 @@ describe(toStorable.name, () => {
     expect(out.e).toBe(value.e);
     // A key alone can need work.
     expect(toStorable({ 'k\u0000': 1, m: 2 })).toEqual({ 'k\u2400': 1, m: 2 });
+    // Keys before the first that needs work are copied, in their order.
+    expect(Object.entries(toStorable({ a: 1, b: 'x', 'k\u0000': 2, z: 3 }))).toEqual([['a', 1], ['b', 'x'], ['k\u2400', 2], ['z', 3]]);
   });
 });

@@ -48,15 +48,20 @@ export function toStorable<T>(value: T): T {
     return (out ?? value) as T;
   }
   if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    const entries = Object.entries(value);
+    // for...in, not Object.entries: no array per object walked (every object of every result's
+    // details, once per stored run). A plain object inherits no enumerable key from Object.prototype.
+    const obj = value as Record<string, unknown>;
     let out: Record<string, unknown> | undefined;
-    for (let i = 0; i < entries.length; i++) {
-      const [k, v] = entries[i]!;
+    for (const k in obj) {
+      const v = obj[k];
       const ck = toStorableText(k);
       const cv = toStorable(v);
       if (out === undefined && (ck !== k || cv !== v)) {
         out = {};
-        for (let j = 0; j < i; j++) out[entries[j]![0]] = entries[j]![1];
+        for (const j in obj) {
+          if (j === k) break;
+          out[j] = obj[j];
+        }
       }
       if (out !== undefined) out[ck] = cv;
     }

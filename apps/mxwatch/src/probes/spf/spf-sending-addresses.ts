@@ -25,7 +25,9 @@ export function spfSendingAddresses(result: Pick<ProbeResult<SpfDetails>, 'statu
 function addressesOf(network: string): string[] {
   let parsed: [ipaddr.IPv4 | ipaddr.IPv6, number];
   try {
-    parsed = ipaddr.parseCIDR(network);
+    // By family, not ipaddr.parseCIDR: that tries IPv6 first and builds (and throws) an Error for
+    // every IPv4 network, once per network per check.
+    parsed = network.includes(':') ? ipaddr.IPv6.parseCIDR(network) : ipaddr.IPv4.parseCIDR(network);
   } catch {
     return [];
   }
