@@ -72,7 +72,8 @@ interface DohTarget {
 const Tangerine = ((tangerineModule as unknown as { default?: unknown }).default ?? tangerineModule) as typeof tangerineModule.default;
 type Tangerine = InstanceType<typeof Tangerine>;
 
-type TangerineResponse = { statusCode: number; headers: Record<string, string>; body: { arrayBuffer: () => Promise<ArrayBuffer> } };
+/** tangerine takes a Buffer body as it is (`Buffer.isBuffer(body)`): no ArrayBuffer, promise or copy per answer. */
+type TangerineResponse = { statusCode: number; headers: Record<string, string>; body: Buffer };
 type TangerineRequestOptions = { method: string; headers: Record<string, string>; signal: AbortSignal; body?: Buffer | Uint8Array };
 
 /** OpenSSL's words when the peer answered a ClientHello with something that is not TLS. */
@@ -305,16 +306,16 @@ export class DohExchange implements DnsExchange {
         body.on('error', (e: Error) => fail(`DoH response broken: ${describeError(e)}`));
         body.on('end', () => {
           if (done) return;
-          const buffer = Buffer.concat(chunks);
+          const buffer = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
           if (state && status >= 200 && status < 300) {
             // Only our decoder reads the answer (exchange() uses state.raw): tangerine gets an empty
             // NOERROR message instead, so it neither decodes the answer a second time nor builds an
             // Error for every NXDOMAIN and NODATA (a few percent of a check's CPU).
             state.raw = buffer;
-            return finish({ statusCode: status, headers, body: bodyOf(EMPTY_ANSWER) });
+            return finish({ statusCode: status, headers, body: EMPTY_ANSWER });
           }
           if (state) state.httpStatus = status;
-          finish({ statusCode: status, headers, body: bodyOf(buffer) });
+          finish({ statusCode: status, headers, body: buffer });
         });
       };
       const onResponse = (res: IncomingMessage) => receive(res.statusCode ?? 0, res.headers as Record<string, string>, res);
@@ -424,12 +425,10 @@ function synthesiseAnswer(question: DnsQuestion, addresses: unknown[]): packet.D
 /** A DNS response with no question and no record, rcode NOERROR. */
 const EMPTY_ANSWER = packet.encode({ type: 'response', id: 0, flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE, questions: [], answers: [] });
 
-function bodyOf(buffer: Buffer): TangerineResponse['body'] {
-  return { arrayBuffer: async () => buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer };
-}
+const NO_BODY = Buffer.alloc(0);
 
 function synthetic(status: number): TangerineResponse {
-  return { statusCode: status, headers: {}, body: bodyOf(Buffer.alloc(0)) };
+  return { statusCode: status, headers: {}, body: NO_BODY };
 }
 
 export class DohResolver extends CachingResolver {
