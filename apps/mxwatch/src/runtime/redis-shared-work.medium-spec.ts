@@ -54,21 +54,23 @@ describe(RedisSharedWork.name, () => {
     });
   });
 
-  it('should not probe again when the other worker stored its result between our read and our taking the flight', async () => {
+  it('should give a worker that asks right after another stored its result that result, not the flight', async () => {
     const a = worker();
     const bClient = client();
-    // B's SET NX of the flight waits until A has stored its result and let go of the flight.
+    // B's one round trip (result or flight, atomically) waits until A has stored its result and let
+    // go of the flight: a read and a SET NX apart once probed the address twice.
     let aDone!: Promise<unknown>;
-    const slowSet = new Proxy(bClient, {
+    const slowClaim = new Proxy(bClient, {
       get(target, prop, receiver) {
-        if (prop !== 'set') return Reflect.get(target, prop, receiver);
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (prop !== 'mxwatchFleet_claim' || typeof value !== 'function') return value;
         return async (...args: unknown[]) => {
-          if (args.includes('NX')) await aDone;
-          return (target.set as (...a: unknown[]) => Promise<unknown>)(...args);
+          await aDone;
+          return (value as (...a: unknown[]) => Promise<unknown>).apply(receiver, args);
         };
       },
     });
-    const b = new RedisSharedWork(slowSet, { prefix: keys.prefix });
+    const b = new RedisSharedWork(slowClaim, { prefix: keys.prefix });
     let calls = 0;
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
@@ -86,6 +88,24 @@ describe(RedisSharedWork.name, () => {
     release();
     expect(await fromB).toBe('from a');
     expect(calls).toBe(1);
+    expect(b.stats).toMatchObject({ redisHits: 1, ran: 0, waited: 0 });
+  });
+
+  it('should read a result stored by the previous release of this code as a miss, never as a wrong value', async () => {
+    const raw = client();
+    // The old format: JSON of { at, value } under sw:r:, which no longer exists for this release.
+    await raw.set(`${keys.prefix}:sw:r:old`, JSON.stringify({ at: Date.now(), value: 'stale format' }), 'PX', 60_000);
+    const w = worker();
+    expect(await w.run('old', 60_000, async () => 'probed')).toBe('probed');
+    // Text under the new key that is not `<at>|<json>` is probed again at once, not decoded nor waited on.
+    await raw.set(`${keys.prefix}:sw:r2:junk`, 'not|json', 'PX', 60_000);
+    expect(await worker().run('junk', 60_000, async () => 'probed again')).toBe('probed again');
+    await raw.set(`${keys.prefix}:sw:r2:broken`, `${Date.now()}|{"at":`, 'PX', 60_000);
+    const fixer = worker();
+    expect(await fixer.run('broken', 60_000, async () => 'probed once more')).toBe('probed once more');
+    expect(fixer.stats).toMatchObject({ ran: 1, waited: 0 });
+    // What it stored is what the next worker reads.
+    expect(await worker().run('broken', 60_000, async () => 'not again')).toBe('probed once more');
   });
 
   it('should probe a key once across workers asking at the same time, and give all of them the result', async () => {

@@ -84,11 +84,82 @@ export interface FleetSharing {
   perAddress: RedisKeyedLimiter;
 }
 
+/**
+ * One round trip where there were three: the result, if there is one young enough
+ * (`at >= ARGV[1]`, the stored text being `<at>|<json>`), else the flight (`{2}` taken, `{0}`
+ * held by another worker). Atomic, so a worker that stored its result and let go of the flight
+ * between a read and a SET NX can no longer be missed (the second read that covered that race
+ * is gone too).
+ */
+const CLAIM = `
+local r = redis.call('get', KEYS[1])
+if r then
+  local sep = string.find(r, '|', 1, true)
+  local at = sep and tonumber(string.sub(r, 1, sep - 1))
+  if at and at >= tonumber(ARGV[1]) then return {1, r} end
+end
+if redis.call('set', KEYS[2], ARGV[2], 'PX', ARGV[3], 'NX') then return {2} end
+return {0}`;
+/** The result stored and the flight let go (if still ours), in one round trip. */
+const STORE = `
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('get', KEYS[2]) == ARGV[3] then redis.call('del', KEYS[2]) end
+return 1`;
 const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+const ACQUIRE = `
+redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[1])
+if redis.call('zcard', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('zadd', KEYS[1], ARGV[3], ARGV[4])
+  redis.call('pexpire', KEYS[1], ARGV[5])
+  return 1
+end
+return 0`;
+const EXTEND = `if redis.call('zscore', KEYS[1], ARGV[2]) then redis.call('zadd', KEYS[1], ARGV[1], ARGV[2]) redis.call('pexpire', KEYS[1], ARGV[3]) return 1 end return 0`;
+
+type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
+interface FleetScripts {
+  claim: ScriptCall;
+  store: ScriptCall;
+  release: ScriptCall;
+  acquire: ScriptCall;
+  extend: ScriptCall;
+}
+const SCRIPTS: Record<keyof FleetScripts, { keys: number; lua: string }> = {
+  claim: { keys: 2, lua: CLAIM },
+  store: { keys: 2, lua: STORE },
+  release: { keys: 1, lua: RELEASE },
+  acquire: { keys: 1, lua: ACQUIRE },
+  extend: { keys: 1, lua: EXTEND },
+};
+const defined = new WeakMap<Redis, FleetScripts>();
+
+/**
+ * The scripts as ioredis commands of this connection: sent as EVALSHA (the script's text and
+ * Redis's hashing of it once per connection, not once per call), EVAL again after a NOSCRIPT.
+ */
+function scriptsOf(redis: Redis): FleetScripts {
+  let known = defined.get(redis);
+  if (!known) {
+    const commands = redis as unknown as Record<string, ScriptCall>;
+    const out = {} as FleetScripts;
+    for (const [name, { keys, lua }] of Object.entries(SCRIPTS) as Array<[keyof FleetScripts, { keys: number; lua: string }]>) {
+      const command = `mxwatchFleet_${name}`;
+      if (typeof commands[command] !== 'function') redis.defineCommand(command, { numberOfKeys: keys, lua });
+      out[name] = (...args) => commands[command]!(...args);
+    }
+    defined.set(redis, (known = out));
+  }
+  return known;
+}
 
 interface Stored {
   at: number;
   value: unknown;
+}
+
+/** A result as kept in Redis: the time it was obtained, readable by CLAIM, then the value. */
+function storedText(at: number, value: unknown): string {
+  return `${at}|${sharedCodec.encode({ at, value })}`;
 }
 
 export class RedisSharedWork {
@@ -104,10 +175,13 @@ export class RedisSharedWork {
   /** Counters for tests and metrics: results found in Redis, probes run here, waits on another worker's flight. */
   readonly stats = { redisHits: 0, ran: 0, waited: 0, fallbacks: 0 };
 
+  private readonly scripts: FleetScripts;
+
   constructor(
     private readonly redis: Redis,
     private readonly options: RedisSharedWorkOptions,
   ) {
+    this.scripts = scriptsOf(redis);
     this.now = options.now ?? Date.now;
     this.resultTtlMs = options.resultTtlMs ?? 24 * 3600_000;
     this.flightTtlMs = options.flightTtlMs ?? 120_000;
@@ -130,7 +204,8 @@ export class RedisSharedWork {
   }
 
   private resultKey(key: string): string {
-    return `${this.options.prefix}:sw:r:${key}`;
+    // r2: `<at>|<json>` (CLAIM reads the time); an older release's `sw:r:` JSON is never read as such.
+    return `${this.options.prefix}:sw:r2:${key}`;
   }
 
   private flightKey(key: string): string {
@@ -141,40 +216,43 @@ export class RedisSharedWork {
     const token = randomUUID();
     let waitMs = 20;
     const giveUpAt = this.now() + this.flightTtlMs + 5_000;
+    const resultKey = this.resultKey(key);
+    const flightKey = this.flightKey(key);
     for (;;) {
-      let fresh: Stored | null;
-      let mine: boolean;
+      let claim: [number, string?];
       try {
-        fresh = await this.read(key, maxAgeMs);
-        if (fresh) {
-          this.stats.redisHits++;
-          return fresh as { at: number; value: T };
-        }
-        mine = (await this.redis.set(this.flightKey(key), token, 'PX', this.flightTtlMs, 'NX')) === 'OK';
+        const minAt = this.now() - maxAgeMs;
+        claim = (await this.scripts.claim(resultKey, flightKey, Number.isFinite(minAt) ? String(Math.floor(minAt)) : '-1e308', token, this.flightTtlMs)) as [number, string?];
       } catch {
         // Redis unreachable: probe here, as a single process would.
         this.stats.fallbacks++;
         const at = this.now();
         return { at, value: await fn() };
       }
-      if (mine) {
-        try {
-          // The worker that held the flight stores its result before it lets go of the flight: one
-          // that finished between our read and our SET NX has left it here. Without this second
-          // look the address was probed twice in a cycle (1 in 2,447 listeners in the bench).
-          const raced = await this.read(key, maxAgeMs).catch(() => null);
-          if (raced) {
-            this.stats.redisHits++;
-            return raced as { at: number; value: T };
-          }
-          this.stats.ran++;
-          const at = this.now();
-          const value = await fn();
-          await this.redis.set(this.resultKey(key), sharedCodec.encode({ at, value }), 'PX', this.resultTtlMs).catch(() => undefined);
-          return { at, value };
-        } finally {
-          await this.redis.eval(RELEASE, 1, this.flightKey(key), token).catch(() => undefined);
+      if (claim[0] === 1) {
+        const stored = this.decode(claim[1]!);
+        if (stored) {
+          this.stats.redisHits++;
+          return stored as { at: number; value: T };
         }
+        // Unreadable (not written by this code): dropped, and the key is claimed again at once.
+        await this.redis.del(resultKey).catch(() => undefined);
+        continue;
+      }
+      if (claim[0] === 2) {
+        this.stats.ran++;
+        const at = this.now();
+        let value: T;
+        try {
+          value = await fn();
+        } catch (e) {
+          await this.scripts.release(flightKey, token).catch(() => undefined);
+          throw e;
+        }
+        // Stored before the flight is let go, in the same script: a worker that finds the flight
+        // free finds the result too.
+        await this.scripts.store(resultKey, flightKey, storedText(at, value), this.resultTtlMs, token).catch(() => undefined);
+        return { at, value };
       }
       // Another worker is probing this key: wait for its result (or for its flight to lapse).
       this.stats.waited++;
@@ -188,23 +266,16 @@ export class RedisSharedWork {
     }
   }
 
-  private async read(key: string, maxAgeMs: number): Promise<Stored | null> {
-    const text = await this.redis.get(this.resultKey(key));
-    if (text === null) return null;
-    const stored = sharedCodec.decode<Stored>(text);
-    return this.now() - stored.at <= maxAgeMs ? stored : null;
+  /** A stored result's text (`<at>|<json>`); null when it cannot be read (then the key is probed again). */
+  private decode(text: string): Stored | null {
+    const sep = text.indexOf('|');
+    try {
+      return sharedCodec.decode<Stored>(text.slice(sep + 1));
+    } catch {
+      return null;
+    }
   }
 }
-
-const ACQUIRE = `
-redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[1])
-if redis.call('zcard', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('zadd', KEYS[1], ARGV[3], ARGV[4])
-  redis.call('pexpire', KEYS[1], ARGV[5])
-  return 1
-end
-return 0`;
-const EXTEND = `if redis.call('zscore', KEYS[1], ARGV[2]) then redis.call('zadd', KEYS[1], ARGV[1], ARGV[2]) redis.call('pexpire', KEYS[1], ARGV[3]) return 1 end return 0`;
 
 /**
  * At most `concurrency` tasks per key across the fleet: a sorted set of leases per key (score =
@@ -215,11 +286,13 @@ export class RedisKeyedLimiter {
   private readonly local: KeyedLimiter;
   private readonly leaseMs: number;
   readonly stats = { waited: 0, fallbacks: 0 };
+  private readonly scripts: FleetScripts;
 
   constructor(
     private readonly redis: Redis,
     private readonly options: { prefix: string; concurrency?: number; leaseMs?: number; maxWaitMs?: number },
   ) {
+    this.scripts = scriptsOf(redis);
     this.local = new KeyedLimiter(options.concurrency ?? 1);
     this.leaseMs = options.leaseMs ?? 30_000;
   }
@@ -238,7 +311,7 @@ export class RedisKeyedLimiter {
       let got: boolean;
       try {
         const now = Date.now();
-        got = (await this.redis.eval(ACQUIRE, 1, k, String(now), String(concurrency), String(now + this.leaseMs), token, String(this.leaseMs * 2))) === 1;
+        got = (await this.scripts.acquire(k, String(now), String(concurrency), String(now + this.leaseMs), token, String(this.leaseMs * 2))) === 1;
       } catch {
         this.stats.fallbacks++;
         return fn();
@@ -255,7 +328,7 @@ export class RedisKeyedLimiter {
     }
     const extend = setInterval(() => {
       const now = Date.now();
-      void this.redis.eval(EXTEND, 1, k, String(now + this.leaseMs), token, String(this.leaseMs * 2)).catch(() => undefined);
+      void this.scripts.extend(k, String(now + this.leaseMs), token, String(this.leaseMs * 2)).catch(() => undefined);
     }, Math.floor(this.leaseMs / 3));
     extend.unref();
     try {
