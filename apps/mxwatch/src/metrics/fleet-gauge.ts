@@ -116,6 +116,41 @@ export class FleetGauge<T extends string = string> {
     this.unordered.delete(s);
   }
 
+  /**
+   * Whether `s` is still this gauge's series and `labels`, as given, would write its text: what
+   * `set(labels, ...)` would find, checked without building the text (no allocation). False
+   * whenever in doubt (a value that needs escaping, labels not in declared order): the caller
+   * then sets the series the ordinary way.
+   */
+  shows(s: Series, labels: LabelValues<T>): boolean {
+    if (this.unordered.has(s) || this.series.get(s.text) !== s) return false;
+    const text = s.text;
+    let at = 0;
+    let first = true;
+    for (const name in labels) {
+      const v = (labels as Record<string, unknown>)[name];
+      if (typeof v !== 'string' || NEEDS_ESCAPE.test(v)) return false;
+      if (first) {
+        if (text.charCodeAt(0) !== 123 /* { */) return false;
+        at = 1;
+        first = false;
+      } else {
+        if (text.charCodeAt(at) !== 44 /* , */) return false;
+        at += 1;
+      }
+      if (!text.startsWith(name, at)) return false;
+      at += name.length;
+      if (text.charCodeAt(at) !== 61 /* = */ || text.charCodeAt(at + 1) !== 34 /* " */) return false;
+      at += 2;
+      if (!text.startsWith(v, at)) return false;
+      at += v.length;
+      if (text.charCodeAt(at) !== 34 /* " */) return false;
+      at += 1;
+    }
+    if (first) return text === '';
+    return at === text.length - 1 && text.charCodeAt(at) === 125 /* } */;
+  }
+
   /** The series' key: its label text in declared order. */
   keyOf(s: Series): string {
     return this.unordered.get(s)?.key ?? s.text;

@@ -208,6 +208,26 @@ describe(MetricsService.name, () => {
     expect(await series(svc, 'mxwatch_starttls_supported')).toEqual([{ host: 'mx1.shared.test', ip: '127.0.0.11', port: '25', value: '0' }]);
   });
 
+  it('should keep a host series that the same result sets again, and set it anew when its value changes or it went missing', async () => {
+    const svc = service();
+    svc.recordCheck(completed('alpha.test', { hosts: [MX1] }));
+    const before = await series(svc, 'mxwatch_tls_cert_not_after_timestamp_seconds');
+    // Every domain on a provider's MX brings the same result about it: nothing changes.
+    svc.recordCheck(completed('beta.test', { hosts: [MX1] }));
+    svc.recordCheck(completed('gamma.test', { hosts: [MX1] }));
+    expect(await series(svc, 'mxwatch_tls_cert_not_after_timestamp_seconds')).toEqual(before);
+    // A new certificate: the value follows.
+    svc.recordCheck(completed('beta.test', { hosts: [{ ...MX1, starttls: { notAfter: '2028-01-01T00:00:00.000Z' } }] }));
+    expect((await series(svc, 'mxwatch_tls_cert_not_after_timestamp_seconds')).map((x) => x.value)).toEqual([String(Date.parse('2028-01-01T00:00:00.000Z') / 1000)]);
+    // A series gone from its gauge (a reset) is set again by the next result, though that result is the same.
+    svc.m.registry.getSingleMetric('mxwatch_starttls_supported')!.reset();
+    svc.recordCheck(completed('gamma.test', { hosts: [{ ...MX1, starttls: { notAfter: '2028-01-01T00:00:00.000Z' } }] }));
+    expect(await series(svc, 'mxwatch_starttls_supported')).toEqual([{ host: 'mx1.shared.test', ip: '127.0.0.11', port: '25', value: '1' }]);
+    // And the host still goes with the last domain that mentions it.
+    for (const d of ['alpha.test', 'beta.test', 'gamma.test']) svc.forgetDomain(d);
+    for (const name of PER_HOST) expect(await series(svc, name), name).toEqual([]);
+  });
+
   it('should drop the certificate expiry of a port that no longer serves a certificate', async () => {
     const svc = service();
     svc.recordCheck(completed('alpha.test', { hosts: [MX1] }));

@@ -347,6 +347,13 @@ export class MetricsService implements OnModuleInit {
       // The domain whose result is shown may now bring an older one: then the best is found again.
       if (!wins(at, domain, entity.at, entity.by) && (entity.by !== domain || this.orphan(entity, domain) !== domain)) return entity;
     }
+    if (this.showsAlready(entity, samples)) {
+      // The same series with the same values (a provider's MX, asked about by every domain on it):
+      // nothing to build or look up again.
+      entity.at = at;
+      entity.by = domain;
+      return entity;
+    }
     const stamp = ++this.stamp;
     const series: Series[] = [];
     for (const s of samples) {
@@ -359,6 +366,21 @@ export class MetricsService implements OnModuleInit {
     entity.at = at;
     entity.by = domain;
     return entity;
+  }
+
+  /**
+   * Whether the entity's series are exactly these samples, in order, and still in their gauges:
+   * compared without building a label text or a key (FleetGauge.shows).
+   */
+  private showsAlready(entity: HostEntity, samples: SeriesSample[]): boolean {
+    const held = entity.series;
+    if (held.length !== samples.length) return false;
+    for (let i = 0; i < samples.length; i++) {
+      const s = samples[i]!;
+      const cur = held[i]!;
+      if (cur.value !== s.value || cur.gauge !== this.probeMetrics.get(s.metric) || !cur.gauge.shows(cur, s.labels)) return false;
+    }
+    return true;
   }
 
   /**
