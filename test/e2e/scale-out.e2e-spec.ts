@@ -112,7 +112,7 @@ describe('scale-out: api and workers on Redis', () => {
     expect(leaders).toHaveLength(1);
     // Work shared between domains went through Redis, for every worker to reuse.
     const redis = new Redis({ host: REDIS_HOST, port: REDIS_PORT });
-    const [, shared] = await redis.scan('0', 'MATCH', `mxwatch:*:${db.name}:sw:r:*`, 'COUNT', 100_000);
+    const [, shared] = await redis.scan('0', 'MATCH', `mxwatch:*:${db.name}:sw:r2:*`, 'COUNT', 100_000);
     redis.disconnect();
     expect(shared.length).toBeGreaterThan(0);
   });
