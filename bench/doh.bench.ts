@@ -17,17 +17,11 @@ import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createResolver } from '../apps/mxwatch/src/transport/dns/resolver-factory.js';
+import { envInt, median } from './fleet/report.js';
 
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const n = raw ? Number(raw) : fallback;
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive whole number, got ${raw}`);
-  return n;
-}
-
-const LOOKUPS = envInt('BENCH_DOH_LOOKUPS', 10_000);
-const INFLIGHT = envInt('BENCH_DOH_INFLIGHT', 50);
-const PASSES = envInt('BENCH_DOH_PASSES', 6);
+const LOOKUPS = envInt('BENCH_DOH_LOOKUPS', 10_000, 1, 10_000_000);
+const INFLIGHT = envInt('BENCH_DOH_INFLIGHT', 50, 1, 10_000);
+const PASSES = envInt('BENCH_DOH_PASSES', 6, 1, 1_000);
 const WARMUP = 3 * Math.min(LOOKUPS, 5_000);
 const COMPARE = process.env.BENCH_DOH_COMPARE;
 
@@ -73,10 +67,6 @@ async function main(): Promise<void> {
       const order = p % 2 === 0 ? resolvers.map((_, i) => i) : resolvers.map((_, i) => resolvers.length - 1 - i);
       for (const i of order) perPass[i]!.push(await pass(resolvers[i]!, LOOKUPS));
     }
-    const median = (xs: number[]) => {
-      const s = [...xs].sort((a, b) => a - b);
-      return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-    };
     const figures = builds.map((b, i) => ({ build: b.label, medianUs: median(perPass[i]!), minUs: Math.min(...perPass[i]!), passesUs: perPass[i]!.map((x) => Math.round(x * 10) / 10) }));
     for (const f of figures) console.log(`  ${f.build}: median ${f.medianUs.toFixed(1)} µs CPU per lookup (min ${f.minUs.toFixed(1)}; passes ${f.passesUs.join(', ')})`);
     if (figures.length === 2) console.log(`  this build / ${COMPARE}: ${(figures[1]!.medianUs / figures[0]!.medianUs).toFixed(3)} (median over median)`);

@@ -25,18 +25,10 @@ import { FastSmtpFleet, pickPorts } from './fleet/fast-smtp.js';
 import { FastSmtpShards, listenerCount } from './fleet/fast-smtp-shards.js';
 import { cpuByCommand, machineCpu } from './fleet/machine.js';
 import { buildFleet, describeFleet, MX_ZONE, naiveCounts, publishFleet, type DnsblZoneSpec } from './fleet/fleet-model.js';
-import { fmtBytes, fmtInt, fmtMb, fmtMs, median, percentile, section, table } from './fleet/report.js';
+import { envInt, fmtBytes, fmtInt, fmtMb, fmtMs, median, percentile, section, table } from './fleet/report.js';
 
 // ------------------------------------------------------------------------------------------
 // Settings
-
-function envInt(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be a whole number between ${min} and ${max}, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 const DOMAINS = envInt('BENCH_DOMAINS', 10_000, 10, 200_000);
 const CONCURRENCY = envInt('BENCH_CONCURRENCY', 50, 1, 10_000);

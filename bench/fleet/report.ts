@@ -1,4 +1,13 @@
-/** Small helpers to summarise samples and print aligned tables. */
+/** Small helpers to read settings, summarise samples and print aligned tables. */
+
+/** A whole-number setting from the environment, `fallback` when unset, refused outside [min, max]. */
+export function envInt(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be a whole number between ${min} and ${max}, got ${JSON.stringify(raw)}`);
+  return n;
+}
 
 export function percentile(samples: number[], p: number): number {
   if (samples.length === 0) return NaN;

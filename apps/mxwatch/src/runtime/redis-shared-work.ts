@@ -116,21 +116,15 @@ end
 return 0`;
 const EXTEND = `if redis.call('zscore', KEYS[1], ARGV[2]) then redis.call('zadd', KEYS[1], ARGV[1], ARGV[2]) redis.call('pexpire', KEYS[1], ARGV[3]) return 1 end return 0`;
 
-type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
-interface FleetScripts {
-  claim: ScriptCall;
-  store: ScriptCall;
-  release: ScriptCall;
-  acquire: ScriptCall;
-  extend: ScriptCall;
-}
-const SCRIPTS: Record<keyof FleetScripts, { keys: number; lua: string }> = {
+const SCRIPTS = {
   claim: { keys: 2, lua: CLAIM },
   store: { keys: 2, lua: STORE },
   release: { keys: 1, lua: RELEASE },
   acquire: { keys: 1, lua: ACQUIRE },
   extend: { keys: 1, lua: EXTEND },
 };
+type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
+type FleetScripts = Record<keyof typeof SCRIPTS, ScriptCall>;
 const defined = new WeakMap<Redis, FleetScripts>();
 
 /**
@@ -142,7 +136,7 @@ function scriptsOf(redis: Redis): FleetScripts {
   if (!known) {
     const commands = redis as unknown as Record<string, ScriptCall>;
     const out = {} as FleetScripts;
-    for (const [name, { keys, lua }] of Object.entries(SCRIPTS) as Array<[keyof FleetScripts, { keys: number; lua: string }]>) {
+    for (const [name, { keys, lua }] of Object.entries(SCRIPTS) as Array<[keyof FleetScripts, (typeof SCRIPTS)['claim']]>) {
       const command = `mxwatchFleet_${name}`;
       if (typeof commands[command] !== 'function') redis.defineCommand(command, { numberOfKeys: keys, lua });
       out[name] = (...args) => commands[command]!(...args);
@@ -157,9 +151,9 @@ interface Stored {
   value: unknown;
 }
 
-/** A result as kept in Redis: the time it was obtained, readable by CLAIM, then the value. */
+/** A result as kept in Redis: the time it was obtained, readable by CLAIM, then the value (wrapped: it may be `undefined`). */
 function storedText(at: number, value: unknown): string {
-  return `${at}|${sharedCodec.encode({ at, value })}`;
+  return `${at}|${sharedCodec.encode({ value })}`;
 }
 
 export class RedisSharedWork {
@@ -266,11 +260,11 @@ export class RedisSharedWork {
     }
   }
 
-  /** A stored result's text (`<at>|<json>`); null when it cannot be read (then the key is probed again). */
+  /** A stored result's text (`<at>|<json>`, as storedText writes it); null when it cannot be read (then the key is probed again). */
   private decode(text: string): Stored | null {
     const sep = text.indexOf('|');
     try {
-      return sharedCodec.decode<Stored>(text.slice(sep + 1));
+      return { at: Number(text.slice(0, sep)), value: sharedCodec.decode<{ value: unknown }>(text.slice(sep + 1)).value };
     } catch {
       return null;
     }

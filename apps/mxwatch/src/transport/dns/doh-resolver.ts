@@ -355,6 +355,10 @@ export class DohExchange implements DnsExchange {
       options.signal.addEventListener('abort', onAbort, { once: true });
       if (this.h2Origins.has(target.origin)) return viaH2(null);
       const requestOptions = {
+        // host, port and path given apart: a URL object would be parsed and copied into options again by node:http.
+        host: target.hostname,
+        port: target.port,
+        path,
         method: options.method,
         headers: body ? { ...options.headers, 'content-length': String(body.length) } : options.headers,
         agent: isHttps ? this.httpsAgent : this.httpAgent,
@@ -362,9 +366,7 @@ export class DohExchange implements DnsExchange {
         // Say so: an HTTP/2-only server then refuses the handshake instead of answering garbage.
         ...(isHttps ? { ALPNProtocols: ['http/1.1'] } : {}),
       };
-      // host, port and path given apart: a URL object would be parsed and copied into options again by node:http.
-      const where = { host: target.hostname, port: target.port, path };
-      req = isHttps ? httpsRequest({ ...where, ...requestOptions }, onResponse) : httpRequest({ ...where, ...requestOptions }, onResponse);
+      req = isHttps ? httpsRequest(requestOptions, onResponse) : httpRequest(requestOptions, onResponse);
       req.on('error', (e) => {
         if (done) return;
         const cause = describeError(e);
@@ -391,11 +393,11 @@ export class DohExchange implements DnsExchange {
   };
 }
 
-/** A TLS handshake attempt (certificate not checked): true when the peer completes one. */
+/** A TLS handshake attempt (certificate not checked) to `host` (no IPv6 brackets): true when the peer completes one. */
 function speaksTls(host: string, port: number, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve(false);
-    const socket = tlsConnect({ host: host.replace(/^\[|\]$/g, ''), port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
+    const socket = tlsConnect({ host, port, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
     const done = (value: boolean) => {
       signal.removeEventListener('abort', onAbort);
       clearTimeout(timer);
