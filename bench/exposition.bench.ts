@@ -4,7 +4,10 @@
  * of series (BENCH_DOMAINS, default 10,000 domains: ~120,000 series), rendered BENCH_RENDERS
  * times. Between two renders BENCH_CHURN (default 10%) of the domains are checked again (their
  * series set anew with new label objects, as a check does: 10,000 domains every 300 s are
- * ~1,000 domains between two scrapes 30 s apart). Prints the median and p90 of one render.
+ * ~1,000 domains between two scrapes 30 s apart; the domains re-set are spread over the fleet,
+ * as checks due at random times are). Prints the median and p90 of one render.
+ * BENCH_KEEP_RENDERED=1 renders as an api replica does: every fleet gauge but the two rebuilt at
+ * each scrape keeps its pages' bytes (FleetGauge.keepRendered), and BENCH_CHURN=0 is a scrape at rest.
  *
  *   npx tsc -p bench/tsconfig.json --outDir <dir> && node <dir>/bench/exposition.bench.js
  *
@@ -12,23 +15,24 @@
  * a time.
  */
 import { performance } from 'node:perf_hooks';
-import { renderPrometheusText } from '../apps/mxwatch/src/metrics/exposition.js';
+import { renderPrometheusText, writePrometheusText, type ExpositionSink } from '../apps/mxwatch/src/metrics/exposition.js';
 import { createMetrics, registerProbeMetrics, type ProbeMetric } from '../apps/mxwatch/src/metrics/metrics.js';
+import { FleetGauge } from '../apps/mxwatch/src/metrics/fleet-gauge.js';
 import { PROBES } from '../apps/mxwatch/src/probes/registry.js';
+import { envInt } from './fleet/report.js';
 
-function envInt(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const n = raw ? Number(raw) : fallback;
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got ${raw}`);
-  return n;
-}
-
-const DOMAINS = envInt('BENCH_DOMAINS', 10_000);
-const RENDERS = envInt('BENCH_RENDERS', 30);
-const CHURN = envInt('BENCH_CHURN', 10) / 100;
+const DOMAINS = envInt('BENCH_DOMAINS', 10_000, 1, 10_000_000);
+const RENDERS = envInt('BENCH_RENDERS', 30, 1, 100_000);
+const CHURN = envInt('BENCH_CHURN', 10, 0, 100) / 100;
+const KEEP = envInt('BENCH_KEEP_RENDERED', 0, 0, 1) === 1;
 
 const m = createMetrics();
 const probeMetrics = registerProbeMetrics(m.registry, PROBES);
+if (KEEP) {
+  // As MetricsService does on a replica that runs no checks.
+  const rebuilt = new Set<unknown>([m.findingsOpen, m.domainFindingsOpen]);
+  for (const gauge of [...Object.values(m), ...probeMetrics.values()]) if (gauge instanceof FleetGauge && !rebuilt.has(gauge)) gauge.keepRendered();
+}
 const g = (name: string) => probeMetrics.get(name) as Extract<ProbeMetric, { set(labels: object, value: number): void }>;
 const PROBE_NAMES = ['mx', 'smtp', 'starttls', 'dnsbl', 'spf', 'dmarc'];
 /** 80% of domains on five providers' MX hosts, the rest self-hosted (as bench/fleet). */
@@ -70,18 +74,36 @@ const first = await renderPrometheusText(m.registry);
 if (stable(first.toString('utf8')) !== stable(reference)) throw new Error('renderPrometheusText differs from prom-client');
 const series = reference.split('\n').filter((l) => l && !l.startsWith('#')).length;
 
+/** Counts the bytes and hands each chunk back at once, as a socket that keeps up does: no copy of the output is timed. */
+let written = 0;
+const sink: ExpositionSink = {
+  write(chunk, done) {
+    written += chunk.length;
+    done?.();
+    return true;
+  },
+  drained: async () => {},
+};
+
 const times: number[] = [];
+// Domains re-set in a scattered order: a stride coprime with the fleet's size visits each once per round.
+let stride = Math.max(1, Math.floor(DOMAINS * 0.618));
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+while (gcd(stride, DOMAINS) !== 1) stride++;
 let next = 0;
 for (let r = 0; r < RENDERS + 3; r++) {
   const churn = Math.round(DOMAINS * CHURN);
-  for (let k = 0; k < churn; k++) check(next++ % DOMAINS, r + 1);
+  for (let k = 0; k < churn; k++) {
+    next = (next + stride) % DOMAINS;
+    check(next, r + 1);
+  }
   const t0 = performance.now();
-  await renderPrometheusText(m.registry);
+  await writePrometheusText(m.registry, sink);
   if (r >= 3) times.push(performance.now() - t0);
 }
 times.sort((a, b) => a - b);
 const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!;
 console.log(
-  `exposition: ${DOMAINS} domains, ${series} series, ${(first.length / 1048576).toFixed(1)} MiB; ${RENDERS} renders, ${Math.round(CHURN * 100)}% of domains re-set between renders: ` +
+  `exposition${KEEP ? ' (pages kept, as on an api replica)' : ''}: ${DOMAINS} domains, ${series} series, ${(first.length / 1048576).toFixed(1)} MiB; ${RENDERS} renders, ${Math.round(CHURN * 100)}% of domains re-set between renders: ` +
     `median ${at(0.5).toFixed(1)} ms, p90 ${at(0.9).toFixed(1)} ms, min ${times[0]!.toFixed(1)} ms`,
 );

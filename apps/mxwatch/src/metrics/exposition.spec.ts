@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { renderPrometheusText, writePrometheusText } from './exposition.js';
-import { FleetGauge } from './fleet-gauge.js';
+import { FleetGauge, PAGE_SERIES } from './fleet-gauge.js';
 
 function fleetRegistry(domains: number): Registry {
   const registry = new Registry();
@@ -154,6 +154,96 @@ describe(renderPrometheusText.name, () => {
     a.set({ domain: 'after.reset', probe: 'mx' }, 1);
     b.set({ domain: 'after.reset', probe: 'mx' }, 1);
     expect((await renderPrometheusText(ours)).toString('utf8')).toBe(await theirs.metrics());
+  });
+
+  it('should write the kept pages of a FleetGauge that keeps its rendering, rendering again only pages that changed', async () => {
+    const ours = new Registry();
+    const theirs = new Registry();
+    const labelNames = ['domain', 'probe'] as const;
+    const a = new FleetGauge({ name: 'x_kept', help: 'kept', labelNames, registers: [ours] });
+    a.keepRendered();
+    const b = new Gauge({ name: 'x_kept', help: 'kept', labelNames, registers: [theirs] });
+    const both = (f: (g: { set(l: object, v: number): void; remove(l: object): void; reset(): void }) => void) => {
+      f(a as never);
+      f(b as never);
+    };
+    const same = async () => expect((await renderPrometheusText(ours)).toString('utf8')).toBe(await theirs.metrics());
+    both((g) => {
+      for (let i = 0; i < 300; i++) g.set({ domain: `d${i}.example`, probe: 'mx' }, i % 3);
+    });
+    await same();
+    const pages = Math.ceil(300 / PAGE_SERIES);
+    expect(a.pagesRendered).toBe(pages);
+    // Nothing changed, or a series set again to the value it has: every page's bytes are kept.
+    await same();
+    both((g) => g.set({ domain: 'd5.example', probe: 'mx' }, 5 % 3));
+    await same();
+    expect(a.pagesRendered).toBe(pages);
+    // Another value: its page alone is rendered again.
+    both((g) => g.set({ domain: 'd5.example', probe: 'mx' }, 42));
+    await same();
+    expect(a.pagesRendered).toBe(pages + 1);
+    // Removed, removed and set again (goes last), labels in another order, escaping, special values.
+    both((g) => {
+      g.remove({ domain: 'd70.example', probe: 'mx' });
+      g.remove({ domain: 'd7.example', probe: 'mx' });
+      g.set({ domain: 'd7.example', probe: 'mx' }, 7);
+      g.set({ probe: 'mx', domain: 'd9.example' }, 9);
+      g.set({ domain: 'odd "quoted" \\ name\nline', probe: 'mx' }, NaN);
+      g.set({ domain: 'bücher.example ✉', probe: 'smtp' }, -Infinity);
+    });
+    await same();
+    // A whole page emptied, then new series after it.
+    both((g) => {
+      for (let i = 128; i < 128 + PAGE_SERIES; i++) g.remove({ domain: `d${i}.example`, probe: 'mx' });
+      for (let i = 0; i < 100; i++) g.set({ domain: `new${i}.example`, probe: 'smtp' }, i);
+    });
+    await same();
+    both((g) => g.reset());
+    await same();
+    both((g) => g.set({ domain: 'after.reset', probe: 'mx' }, 1));
+    await same();
+    expect(() => a.keepRendered()).toThrow(/has series already/);
+  });
+
+  it('should stream kept pages and text in bounded chunks, waiting for the reader, with the same bytes', async () => {
+    const ours = new Registry();
+    const theirs = new Registry();
+    const labelNames = ['domain', 'probe'] as const;
+    const kept = new FleetGauge({ name: 'x_kept', help: 'kept', labelNames, registers: [ours] });
+    kept.keepRendered();
+    const plain = new FleetGauge({ name: 'x_plain', help: 'plain', labelNames, registers: [ours] });
+    const k = new Gauge({ name: 'x_kept', help: 'kept', labelNames, registers: [theirs] });
+    const p = new Gauge({ name: 'x_plain', help: 'plain', labelNames, registers: [theirs] });
+    for (let i = 0; i < 20_000; i++) {
+      const labels = { domain: `${'long-name-'.repeat(i % 7)}d${i}.example`, probe: 'mx' };
+      kept.set(labels, i);
+      k.set(labels, i);
+      plain.set(labels, i);
+      p.set(labels, i);
+    }
+    const expected = await theirs.metrics();
+    for (let pass = 0; pass < 2; pass++) {
+      const chunks: Buffer[] = [];
+      let waiting = false;
+      await writePrometheusText(ours, {
+        write(chunk, written) {
+          expect(waiting).toBe(false);
+          chunks.push(Buffer.from(chunk));
+          written?.();
+          return chunks.length % 3 !== 0;
+        },
+        async drained() {
+          waiting = true;
+          await new Promise((r) => setTimeout(r, 1));
+          waiting = false;
+        },
+      });
+      expect(Math.max(...chunks.map((c) => c.length))).toBeLessThan(256 * 1024);
+      expect(Buffer.concat(chunks).toString('utf8')).toBe(expected);
+      // The second pass wrote the first pass's bytes.
+      expect(kept.pagesRendered).toBe(Math.ceil(20_000 / PAGE_SERIES));
+    }
   });
 
   it('should remove a series through its handle only while it is still the one its labels name', () => {

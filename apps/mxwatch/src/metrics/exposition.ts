@@ -42,6 +42,8 @@ export interface ExpositionSink {
 
 /** Text is turned into UTF-8 chunks of about this many characters. */
 const CHUNK_CHARS = 1 << 16;
+/** A chunk is handed to the sink once it holds this many bytes. */
+const CHUNK_BYTES = 1 << 16;
 /** Pooled chunk buffers: room for CHUNK_CHARS and the line that filled it, at 3 bytes a character. */
 const POOLED_BYTES = 1 << 18;
 /** Buffers kept between scrapes (a scrape uses a few: the sink hands each back once it was sent). */
@@ -54,10 +56,13 @@ const pool: Buffer[] = [];
  * 40-70 MB of RSS behind in malloc's arenas and V8's heap after a few scrapes. The chunks' buffers
  * come from a small pool and go back to it once sent: a new Buffer per chunk counted as external
  * memory, 94 MB per scrape at 100,000 domains, and external memory growing that fast makes V8
- * collect the whole heap.
+ * collect the whole heap. Text is gathered into a string and encoded into the chunk; bytes kept
+ * from an earlier scrape (`addBytes`) are copied into it.
  */
 class Output {
   private pending = '';
+  private chunk: Buffer | null = null;
+  private used = 0;
   /** The sink asked to wait; the renderer awaits `drain()` at its next series. */
   blocked = false;
 
@@ -65,7 +70,20 @@ class Output {
 
   add(text: string): void {
     this.pending += text;
-    if (this.pending.length >= CHUNK_CHARS) this.flush();
+    if (this.pending.length >= CHUNK_CHARS) this.encode();
+  }
+
+  addBytes(bytes: Buffer): void {
+    if (this.pending) this.encode();
+    if (bytes.length > CHUNK_BYTES) {
+      this.emit();
+      this.send(bytes);
+      return;
+    }
+    if (this.used + bytes.length > POOLED_BYTES) this.emit();
+    bytes.copy(this.room(), this.used);
+    this.used += bytes.length;
+    if (this.used >= CHUNK_BYTES) this.emit();
   }
 
   async drain(): Promise<void> {
@@ -74,23 +92,45 @@ class Output {
   }
 
   flush(): void {
-    if (!this.pending) return;
+    if (this.pending) this.encode();
+    this.emit();
+  }
+
+  private room(): Buffer {
+    return (this.chunk ??= pool.pop() ?? Buffer.allocUnsafeSlow(POOLED_BYTES));
+  }
+
+  private encode(): void {
     const text = this.pending;
     this.pending = '';
-    let ok: boolean;
-    if (text.length * 3 <= POOLED_BYTES) {
-      const buffer = pool.pop() ?? Buffer.allocUnsafeSlow(POOLED_BYTES);
-      const bytes = buffer.write(text, 0, 'utf8');
-      let back = false;
-      ok = this.sink.write(buffer.subarray(0, bytes), () => {
-        if (back) return;
-        back = true;
-        if (pool.length < POOL_MAX) pool.push(buffer);
-      });
-    } else {
-      ok = this.sink.write(Buffer.from(text, 'utf8'));
+    if (this.used + text.length * 3 > POOLED_BYTES) {
+      this.emit();
+      if (text.length * 3 > POOLED_BYTES) {
+        this.send(Buffer.from(text, 'utf8'));
+        return;
+      }
     }
-    if (!ok) this.blocked = true;
+    this.used += this.room().write(text, this.used, 'utf8');
+    if (this.used >= CHUNK_BYTES) this.emit();
+  }
+
+  /** The chunk so far to the sink; its buffer goes back to the pool once the sink sent it. */
+  private emit(): void {
+    const buffer = this.chunk;
+    if (!buffer || this.used === 0) return;
+    const bytes = this.used;
+    this.chunk = null;
+    this.used = 0;
+    let back = false;
+    this.send(buffer.subarray(0, bytes), () => {
+      if (back) return;
+      back = true;
+      if (pool.length < POOL_MAX) pool.push(buffer);
+    });
+  }
+
+  private send(bytes: Buffer, written?: () => void): void {
+    if (!this.sink.write(bytes, written)) this.blocked = true;
   }
 }
 
@@ -135,6 +175,25 @@ async function render(out: Output, metric: Collectable): Promise<void> {
   if (metric instanceof FleetGauge) {
     const name = escapeText(metric.name);
     out.add(`# HELP ${name} ${escapeText(metric.help)}\n# TYPE ${name} gauge`);
+    const pages = metric.pagesToRender();
+    if (pages) {
+      // Kept bytes for the pages nothing changed in since the last scrape.
+      for (let i = 0; i < pages.length; i++) {
+        const page = pages[i]!;
+        if (!page.bytes) {
+          if (page.series.length === 0) continue;
+          let text = '';
+          for (const s of page.series) text += `\n${name}${s.text} ${valueText(s.value)}`;
+          const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
+          bytes.write(text, 0, 'utf8');
+          page.bytes = bytes;
+          metric.pagesRendered++;
+        }
+        out.addBytes(page.bytes);
+        if (out.blocked) await out.drain();
+      }
+      return;
+    }
     // Each series' label text was rendered when it was set.
     for (const s of metric.entries()) {
       out.add(`\n${name}${s.text} ${valueText(s.value)}`);

@@ -31,6 +31,23 @@ export class Series {
   }
 }
 
+/** A series of a gauge that keeps its rendering: it knows the page whose bytes it is in. */
+class PagedSeries extends Series {
+  page: Page | null = null;
+}
+
+/** Series per page of a gauge that keeps its rendering (`keepRendered`). */
+export const PAGE_SERIES = 64;
+
+/**
+ * Consecutive series of a gauge (in exposition order) and their exposition lines as UTF-8, kept
+ * until one of them changes, is removed, or a series is added to the page.
+ */
+export class Page {
+  readonly series: Series[] = [];
+  bytes: Buffer | null = null;
+}
+
 const NEEDS_ESCAPE = /[\\\n"]/;
 
 /** `{a="x",b="y"}` from `a="x",b="y",` in parts ('' for none), as one flat string. */
@@ -69,6 +86,14 @@ export class FleetGauge<T extends string = string> {
   private series = new Map<string, Series>();
   /** The few series whose labels came in another order than declared: their key and labels as given. */
   private unordered = new Map<Series, { key: string; labels: Record<string, string | number> }>();
+  /**
+   * With `keepRendered`: the series in exposition order, a page at a time, each page with its
+   * rendered bytes. Pages emptied by removals stay until the next `pagesToRender`.
+   */
+  private pages: Page[] | null = null;
+  private emptyPages = 0;
+  /** Pages rendered anew (their bytes were not kept): for tests and benchmarks. */
+  pagesRendered = 0;
 
   constructor(config: { name: string; help: string; labelNames: readonly T[]; registers?: Registry[] }) {
     if (!/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(config.name)) throw new Error('Invalid metric name');
@@ -80,18 +105,31 @@ export class FleetGauge<T extends string = string> {
     for (const r of config.registers ?? []) r.registerMetric(this as never);
   }
 
+  /**
+   * Keeps each page of series' rendered bytes from one scrape to the next (metrics/exposition.ts):
+   * only pages with a series set to another value, added or removed are rendered again. For a
+   * process whose job is answering scrapes of a large fleet (an api replica): at rest a scrape
+   * writes kept bytes, and between two scrapes of a busy fleet most pages are unchanged. The
+   * bytes cost memory about the size of the exposition. Only on an empty gauge.
+   */
+  keepRendered(): void {
+    if (this.series.size > 0) throw new Error(`bug: ${this.name} has series already`);
+    this.pages ??= [];
+  }
+
   set(labels: LabelValues<T>, value: number): Series {
     if (typeof value !== 'number') throw new TypeError(`Value is not a valid number: ${format(value)}`);
     const { key, text } = this.keyAndText(labels as Record<string, string | number>);
     let s = this.series.get(key);
     if (s) {
+      if (this.pages && (s.value !== value || s.text !== text)) (s as PagedSeries).page!.bytes = null;
       s.value = value;
       // Labels equal to the stored ones in the same order keep the stored text (and so share its
       // string); only another order of the same labels changes what is written.
       if (s.text === text) return s;
       s.text = text;
     } else {
-      s = new Series(this as FleetGauge, text, value);
+      s = this.pages ? this.paged(text, value) : new Series(this as FleetGauge, text, value);
       this.series.set(key, s);
     }
     if (key === text) this.unordered.delete(s);
@@ -114,6 +152,38 @@ export class FleetGauge<T extends string = string> {
   private drop(key: string, s: Series): void {
     this.series.delete(key);
     this.unordered.delete(s);
+    if (this.pages) {
+      const page = (s as PagedSeries).page!;
+      (s as PagedSeries).page = null;
+      page.series.splice(page.series.indexOf(s), 1);
+      page.bytes = null;
+      if (page.series.length === 0) this.emptyPages++;
+    }
+  }
+
+  /** A new series, last in the last page (a new one when that is full). */
+  private paged(text: string, value: number): Series {
+    const s = new PagedSeries(this as FleetGauge, text, value);
+    const pages = this.pages!;
+    let last = pages[pages.length - 1];
+    if (!last || last.series.length >= PAGE_SERIES) pages.push((last = new Page()));
+    last.series.push(s);
+    last.bytes = null;
+    s.page = last;
+    return s;
+  }
+
+  /**
+   * The pages in exposition order (emptied ones dropped), when this gauge keeps its rendering
+   * (`keepRendered`); null otherwise. A page's `bytes` are null when it has to be rendered again.
+   */
+  pagesToRender(): readonly Page[] | null {
+    if (this.pages && this.emptyPages > 0) {
+      // A new array: a scrape still writing the old one is not disturbed.
+      this.pages = this.pages.filter((p) => p.series.length > 0);
+      this.emptyPages = 0;
+    }
+    return this.pages;
   }
 
   /**
@@ -171,6 +241,10 @@ export class FleetGauge<T extends string = string> {
   reset(): void {
     this.series = new Map();
     this.unordered = new Map();
+    if (this.pages) {
+      this.pages = [];
+      this.emptyPages = 0;
+    }
   }
 
   get size(): number {

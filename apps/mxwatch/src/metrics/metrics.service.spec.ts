@@ -5,6 +5,7 @@ import type { ProbeResult, ProbeStatus } from '../probes/probe.types.js';
 import type { AppConfig } from '../config/config.types.js';
 import type { ScrapeFacts } from '../storage/metrics.repository.js';
 import { fleetSource, MetricsService, QUEUE_STATES } from './metrics.service.js';
+import { FleetGauge } from './fleet-gauge.js';
 
 const T0 = new Date('2026-05-01T10:00:00.000Z');
 
@@ -382,6 +383,29 @@ describe(MetricsService.name, () => {
       expect(svc.keepProbes(stored('alpha.test', { hosts: [MX1], mxStatus: 'untestable' }))).toEqual(new Set(['mx']));
       expect(svc.keepProbes(stored('alpha.test', { hosts: [MX1] }))).toEqual(new Set());
     });
+  });
+
+  it('should keep the rendering of its fleet series only where it runs no checks', async () => {
+    const rendered = (svc: MetricsService) => Object.values(svc.m).reduce((n, g) => n + (g instanceof FleetGauge ? g.pagesRendered : 0), 0);
+    // The fleet's series (the process's own change from one scrape to the next).
+    const fleet = async (svc: MetricsService) => (await svc.scrape()).body.toString().split('\n').filter((l) => l.startsWith('mxwatch_')).join('\n');
+    const api = service({ role: 'api' });
+    api.applyRun(stored('alpha.test', { hosts: [MX1] }));
+    const first = await fleet(api);
+    const pages = rendered(api);
+    expect(pages).toBeGreaterThan(0);
+    expect(await fleet(api)).toBe(first);
+    expect(rendered(api)).toBe(pages);
+    api.applyRun(stored('alpha.test', { hosts: [MX1], mxStatus: 'fail', at: new Date(T0.getTime() + 60_000) }));
+    const second = await fleet(api);
+    expect(second).not.toBe(first);
+    expect(rendered(api)).toBeGreaterThan(pages);
+    expect(api.m.lastCheck.pagesToRender()).not.toBeNull();
+    const all = service({});
+    all.recordCheck(completed('alpha.test', { hosts: [MX1] }));
+    await all.scrape();
+    expect(all.m.lastCheck.pagesToRender()).toBeNull();
+    expect(rendered(all)).toBe(0);
   });
 
   it('should take its fleet series from its own checks alone, from the database, or not at all, by role', () => {
