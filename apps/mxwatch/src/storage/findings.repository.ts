@@ -28,8 +28,6 @@ export interface AppliedChanges {
   resolved: Finding[];
 }
 
-type Tx = Prisma.TransactionClient;
-
 const ACTIVE = { in: ['pending', 'open'] };
 
 /**
@@ -104,9 +102,13 @@ export class FindingsRepository {
     return n === 1;
   }
 
-  /** Applies one run's lifecycle changes atomically; returns the rows that opened and resolved. */
+  /**
+   * Applies one run's lifecycle changes atomically (one statement); returns the rows that opened
+   * and resolved. Straight to the driver, as the statement that stores the run: every check of a
+   * domain with an active finding runs it, with the findings' evidence as its JSON parameter.
+   */
   async apply(domainId: string, changes: LifecycleChange[], now: Date): Promise<AppliedChanges> {
-    return applyChanges(this.db.prisma, domainId, changes, now);
+    return applyChanges((q) => this.db.sql<Finding>(q), domainId, changes, now);
   }
 
   /**
@@ -127,7 +129,7 @@ export class FindingsRepository {
       const resolved = await tx.finding.groupBy({ by: ['code', 'target'], where: { domainId: null, status: 'resolved' }, _max: { resolvedAt: true } });
       const lastResolved = new Map(resolved.map((r) => [`${r.code}\u0000${fromStorableText(r.target)}`, r._max.resolvedAt ?? undefined]));
       const changes = plan(active, (code, target) => lastResolved.get(`${code}\u0000${target}`));
-      return changes.length > 0 ? applyChanges(tx, null, changes, now) : { opened: [], resolved: [] };
+      return changes.length > 0 ? applyChanges((q) => tx.$queryRaw<Finding[]>(q), null, changes, now) : { opened: [], resolved: [] };
     });
   }
 
@@ -184,7 +186,7 @@ function readable(f: Finding): Finding {
  * per run (bench/README.md). A change whose finding is gone meanwhile (its domain deleted) changes
  * nothing. Returns the rows that opened and resolved, in the order of `changes`.
  */
-async function applyChanges(tx: Pick<Tx, '$queryRaw'>, domainId: string | null, changes: LifecycleChange[], now: Date): Promise<AppliedChanges> {
+async function applyChanges(query: (sql: Prisma.Sql) => Promise<Finding[]>, domainId: string | null, changes: LifecycleChange[], now: Date): Promise<AppliedChanges> {
   const rows = changes.map((c) => {
     switch (c.kind) {
       case 'create':
@@ -200,7 +202,7 @@ async function applyChanges(tx: Pick<Tx, '$queryRaw'>, domainId: string | null, 
     }
   });
   const at = sqlTimestamp(now);
-  const found = await tx.$queryRaw<Finding[]>`
+  const found = await query(Prisma.sql`
     WITH "c" AS (
       SELECT c.v FROM jsonb_array_elements(${JSON.stringify(rows)}::jsonb) AS c(v)
     ), "created" AS (
@@ -232,7 +234,7 @@ async function applyChanges(tx: Pick<Tx, '$queryRaw'>, domainId: string | null, 
         FROM "c" WHERE c.v->>'kind' = 'retire' AND f."id" = (c.v->>'id')::uuid
       RETURNING f."id"
     )
-    SELECT * FROM "created" UNION ALL SELECT * FROM "seen" UNION ALL SELECT * FROM "missed"`;
+    SELECT * FROM "created" UNION ALL SELECT * FROM "seen" UNION ALL SELECT * FROM "missed"`);
   const byId = new Map(found.map((f) => [f.id, f]));
   const opened: Finding[] = [];
   const resolved: Finding[] = [];
