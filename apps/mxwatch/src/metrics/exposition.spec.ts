@@ -41,6 +41,14 @@ function fleetRegistry(domains: number): Registry {
   return registry;
 }
 
+/** A FleetGauge that keeps its rendering in `ours`, and prom-client's Gauge of the same name in `theirs`. */
+function keptBeside(ours: Registry, theirs: Registry, name: string) {
+  const labelNames = ['domain', 'probe'] as const;
+  const fleet = new FleetGauge({ name, help: name, labelNames, registers: [ours] });
+  fleet.keepRendered();
+  return { fleet, gauge: new Gauge({ name, help: name, labelNames, registers: [theirs] }) };
+}
+
 describe(renderPrometheusText.name, () => {
   it('should write exactly what prom-client writes', async () => {
     const registry = fleetRegistry(50);
@@ -159,10 +167,7 @@ describe(renderPrometheusText.name, () => {
   it('should write the kept pages of a FleetGauge that keeps its rendering, rendering again only pages that changed', async () => {
     const ours = new Registry();
     const theirs = new Registry();
-    const labelNames = ['domain', 'probe'] as const;
-    const a = new FleetGauge({ name: 'x_kept', help: 'kept', labelNames, registers: [ours] });
-    a.keepRendered();
-    const b = new Gauge({ name: 'x_kept', help: 'kept', labelNames, registers: [theirs] });
+    const { fleet: a, gauge: b } = keptBeside(ours, theirs, 'x_kept');
     const both = (f: (g: { set(l: object, v: number): void; remove(l: object): void; reset(): void }) => void) => {
       f(a as never);
       f(b as never);
@@ -209,12 +214,9 @@ describe(renderPrometheusText.name, () => {
   it('should stream kept pages and text in bounded chunks, waiting for the reader, with the same bytes', async () => {
     const ours = new Registry();
     const theirs = new Registry();
-    const labelNames = ['domain', 'probe'] as const;
-    const kept = new FleetGauge({ name: 'x_kept', help: 'kept', labelNames, registers: [ours] });
-    kept.keepRendered();
-    const plain = new FleetGauge({ name: 'x_plain', help: 'plain', labelNames, registers: [ours] });
-    const k = new Gauge({ name: 'x_kept', help: 'kept', labelNames, registers: [theirs] });
-    const p = new Gauge({ name: 'x_plain', help: 'plain', labelNames, registers: [theirs] });
+    const { fleet: kept, gauge: k } = keptBeside(ours, theirs, 'x_kept');
+    const plain = new FleetGauge({ name: 'x_plain', help: 'plain', labelNames: ['domain', 'probe'], registers: [ours] });
+    const p = new Gauge({ name: 'x_plain', help: 'plain', labelNames: ['domain', 'probe'], registers: [theirs] });
     for (let i = 0; i < 20_000; i++) {
       const labels = { domain: `${'long-name-'.repeat(i % 7)}d${i}.example`, probe: 'mx' };
       kept.set(labels, i);

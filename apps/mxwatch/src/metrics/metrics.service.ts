@@ -161,8 +161,9 @@ export class MetricsService implements OnModuleInit {
     // A worker has no fleet view: a lag it could only read from the database is the api's to show.
     if (this.source === 'none') this.m.registry.removeSingleMetric('mxwatch_scheduler_lag_seconds');
     // A replica that only answers scrapes keeps each page of the fleet's series rendered: at
-    // 100,000 domains (1.36 M series) rendering was most of a scrape's second. The two gauges
-    // rebuilt at every scrape gain nothing from it. A process that runs checks keeps its memory.
+    // 100,000 domains a scrape rendered 1.36 M series anew, nearly all unchanged since the last
+    // one. The two gauges rebuilt at every scrape gain nothing from it. A process that runs checks
+    // keeps its memory.
     if (!this.runsChecks) {
       const rebuilt = new Set<unknown>([this.m.findingsOpen, this.m.domainFindingsOpen]);
       for (const g of [...Object.values(this.m), ...this.probeMetrics.values()]) if (g instanceof FleetGauge && !rebuilt.has(g)) g.keepRendered();
