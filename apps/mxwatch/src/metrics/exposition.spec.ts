@@ -211,6 +211,22 @@ describe(renderPrometheusText.name, () => {
     expect(() => a.keepRendered()).toThrow(/has series already/);
   });
 
+  it('should put the series of mostly empty pages back into full pages, in the same order', async () => {
+    const ours = new Registry();
+    const theirs = new Registry();
+    const { fleet: a, gauge: b } = keptBeside(ours, theirs, 'x_sparse');
+    const pages = 40;
+    for (let i = 0; i < pages * PAGE_SERIES; i++) for (const g of [a, b]) g.set({ domain: `d${i}.example`, probe: 'mx' }, i);
+    await renderPrometheusText(ours);
+    // One series left per page, and one page emptied: more pages than the series need.
+    for (let i = 0; i < pages * PAGE_SERIES; i++) if (i % PAGE_SERIES !== 7 || i < PAGE_SERIES) for (const g of [a, b]) g.remove({ domain: `d${i}.example`, probe: 'mx' });
+    for (const g of [a, b]) g.set({ domain: 'late.example', probe: 'mx' }, 1);
+    expect((await renderPrometheusText(ours)).toString('utf8')).toBe(await theirs.metrics());
+    expect(a.pagesToRender()).toHaveLength(1);
+    for (const g of [a, b]) g.set({ domain: 'd71.example', probe: 'mx' }, 0.5);
+    expect((await renderPrometheusText(ours)).toString('utf8')).toBe(await theirs.metrics());
+  });
+
   it('should stream kept pages and text in bounded chunks, waiting for the reader, with the same bytes', async () => {
     const ours = new Registry();
     const theirs = new Registry();

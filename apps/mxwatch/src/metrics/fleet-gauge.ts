@@ -178,12 +178,31 @@ export class FleetGauge<T extends string = string> {
    * (`keepRendered`); null otherwise. A page's `bytes` are null when it has to be rendered again.
    */
   pagesToRender(): readonly Page[] | null {
-    if (this.pages && this.emptyPages > 0) {
-      // A new array: a scrape still writing the old one is not disturbed.
+    if (!this.pages) return null;
+    // New arrays: a scrape still writing the old one is not disturbed.
+    if (this.pages.length > 2 * Math.ceil(this.series.size / PAGE_SERIES) + 16) this.repage();
+    else if (this.emptyPages > 0) {
       this.pages = this.pages.filter((p) => p.series.length > 0);
       this.emptyPages = 0;
     }
     return this.pages;
+  }
+
+  /**
+   * Full pages again, in the Map's order (the exposition order), all to be rendered once: series
+   * removed here and there over a long run leave pages that are mostly empty, each one object,
+   * array and buffer more than needed.
+   */
+  private repage(): void {
+    const pages: Page[] = [];
+    let page: Page | undefined;
+    for (const s of this.series.values()) {
+      if (!page || page.series.length >= PAGE_SERIES) pages.push((page = new Page()));
+      page.series.push(s);
+      (s as PagedSeries).page = page;
+    }
+    this.pages = pages;
+    this.emptyPages = 0;
   }
 
   /**
