@@ -16,8 +16,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { renderPrometheusText, writePrometheusText, type ExpositionSink } from '../apps/mxwatch/src/metrics/exposition.js';
-import { createMetrics, registerProbeMetrics, type ProbeMetric } from '../apps/mxwatch/src/metrics/metrics.js';
-import { FleetGauge } from '../apps/mxwatch/src/metrics/fleet-gauge.js';
+import { createMetrics, keepRenderedPages, registerProbeMetrics, type ProbeMetric } from '../apps/mxwatch/src/metrics/metrics.js';
 import { PROBES } from '../apps/mxwatch/src/probes/registry.js';
 import { envInt } from './fleet/report.js';
 
@@ -28,11 +27,8 @@ const KEEP = envInt('BENCH_KEEP_RENDERED', 0, 0, 1) === 1;
 
 const m = createMetrics();
 const probeMetrics = registerProbeMetrics(m.registry, PROBES);
-if (KEEP) {
-  // As MetricsService does on a replica that runs no checks.
-  const rebuilt = new Set<unknown>([m.findingsOpen, m.domainFindingsOpen]);
-  for (const gauge of [...Object.values(m), ...probeMetrics.values()]) if (gauge instanceof FleetGauge && !rebuilt.has(gauge)) gauge.keepRendered();
-}
+// As MetricsService does on a replica that runs no checks.
+if (KEEP) keepRenderedPages(m, probeMetrics);
 const g = (name: string) => probeMetrics.get(name) as Extract<ProbeMetric, { set(labels: object, value: number): void }>;
 const PROBE_NAMES = ['mx', 'smtp', 'starttls', 'dnsbl', 'spf', 'dmarc'];
 /** 80% of domains on five providers' MX hosts, the rest self-hosted (as bench/fleet). */
@@ -74,11 +70,9 @@ const first = await renderPrometheusText(m.registry);
 if (stable(first.toString('utf8')) !== stable(reference)) throw new Error('renderPrometheusText differs from prom-client');
 const series = reference.split('\n').filter((l) => l && !l.startsWith('#')).length;
 
-/** Counts the bytes and hands each chunk back at once, as a socket that keeps up does: no copy of the output is timed. */
-let written = 0;
+/** Hands each chunk back at once, as a socket that keeps up does: no copy of the output is timed. */
 const sink: ExpositionSink = {
-  write(chunk, done) {
-    written += chunk.length;
+  write(_chunk, done) {
     done?.();
     return true;
   },

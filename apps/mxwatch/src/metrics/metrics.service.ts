@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
 import type { Counter } from 'prom-client';
-import { FleetGauge, type Series } from './fleet-gauge.js';
+import type { FleetGauge, Series } from './fleet-gauge.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import type { ProbeDefinition, SeriesSample } from '../probes/probe-definition.js';
@@ -12,7 +12,7 @@ import { rolePlan } from '../runtime/roles.js';
 import { DatabaseOutage } from '../runtime/run-buffer.js';
 import { MetricsRepository } from '../storage/metrics.repository.js';
 import { type ExpositionSink, renderPrometheusText, writePrometheusText } from './exposition.js';
-import { createMetrics, registerProbeMetrics, type Metrics, type ProbeMetric } from './metrics.js';
+import { createMetrics, keepRenderedPages, registerProbeMetrics, type Metrics, type ProbeMetric } from './metrics.js';
 
 /**
  * What a domain's latest check set. Series are held as the gauges' own entries and collections
@@ -162,12 +162,8 @@ export class MetricsService implements OnModuleInit {
     if (this.source === 'none') this.m.registry.removeSingleMetric('mxwatch_scheduler_lag_seconds');
     // A replica that only answers scrapes keeps each page of the fleet's series rendered: at
     // 100,000 domains a scrape rendered 1.36 M series anew, nearly all unchanged since the last
-    // one. The two gauges rebuilt at every scrape gain nothing from it. A process that runs checks
-    // keeps its memory.
-    if (!this.runsChecks) {
-      const rebuilt = new Set<unknown>([this.m.findingsOpen, this.m.domainFindingsOpen]);
-      for (const g of [...Object.values(this.m), ...this.probeMetrics.values()]) if (g instanceof FleetGauge && !rebuilt.has(g)) g.keepRendered();
-    }
+    // one. A process that runs checks keeps its memory.
+    if (!this.runsChecks) keepRenderedPages(this.m, this.probeMetrics);
   }
 
   onModuleInit(): void {

@@ -39,6 +39,16 @@ export function createMetrics() {
 
 export type Metrics = ReturnType<typeof createMetrics>;
 
+/**
+ * Has the fleet gauges keep their pages rendered between scrapes (`FleetGauge.keepRendered`), for
+ * a process that only answers scrapes: every one but the two findings gauges, which are rebuilt
+ * at every scrape and would gain nothing. Before any series is set.
+ */
+export function keepRenderedPages(m: Metrics, probeMetrics: ReadonlyMap<string, ProbeMetric>): void {
+  const rebuilt = new Set<unknown>([m.findingsOpen, m.domainFindingsOpen]);
+  for (const g of [...Object.values(m), ...probeMetrics.values()]) if (g instanceof FleetGauge && !rebuilt.has(g)) g.keepRendered();
+}
+
 export type ProbeMetric = FleetGauge | Counter<string>;
 
 /** Creates every metric the registered probes declare, by name. A name declared twice is a bug. */
