@@ -856,6 +856,10 @@ function report(
     ...(s2
       ? [
           ['CPU per domain, second cycle', `${(s2.appCpuMs / Math.max(1, s2.checked)).toFixed(1)} ms`, `<= ${TARGETS.cpuMsPerDomain} ms`, verdict(s2.complete && s2.appCpuMs / Math.max(1, s2.checked) <= TARGETS.cpuMsPerDomain)],
+          ...s2.processes.map((p) => {
+            const limit = p.role === 'worker' || p.role.startsWith('worker ') ? TARGETS.rssMbPerProcess : TARGETS.rssMbSingle;
+            return [`peak RSS of mxwatch ${p.role === 'all' ? '(one process)' : p.role}, second cycle`, `${p.peakRssMb.toFixed(0)} MB`, `< ${limit} MB`, verdict(p.peakRssMb < limit)];
+          }),
           ['no domain or listener twice, second cycle', `${fmtInt(s2.repeats.domainsCheckedTwice)} domains, ${fmtInt(s2.repeats.listenersProbedTwice)} listeners`, '0', verdict(s2.repeats.domainsCheckedTwice === 0 && s2.repeats.listenersProbedTwice === 0)],
         ]
       : []),
