@@ -365,16 +365,51 @@ async function main(): Promise<void> {
   const memTimer = setInterval(sampleMemory, 250);
   onCleanup('memory sampler', () => clearInterval(memTimer));
 
-  dns.clearLog();
-  await mail.resetStats();
-  for (const p of procs) p.cpu0 = p.app.cpuMs() ?? NaN;
-  const processesCpu = () => procs.reduce((sum, p) => sum + ((p.app.cpuMs() ?? NaN) - p.cpu0), 0);
-  const cpu0 = 0;
-  const benchCpu0 = process.cpuUsage();
-  const smtpChildCpu0 = mailChildren?.cpuMs() ?? 0;
-  const machine0 = machineCpu();
-  const servers0 = cpuByCommand(['postgres', 'redis-server']);
-  const t0 = Date.now();
+  /**
+   * Starts a measured span: the DNS and SMTP work seen from now, and the CPU of every measured
+   * process, of this process and its mail server children (the fake internet), of the machine,
+   * PostgreSQL and Redis. `end()` says what the span used, until the moment it is called.
+   */
+  const startSpan = async () => {
+    dns.clearLog();
+    await mail.resetStats();
+    for (const p of procs) p.cpu0 = p.app.cpuMs() ?? NaN;
+    const bench0 = process.cpuUsage();
+    const child0 = mailChildren?.cpuMs() ?? 0;
+    const machine0 = machineCpu();
+    const servers0 = cpuByCommand(['postgres', 'redis-server']);
+    const at = Date.now();
+    const end = () => {
+      const doneAt = Date.now();
+      const perProcessCpu = procs.map((p) => (p.app.cpuMs() ?? NaN) - p.cpu0);
+      const bench = process.cpuUsage(bench0);
+      const smtpChildCpuMs = (mailChildren?.cpuMs() ?? 0) - child0;
+      const machine1 = machineCpu();
+      const servers1 = cpuByCommand(['postgres', 'redis-server']);
+      return {
+        doneAt,
+        perProcessCpu,
+        appCpuMs: perProcessCpu.reduce((a, b) => a + b, 0),
+        benchCpuMs: (bench.user + bench.system) / 1000 + smtpChildCpuMs,
+        smtpChildCpuMs,
+        machine: {
+          busyCores: (machine1.busyMs - machine0.busyMs) / (doneAt - at),
+          // Backends that ended during the span are not counted: a floor.
+          postgresCpuMs: servers1.postgres! - servers0.postgres!,
+          redisCpuMs: servers1['redis-server']! - servers0['redis-server']!,
+        },
+      };
+    };
+    return { at, end };
+  };
+  const count = async (table: string) => (await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${table}"`)).rows[0]!.n;
+  const one = async (q: string, params: unknown[] = []) => (await sql.query<{ n: number }>(q, params)).rows[0]!.n;
+  /** Domains with more than one run started from `sinceMs` on (epoch ms). */
+  const domainsCheckedTwice = (sinceMs: number) =>
+    one(`SELECT (count(*) - count(DISTINCT "domainId"))::int AS n FROM "CheckRun" WHERE "startedAt" >= to_timestamp($1 / 1000.0) AT TIME ZONE 'UTC'`, [sinceMs]);
+
+  const span1 = await startSpan();
+  const t0 = span1.at;
   await sql.query(
     `INSERT INTO "Domain" (id, name, "nextCheckAt", "updatedAt")
      SELECT gen_random_uuid(), n, now() - random() * interval '60 seconds', now() FROM unnest($1::text[]) AS n`,
@@ -432,20 +467,7 @@ async function main(): Promise<void> {
   };
   const scrapesDuring: number[] = [];
   await awaitCycle(0, t0, scrapesDuring);
-  const cycleDoneAt = Date.now();
-  const perProcessCpu = procs.map((p) => (p.app.cpuMs() ?? NaN) - p.cpu0);
-  const appCpuMs = processesCpu() - cpu0;
-  const benchCpu = process.cpuUsage(benchCpu0);
-  const smtpChildCpuMs = (mailChildren?.cpuMs() ?? 0) - smtpChildCpu0;
-  const benchCpuMs = (benchCpu.user + benchCpu.system) / 1000 + smtpChildCpuMs;
-  const machine1 = machineCpu();
-  const servers1 = cpuByCommand(['postgres', 'redis-server']);
-  const machine = {
-    busyCores: (machine1.busyMs - machine0.busyMs) / (cycleDoneAt - t0),
-    // Backends that ended during the cycle are not counted: a floor.
-    postgresCpuMs: servers1.postgres! - servers0.postgres!,
-    redisCpuMs: servers1['redis-server']! - servers0['redis-server']!,
-  };
+  const { doneAt: cycleDoneAt, perProcessCpu, appCpuMs, benchCpuMs, smtpChildCpuMs, machine } = span1.end();
   const memCycle = sampleMemory();
   const peakCycleKb = Math.max(peakRssKb, memCycle?.hwmKb ?? 0);
   const { rows: cycleRows } = await sql.query<{ n: number; last: number; p50: number; p95: number }>(
@@ -470,18 +492,15 @@ async function main(): Promise<void> {
     if (/^(1|2)\.0\.0\.127\./.test(q.name)) continue;
     if (ZONES.some((z) => z.kind === 'ip' && q.name.endsWith(`.${z.zone}`))) dnsblAsked.set(`${q.type} ${q.name}`, (dnsblAsked.get(`${q.type} ${q.name}`) ?? 0) + 1);
   }
-  const { rows: twice } = await sql.query<{ n: number }>('SELECT (count(*) - count(DISTINCT "domainId"))::int AS n FROM "CheckRun"');
   const repeats = {
     listenersProbedTwice: perListener.filter((n) => n > 1).length,
     maxConnectionsPerListener: perListener.length ? Math.max(...perListener) : 0,
     dnsblNamesAskedTwice: [...dnsblAsked.values()].filter((n) => n > 1).length,
-    domainsCheckedTwice: twice[0]!.n,
+    domainsCheckedTwice: await domainsCheckedTwice(0),
   };
   log(`cycle ${complete ? 'complete' : 'INCOMPLETE'}: ${fmtInt(c.n)}/${fmtInt(DOMAINS)} checked in ${fmtMs(wallMs)}`);
 
-  const count = async (table: string) => (await sql.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${table}"`)).rows[0]!.n;
   // Issue 15, item 4: host-level results once (HostResult) and thin references; closed-not-required ports as run facts.
-  const one = async (q: string) => (await sql.query<{ n: number }>(q)).rows[0]!.n;
   const { rows: [size] } = await sql.query<{ s: string }>(`SELECT pg_size_pretty(pg_total_relation_size('"ProbeResult"') + pg_total_relation_size('"HostResult"') + pg_total_relation_size('"CheckRun"')) AS s`);
   const rowsWritten = {
     checkRuns: await count('CheckRun'),
@@ -536,40 +555,29 @@ async function main(): Promise<void> {
     const settleMs = Date.now() - settle0;
     const runs0 = await count('CheckRun');
     const before = { probeResults: await count('ProbeResult'), hostResults: await count('HostResult'), findings: await count('Finding') };
-    const commits = async () => (await one(`SELECT xact_commit::int AS n FROM pg_stat_database WHERE datname = current_database()`));
+    const commits = () => one(`SELECT xact_commit::int AS n FROM pg_stat_database WHERE datname = current_database()`);
     const commits0 = await commits();
-    dns.clearLog();
-    await mail.resetStats();
-    for (const p of procs) p.cpu0 = p.app.cpuMs() ?? NaN;
-    const bench0 = process.cpuUsage();
-    const child0 = mailChildren?.cpuMs() ?? 0;
-    const m0 = machineCpu();
-    const s0 = cpuByCommand(['postgres', 'redis-server']);
-    const t2 = Date.now();
+    const span2 = await startSpan();
+    const t2 = span2.at;
     await sql.query(`UPDATE "Domain" SET "nextCheckAt" = now() - random() * interval '60 seconds'`);
     log(`second cycle: processes quiet after ${fmtMs(settleMs)}; every domain due again`);
     const scrapes2: number[] = [];
     const checked2 = await awaitCycle(runs0, t2, scrapes2);
-    const done2 = Date.now();
-    const cpu2 = procs.map((p) => (p.app.cpuMs() ?? NaN) - p.cpu0);
-    const benchUsage = process.cpuUsage(bench0);
-    const m1 = machineCpu();
-    const s1 = cpuByCommand(['postgres', 'redis-server']);
+    const used2 = span2.end();
     const { rows: [last] } = await sql.query<{ last: number }>(`SELECT extract(epoch FROM max("finishedAt")) * 1000 AS last FROM "CheckRun"`);
     const complete2 = checked2 >= DOMAINS;
-    const wall2 = complete2 ? Number(last!.last) - t2 : done2 - t2;
+    const wall2 = complete2 ? Number(last!.last) - t2 : used2.doneAt - t2;
     const stats2 = await mail.readStats();
-    const { rows: twice2 } = await sql.query<{ n: number }>(`SELECT (count(*) - count(DISTINCT "domainId"))::int AS n FROM "CheckRun" WHERE "startedAt" >= to_timestamp($1 / 1000.0) AT TIME ZONE 'UTC'`, [t2 - 1000]);
     second = {
       complete: complete2,
       checked: checked2,
       wallMs: wall2,
       domainsPerSecond: (checked2 * 1000) / wall2,
       settleMs,
-      appCpuMs: cpu2.reduce((a, b) => a + b, 0),
-      benchCpuMs: (benchUsage.user + benchUsage.system) / 1000 + ((mailChildren?.cpuMs() ?? 0) - child0),
-      machine: { busyCores: (m1.busyMs - m0.busyMs) / (done2 - t2), postgresCpuMs: s1.postgres! - s0.postgres!, redisCpuMs: s1['redis-server']! - s0['redis-server']! },
-      processes: procs.map((p, i) => ({ role: p.role, pid: p.app.pid, cycleCpuMs: cpu2[i]!, peakRssMb: Math.max(p.peakKb, p.app.memory()?.hwmKb ?? 0) / 1024 })),
+      appCpuMs: used2.appCpuMs,
+      benchCpuMs: used2.benchCpuMs,
+      machine: used2.machine,
+      processes: procs.map((p, i) => ({ role: p.role, pid: p.app.pid, cycleCpuMs: used2.perProcessCpu[i]!, peakRssMb: Math.max(p.peakKb, p.app.memory()?.hwmKb ?? 0) / 1024 })),
       dnsSeen: dns.queries.length,
       smtpSeen: stats2.connections,
       rows: {
@@ -579,7 +587,7 @@ async function main(): Promise<void> {
         findings: (await count('Finding')) - before.findings,
       },
       commits: (await commits()) - commits0,
-      repeats: { listenersProbedTwice: [...stats2.perListener.values()].filter((n) => n > 1).length, domainsCheckedTwice: twice2[0]!.n },
+      repeats: { listenersProbedTwice: [...stats2.perListener.values()].filter((n) => n > 1).length, domainsCheckedTwice: await domainsCheckedTwice(t2 - 1000) },
       scrapeDuringMedianMs: median(scrapes2),
     };
     log(`second cycle ${complete2 ? 'complete' : 'INCOMPLETE'}: ${fmtInt(checked2)}/${fmtInt(DOMAINS)} checked in ${fmtMs(wall2)}, ${(second.appCpuMs / Math.max(1, checked2)).toFixed(1)} ms of CPU per domain`);
