@@ -49,6 +49,19 @@ describe(DomainsService.name, () => {
     expect(changed).toEqual(['update api.example', 'delete api.example']);
   });
 
+  it('should announce every change of a domain, so a check queued with its old row does not run on it', async () => {
+    const { repo } = repoWith([row('api.example', 'api')]);
+    const events = new EventBus();
+    const seen: string[] = [];
+    events.on('domain.changed', (e) => void seen.push(`changed ${e.name}`));
+    events.on('domain.retired', (e) => void seen.push(`${e.reason} ${e.name}`));
+    const service = new DomainsService(repo, config(null), {} as AppLogger, events);
+    await service.update('API.example.', { dkimSelectors: ['s1'] });
+    await service.update('api.example', { enabled: false });
+    await service.delete('api.example');
+    expect(seen).toEqual(['changed api.example', 'changed api.example', 'disabled api.example', 'deleted api.example']);
+  });
+
   it('should let the API manage a former file domain once the file has no domains section', async () => {
     const { service, changed } = make([row('file.example', 'config')], null);
     await service.delete('file.example');

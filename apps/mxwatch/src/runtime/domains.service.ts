@@ -59,6 +59,7 @@ export class DomainsService implements OnApplicationBootstrap {
       'Domains',
     );
     for (const name of r.removed) await this.events.emit('domain.retired', { name, reason: 'deleted' });
+    for (const name of r.updated) await this.events.emit('domain.changed', { name });
     for (const spec of specs) if (!spec.enabled) await this.events.emit('domain.retired', { name: spec.name, reason: 'disabled' });
   }
 
@@ -103,6 +104,7 @@ export class DomainsService implements OnApplicationBootstrap {
     if (dto.enabled !== undefined) data.enabled = dto.enabled;
     const row = key ? await this.repo.update(key, data) : null;
     if (!row) throw new NotFoundException(`domain ${name} is not monitored`);
+    await this.events.emit('domain.changed', { name: row.name });
     // A disabled domain is not checked: its series would go stale and trip "checks stalled".
     if (dto.enabled === false) await this.events.emit('domain.retired', { name: row.name, reason: 'disabled' });
     return this.toDto(row);

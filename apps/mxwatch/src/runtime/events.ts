@@ -51,6 +51,11 @@ export interface DomainRetiredEvent {
   reason: 'deleted' | 'disabled';
 }
 
+/** A domain's settings changed (API or configuration file): a check queued before must not run on the old row. */
+export interface DomainChangedEvent {
+  name: string;
+}
+
 /** Every event of the service, by name. Metrics, notifications and the status pages subscribe. */
 export interface MxwatchEvents {
   'check.completed': CheckCompletedEvent;
@@ -58,6 +63,7 @@ export interface MxwatchEvents {
   'finding.resolved': FindingTransition;
   'monitor.transitions': MonitorTransitionsEvent;
   'domain.retired': DomainRetiredEvent;
+  'domain.changed': DomainChangedEvent;
   'policy.changed': PolicyChangedEvent;
 }
 

@@ -15,6 +15,8 @@ import type { ChecksService } from '../checks.service.js';
 import type { DomainsService } from '../domains.service.js';
 import { CHECK_QUEUE, scheduledJobId, type CheckJobData, type CheckQueueOptions, type ScheduledCheckJob } from './check-jobs.js';
 import { CheckWorkerService } from './check-worker.service.js';
+import { DomainChangesPublisher } from './domain-changes.js';
+import { EventBus } from '../events.js';
 import { QueueSchedulerService } from './queue-scheduler.service.js';
 import { TEST_REDIS_URL, testRedisPrefix } from './redis-test-keys.js';
 import { RemoteChecksService } from './remote-checks.service.js';
@@ -36,6 +38,8 @@ describe('check queue', () => {
   /** domain name -> how many times its findings/notifications were applied */
   let notified: Map<string, number>;
   let probing: Map<string, number>;
+  /** domain name -> the row its last check ran on */
+  let ranOn: Map<string, DomainRow>;
 
   const config = (overrides: Partial<AppConfig> = {}) =>
     ({ redisUrl: TEST_REDIS_URL, checkConcurrency: 4, checkIntervalSeconds: 300, schedulerTickSeconds: 3600, retentionDays: 30, checkTimeoutSeconds: 30, role: 'all', ...overrides }) as AppConfig;
@@ -46,6 +50,7 @@ describe('check queue', () => {
     lockDurationMs: 1_000,
     stalledIntervalMs: 300,
     maxWaiting: 10_000,
+    changeSlackMs: 30_000,
     manualDeadlineMs: 5_000,
     ...overrides,
   });
@@ -68,6 +73,7 @@ describe('check queue', () => {
     return {
       run: async (d: DomainRow, trigger: 'manual' | 'schedule', runOptions: { idempotencyKey?: string } = {}) => {
         probing.set(d.name, (probing.get(d.name) ?? 0) + 1);
+        ranOn.set(d.name, d);
         await new Promise((r) => setTimeout(r, opts.probeMs ?? 5));
         const t = new Date();
         const run = await checks.storeRun({ domainId: d.id, trigger, status: 'pass', startedAt: t, finishedAt: t, results: [], nextCheckAt: trigger === 'schedule' ? new Date(t.getTime() + 300_000) : null, idempotencyKey: runOptions.idempotencyKey });
@@ -117,6 +123,7 @@ describe('check queue', () => {
     await database.prisma.domain.deleteMany();
     notified = new Map();
     probing = new Map();
+    ranOn = new Map();
   });
 
   afterEach(async () => {
@@ -256,7 +263,7 @@ describe('check queue', () => {
     expect(notified.get(name!)).toBe(1);
   });
 
-  it('should skip a domain deleted or disabled while its job waited', async () => {
+  it('should skip a domain deleted or disabled while its job waited for a worker that was not listening yet (it reads the row)', async () => {
     const names = await addDue(2);
     const q = queue();
     await scheduler(q).tick(NOW);
@@ -265,6 +272,83 @@ describe('check queue', () => {
     const w = worker(runner());
     await waitUntil(() => w.outcomes.skipped === 2);
     expect(probing.size).toBe(0);
+    expect(w.outcomes.rowsRead).toBe(2);
+  });
+
+  /** A worker that has subscribed to domain changes, with no slack for the scheduler's clock (one machine). */
+  async function listeningWorker(r: CheckRunner, concurrency = 4): Promise<CheckWorkerService> {
+    const w = worker(r, options({ changeSlackMs: 0 }), concurrency);
+    await waitUntil(() => w.changes.watch.listening);
+    // The subscription came up at this instant; jobs enqueued from now on are newer.
+    await new Promise((r) => setTimeout(r, 5));
+    return w;
+  }
+
+  it('should start a first attempt from the row its job carries, with no statement before the check', async () => {
+    const names = await addDue(6);
+    await database.prisma.domain.update({ where: { name: names[0] }, data: { dkimSelectors: ['s1'], labels: { team: 'mail' }, intervalSeconds: 600 } });
+    const w = await listeningWorker(runner());
+    await scheduler(queue()).tick(NOW);
+    await waitUntil(() => w.outcomes.stored === 6);
+    expect(w.outcomes.rowsRead).toBe(0);
+    // The row as the claim left it: settings, and times as Dates (the runner and events use them).
+    const row = await database.prisma.domain.findUniqueOrThrow({ where: { name: names[0] } });
+    const used = ranOn.get(names[0]!)!;
+    expect({ ...used, nextCheckAt: null, lastCheckAt: null, updatedAt: null }).toEqual({ ...row, nextCheckAt: null, lastCheckAt: null, updatedAt: null });
+    expect(used.createdAt).toBeInstanceOf(Date);
+    expect(used.nextCheckAt!.getTime()).toBe(NOW.getTime() + 600_000);
+    expect(await database.prisma.checkRun.count()).toBe(6);
+  });
+
+  it('should read the row again for a domain changed, disabled or deleted while its job waited, and check only what is still enabled, as it now is', async () => {
+    const [first, ...names] = await addDue(5);
+    // One check at a time, and the first holds the worker: the others wait in the queue.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let holding = false;
+    const real = runner();
+    const gated = {
+      run: async (d: DomainRow, trigger: 'manual' | 'schedule', o: object) => {
+        if (d.name === first) (holding = true), await held;
+        return real.run(d, trigger, o);
+      },
+    } as unknown as CheckRunner;
+    const w = await listeningWorker(gated, 1);
+    await scheduler(queue()).tick(NOW);
+    await waitUntil(() => holding);
+    // Changed the way the API and the configuration file change them: the database, then the event.
+    const events = new EventBus();
+    const publisher = new DomainChangesPublisher(events, config(), logger(), options());
+    closers.push(() => publisher.onApplicationShutdown());
+    await database.prisma.domain.update({ where: { name: names[0] }, data: { enabled: false } });
+    await database.prisma.domain.delete({ where: { name: names[1] } });
+    await database.prisma.domain.update({ where: { name: names[2] }, data: { dkimSelectors: ['new'] } });
+    await events.emit('domain.retired', { name: names[0]!, reason: 'disabled' });
+    await events.emit('domain.retired', { name: names[1]!, reason: 'deleted' });
+    await events.emit('domain.changed', { name: names[2]! });
+    await publisher.settled();
+    await waitUntil(() => names.slice(0, 3).every((n) => !w.changes.watch.trusts(n, Date.now())));
+    release();
+    await waitUntil(() => w.outcomes.stored === 3 && w.outcomes.skipped === 2);
+    // The held check and the unchanged one started from their jobs' rows.
+    expect(w.outcomes.rowsRead).toBe(3);
+    expect([...probing.keys()].sort()).toEqual([first, names[2], names[3]].sort());
+    expect(ranOn.get(names[2]!)!.dkimSelectors).toEqual(['new']);
+  });
+
+  it('should keep a domain change from waiting on a Redis that is away, and say that queued checks run on the old settings', async () => {
+    const lines: string[] = [];
+    const log = new AppLogger('warn', new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
+    const events = new EventBus();
+    const publisher = new DomainChangesPublisher(events, config({ redisUrl: 'redis://127.0.0.1:1' }), log, options());
+    closers.push(() => publisher.onApplicationShutdown());
+    const t0 = Date.now();
+    for (const name of ['a.example', 'b.example']) await events.emit('domain.changed', { name });
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    await publisher.settled();
+    const warned = lines.map((l) => JSON.parse(l) as { msg: string; domains: number }).filter((l) => l.msg.startsWith('could not announce domain changes'));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]!.domains).toBe(2);
   });
 
   it('should run a manual check of an api replica on a worker and answer with what the worker returned', async () => {

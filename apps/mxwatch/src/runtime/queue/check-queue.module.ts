@@ -6,6 +6,7 @@ import { ChecksModule } from '../checks.module.js';
 import { rolePlan } from '../roles.js';
 import { CHECK_QUEUE, type CheckQueueOptions } from './check-jobs.js';
 import { CheckWorkerService } from './check-worker.service.js';
+import { DomainChangesPublisher } from './domain-changes.js';
 import { QueueSchedulerService } from './queue-scheduler.service.js';
 import { CHECK_QUEUE_OPTIONS, QUEUE_HEALTH, QUEUE_STATS, REMOTE_CHECKS } from './queue-tokens.js';
 import { RedisHealthService } from './redis-health.service.js';
@@ -21,6 +22,7 @@ export function defaultQueueOptions(config: AppConfig): CheckQueueOptions {
     lockDurationMs: 30_000,
     stalledIntervalMs: 30_000,
     maxWaiting: Math.max(2_000, config.checkConcurrency * 40),
+    changeSlackMs: 30_000,
     manualDeadlineMs: config.checkTimeoutSeconds * 1000 + 30_000,
   };
 }
@@ -41,6 +43,8 @@ export class CheckQueueModule {
     providers.push({ provide: QUEUE_STATS, useExisting: getQueueToken(CHECK_QUEUE) });
     providers.push(fleetSharingProvider);
     providers.push(RedisHealthService, { provide: QUEUE_HEALTH, useExisting: RedisHealthService });
+    // Every replica that changes domains (API, configuration file) tells the workers.
+    providers.push(DomainChangesPublisher);
     if (plan.scheduler === 'queue') providers.push(QueueSchedulerService);
     if (plan.checks === 'queue') providers.push(CheckWorkerService);
     if (plan.manualChecks === 'queue') {

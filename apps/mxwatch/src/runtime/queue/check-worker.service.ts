@@ -7,7 +7,9 @@ import { ChecksRepository, DomainGoneError, DuplicateRunError } from '../../stor
 import { ScheduleRepository } from '../../storage/schedule.repository.js';
 import { CheckRunner } from '../check-runner.service.js';
 import { ChecksService } from '../checks.service.js';
-import { CHECK_QUEUE, type CheckJobData, type CheckJobResult, type CheckQueueOptions } from './check-jobs.js';
+import type { Domain } from '../../generated/prisma/client.js';
+import { CHECK_QUEUE, rowFromJob, type CheckJobData, type CheckJobResult, type CheckQueueOptions, type ScheduledCheckJob } from './check-jobs.js';
+import { DomainChangesSubscriber } from './domain-changes.js';
 import { CHECK_QUEUE_OPTIONS } from './queue-tokens.js';
 import { redisOptionsFromUrl } from './redis-options.js';
 
@@ -17,13 +19,19 @@ import { redisOptionsFromUrl } from './redis-options.js';
  * already stored and does nothing, so a check is never stored, notified or counted twice.
  * BullMQ reconnects by itself when Redis goes away; checks already running finish and are
  * stored, and fetching new jobs waits until Redis is back.
+ *
+ * A job's first attempt starts from the domain's row the job carries (as the claim left it) when
+ * this worker has heard of no change to the domain since it was enqueued (domain-changes.ts): no
+ * statement before the check. Otherwise, and for every re-run (a stall, a retry), the job reads
+ * the row and looks for a run already stored under its key first.
  */
 @Injectable()
 export class CheckWorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
   readonly worker: Worker<CheckJobData, CheckJobResult>;
   private lastError = '';
   /** Counts of what jobs came to, for tests and logs. */
-  readonly outcomes = { stored: 0, duplicate: 0, skipped: 0, manual: 0, failed: 0 };
+  readonly outcomes = { stored: 0, duplicate: 0, skipped: 0, manual: 0, failed: 0, rowsRead: 0 };
+  readonly changes: DomainChangesSubscriber;
 
   constructor(
     private readonly runner: CheckRunner,
@@ -44,6 +52,7 @@ export class CheckWorkerService implements OnApplicationBootstrap, OnApplication
       // A job whose worker died twice is still run once more; its key keeps it from storing twice.
       maxStalledCount: 2,
     });
+    this.changes = new DomainChangesSubscriber(config, options, logger);
     this.worker.on('error', (e) => this.noteError(e));
     this.worker.on('failed', (job, e) => {
       this.outcomes.failed++;
@@ -52,6 +61,7 @@ export class CheckWorkerService implements OnApplicationBootstrap, OnApplication
   }
 
   onApplicationBootstrap(): void {
+    this.changes.start();
     void this.worker.run().catch((e: unknown) => this.noteError(e as Error));
     this.logger.log({ msg: 'queue worker started', concurrency: this.config.checkConcurrency }, 'Worker');
   }
@@ -59,6 +69,7 @@ export class CheckWorkerService implements OnApplicationBootstrap, OnApplication
   async onApplicationShutdown(): Promise<void> {
     // Lets running checks finish (and store) before the connection goes.
     await Promise.race([this.worker.close(), new Promise((r) => setTimeout(r, 20_000))]);
+    this.changes.stop();
   }
 
   private noteError(e: Error): void {
@@ -79,10 +90,16 @@ export class CheckWorkerService implements OnApplicationBootstrap, OnApplication
       return { outcome: 'manual', response };
     }
     const key = job.id!;
-    const { storedRunId, domain } = await this.schedule.jobStart(data.domainId, key);
-    if (storedRunId) {
-      this.outcomes.duplicate++;
-      return { outcome: 'duplicate', runId: storedRunId };
+    let domain: Domain | null;
+    if (this.startsFromJob(job as Job<ScheduledCheckJob>)) domain = rowFromJob(data.row!);
+    else {
+      this.outcomes.rowsRead++;
+      const start = await this.schedule.jobStart(data.domainId, key);
+      if (start.storedRunId) {
+        this.outcomes.duplicate++;
+        return { outcome: 'duplicate', runId: start.storedRunId };
+      }
+      domain = start.domain;
     }
     if (!domain) {
       this.outcomes.skipped++;
@@ -104,5 +121,13 @@ export class CheckWorkerService implements OnApplicationBootstrap, OnApplication
       }
       throw e;
     }
+  }
+
+  /**
+   * A first attempt (nothing can be stored under its key yet) of a job carrying its row, for a
+   * domain this worker heard of no change of since before the job was enqueued.
+   */
+  private startsFromJob(job: Job<ScheduledCheckJob>): boolean {
+    return job.data.row !== undefined && job.attemptsMade === 0 && job.attemptsStarted <= 1 && job.stalledCounter === 0 && this.changes.watch.trusts(job.data.name, job.timestamp);
   }
 }

@@ -9,7 +9,7 @@ import { ChecksRepository } from '../../storage/checks.repository.js';
 import { ScheduleRepository, type ClaimedDomain } from '../../storage/schedule.repository.js';
 import { ProbeMemoryRepository } from '../../storage/probe-memory.repository.js';
 import { pruneOldRuns, pruneProbeMemory } from '../scheduler.service.js';
-import { CHECK_QUEUE, scheduledJobId, type CheckQueueOptions, type ScheduledCheckJob } from './check-jobs.js';
+import { CHECK_QUEUE, rowForJob, scheduledJobId, type CheckQueueOptions, type ScheduledCheckJob } from './check-jobs.js';
 import { LeaderLock } from './leader-lock.js';
 import { redisOptionsFromUrl } from './redis-options.js';
 import { CHECK_QUEUE_OPTIONS } from './queue-tokens.js';
@@ -142,7 +142,7 @@ export class QueueSchedulerService implements OnApplicationBootstrap, OnApplicat
       this.queue.addBulk(
         claimed.map((d) => ({
         name: 'check',
-        data: { trigger: 'schedule', domainId: d.id, name: d.name, dueAt: d.dueAt.toISOString() },
+        data: { trigger: 'schedule', domainId: d.id, name: d.name, dueAt: d.dueAt.toISOString(), row: rowForJob(d) },
         opts: {
           jobId: scheduledJobId(d.id, d.dueAt),
           // A check that failed before storing its run (the database busy or away) is retried;

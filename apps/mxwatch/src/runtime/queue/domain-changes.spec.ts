@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { DomainChangeWatch } from './domain-changes.js';
+
+describe(DomainChangeWatch.name, () => {
+  const horizon = 15 * 60_000;
+  function watch(slackMs = 30_000) {
+    let now = 1_000_000;
+    const w = new DomainChangeWatch(slackMs, horizon, () => now);
+    return { w, at: () => now, advance: (ms: number) => (now += ms) };
+  }
+
+  it('should trust a job only once listening, and only for jobs enqueued a slack after the subscription came up', () => {
+    const { w, at, advance } = watch();
+    expect(w.trusts('a.example', at())).toBe(false);
+    w.up();
+    const since = at();
+    advance(60_000);
+    // Enqueued before the subscription (or within the slack for a scheduler clock ahead): a change may have been missed.
+    expect(w.trusts('a.example', since - 1)).toBe(false);
+    expect(w.trusts('a.example', since + 29_999)).toBe(false);
+    expect(w.trusts('a.example', since + 30_000)).toBe(true);
+  });
+
+  it('should read for a domain changed within the horizon, whenever its job was enqueued, and trust it again after', () => {
+    const { w, at, advance } = watch(0);
+    w.up();
+    advance(1);
+    const enqueued = at();
+    w.note('a.example');
+    expect(w.trusts('a.example', enqueued)).toBe(false);
+    expect(w.trusts('b.example', enqueued)).toBe(true);
+    // A change heard before a job was enqueued also makes it read: changes are rare, reading is cheap.
+    advance(10 * 60_000);
+    expect(w.trusts('a.example', at())).toBe(false);
+    advance(horizon);
+    expect(w.trusts('a.example', at())).toBe(true);
+  });
+
+  it('should read for a job that waited longer than the horizon', () => {
+    const { w, at, advance } = watch(0);
+    w.up();
+    advance(1);
+    const enqueued = at();
+    advance(horizon + 1);
+    expect(w.trusts('a.example', enqueued)).toBe(false);
+  });
+
+  it('should trust no job enqueued before a subscription that went down came up again', () => {
+    const { w, at, advance } = watch(0);
+    w.up();
+    advance(1_000);
+    const before = at();
+    w.down();
+    expect(w.listening).toBe(false);
+    expect(w.trusts('a.example', before)).toBe(false);
+    advance(1_000);
+    w.up();
+    expect(w.trusts('a.example', before)).toBe(false);
+    advance(1);
+    expect(w.trusts('a.example', at())).toBe(true);
+  });
+
+  it('should forget changes past the horizon when many domains changed at once', () => {
+    const { w, at, advance } = watch(0);
+    w.up();
+    for (let i = 0; i < 1_001; i++) w.note(`d${i}.example`);
+    advance(horizon + 1);
+    w.note('late.example');
+    expect((w as unknown as { changed: Map<string, number> }).changed.size).toBe(1);
+    expect(w.trusts('d0.example', at())).toBe(true);
+    expect(w.trusts('late.example', at())).toBe(false);
+  });
+});
