@@ -199,4 +199,23 @@ describe('scale-out: api and workers on Redis', () => {
     await waitFor('five.test checked by the remaining worker', async () => (await runsPerDomain()).some((x) => x.name === 'five.test'));
     expect(other.output()).toContain('scheduler role taken');
   });
+
+  it('should announce every domain change made on the api replica to the workers, so checks queued for it read it again', async () => {
+    const sub = new Redis({ host: REDIS_HOST, port: REDIS_PORT });
+    const heard: string[] = [];
+    sub.on('pmessage', (_p: string, channel: string, name: string) => heard.push(`${channel.slice(channel.lastIndexOf(db.name) + db.name.length)} ${name}`));
+    try {
+      await sub.psubscribe(`mxwatch:*:${db.name}:domains:changed`);
+      await addDomain('six.test');
+      const steps: Array<[string, unknown]> = [['PATCH', { labels: { team: 'mail' } }], ['PATCH', { enabled: false }], ['DELETE', undefined]];
+      for (const [i, [method, body]] of steps.entries()) {
+        const r = await api.api(method, '/api/v1/domains/six.test', body);
+        expect(r.status, r.text).toBe(method === 'DELETE' ? 204 : 200);
+        await waitFor(`announcement ${i + 1}`, async () => heard.length > i, 5_000);
+      }
+      expect(heard).toEqual([':domains:changed six.test', ':domains:changed six.test', ':domains:changed six.test']);
+    } finally {
+      sub.disconnect();
+    }
+  });
 });
