@@ -239,4 +239,26 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
     await repo.storeRun({ domainId: d.id, trigger: 'manual', status: 'pass', startedAt: T, finishedAt: T, results: [], nextCheckAt: null });
     expect(await database.prisma.checkRun.count({ where: { domainId: d.id } })).toBe(3);
   });
+
+  // Only PostgreSQL runs statements side by side (PGlite has one connection).
+  it.runIf(backend.name.startsWith('PostgreSQL'))('should store two runs that bring the same new host-level results in opposite orders at the same moment (no deadlock)', async () => {
+    // Each HostResult row takes 0.3 s to insert, so the two statements interleave row by row.
+    await database.prisma.$executeRawUnsafe(`CREATE FUNCTION slow_host_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END $$`);
+    await database.prisma.$executeRawUnsafe(`CREATE TRIGGER slow_host_insert BEFORE INSERT ON "HostResult" FOR EACH ROW EXECUTE FUNCTION slow_host_insert()`);
+    try {
+      const [a, b] = await Promise.all(['d1.example', 'd2.example'].map((name) => database.prisma.domain.create({ data: { name, nextCheckAt: T } })));
+      const smtp = (host: string): ProbeResult => ({ probe: 'smtp', target: `${host}[192.0.2.7]:25`, status: 'pass', startedAt: T, durationMs: 3, details: { open: true }, observations: [] });
+      const pair = [smtp('mx1.shared.example'), smtp('mx2.shared.example')];
+      // Two workers (each with its own knowledge of stored digests); two domains listing the same MX pair the other way round.
+      const other = new ChecksRepository(DatabaseService.over(database));
+      const store = (r: ChecksRepository, domainId: string, rs: ProbeResult[]) => r.storeRun({ domainId, trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results: rs, nextCheckAt: T });
+      const outcomes = await Promise.allSettled([store(repo, a!.id, pair), store(other, b!.id, [...pair].reverse())]);
+      expect(outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : 'stored'))).toEqual(['stored', 'stored']);
+      expect(await database.prisma.hostResult.count()).toBe(2);
+      expect(await database.prisma.probeResult.count({ where: { hostResultId: { not: null } } })).toBe(4);
+    } finally {
+      await database.prisma.$executeRawUnsafe(`DROP TRIGGER slow_host_insert ON "HostResult"`);
+      await database.prisma.$executeRawUnsafe(`DROP FUNCTION slow_host_insert()`);
+    }
+  });
 });

@@ -164,13 +164,17 @@ export class ChecksRepository {
     // Host-level results not yet known to be stored: inserted first, in a statement of their own,
     // so that the run's statement (a later snapshot) sees them even when another worker stored the
     // same result a moment ago (ON CONFLICT waits for it). An orphan left by a failed run is pruned.
-    const fresh = stored.filter((r) => r.digest !== undefined && !(trustCache && this.storedDigests.has(r.digest)));
+    // In digest order: two workers storing the same new results in another order (two domains on
+    // the same MX pair, listed the other way round) would each insert one and wait for the other's
+    // (ON CONFLICT waits for an uncommitted row), a deadlock PostgreSQL ends by failing one run.
+    const fresh = stored.filter((r) => r.digest !== undefined && !(trustCache && this.storedDigests.has(r.digest))).sort((a, b) => (a.digest! < b.digest! ? -1 : a.digest! > b.digest! ? 1 : 0));
     if (fresh.length > 0) {
       await this.db.sql(Prisma.sql`
         INSERT INTO "HostResult" ("digest", "probe", "target", "status", "reason", "startedAt", "durationMs", "details")
         SELECT h.v->>'digest', h.v->>'probe', h.v->>'target', h.v->>'status', h.v->>'reason',
                (h.v->>'startedAt')::timestamp(3), (h.v->>'durationMs')::int, h.v->'details'
-          FROM jsonb_array_elements(${JSON.stringify(fresh)}::jsonb) AS h(v)
+          FROM jsonb_array_elements(${JSON.stringify(fresh)}::jsonb) WITH ORDINALITY AS h(v, n)
+         ORDER BY h.n
         ON CONFLICT ("digest") DO NOTHING`);
     }
     // JSON.stringify keeps Dates inside details as ISO strings, as the JSON column always had them.
