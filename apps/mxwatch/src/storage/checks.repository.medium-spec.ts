@@ -241,7 +241,7 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
   });
 
   // Only PostgreSQL runs statements side by side (PGlite has one connection).
-  it.runIf(backend.name.startsWith('PostgreSQL'))('should store two runs that bring the same new host-level results in opposite orders at the same moment (no deadlock)', async () => {
+  it.runIf(backend.name.startsWith('PostgreSQL'))('should store two runs that bring the same new host-level results in opposite orders at the same moment: no deadlock, each referencing the rows the other stored', async () => {
     // Each HostResult row takes 0.3 s to insert, so the two statements interleave row by row.
     await database.prisma.$executeRawUnsafe(`CREATE FUNCTION slow_host_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END $$`);
     await database.prisma.$executeRawUnsafe(`CREATE TRIGGER slow_host_insert BEFORE INSERT ON "HostResult" FOR EACH ROW EXECUTE FUNCTION slow_host_insert()`);

@@ -161,28 +161,31 @@ export class ChecksRepository {
 
   private async insertRun(run: CheckRun, input: { finishedAt: Date; nextCheckAt: Date | null }, stored: StoredResult[], trustCache: boolean): Promise<{ run: StoredRun; baseline: RunBaseline }> {
     const { facts } = run;
-    // Host-level results not yet known to be stored: inserted first, in a statement of their own,
-    // so that the run's statement (a later snapshot) sees them even when another worker stored the
-    // same result a moment ago (ON CONFLICT waits for it). An orphan left by a failed run is pruned.
-    // In digest order: two workers storing the same new results in another order (two domains on
-    // the same MX pair, listed the other way round) would each insert one and wait for the other's
-    // (ON CONFLICT waits for an uncommitted row), a deadlock PostgreSQL ends by failing one run.
-    const fresh = stored.filter((r) => r.digest !== undefined && !(trustCache && this.storedDigests.has(r.digest))).sort((a, b) => (a.digest! < b.digest! ? -1 : a.digest! > b.digest! ? 1 : 0));
-    if (fresh.length > 0) {
-      await this.db.sql(Prisma.sql`
-        INSERT INTO "HostResult" ("digest", "probe", "target", "status", "reason", "startedAt", "durationMs", "details")
-        SELECT h.v->>'digest', h.v->>'probe', h.v->>'target', h.v->>'status', h.v->>'reason',
-               (h.v->>'startedAt')::timestamp(3), (h.v->>'durationMs')::int, h.v->'details'
-          FROM jsonb_array_elements(${JSON.stringify(fresh)}::jsonb) WITH ORDINALITY AS h(v, n)
-         ORDER BY h.n
-        ON CONFLICT ("digest") DO NOTHING`);
-    }
+    // Host-level results not yet known to be stored go in with the run, in the same statement.
+    // `ON CONFLICT DO UPDATE` (of nothing) rather than DO NOTHING: it returns the id of a row
+    // another worker stored a moment ago too, which the statement's snapshot could not see (a
+    // statement of its own before the run's, as it was, cost one more round trip and commit for
+    // every check that brought a new host result; on workers, for every result one got from the
+    // other through Redis). Once each, in digest order: two runs bringing the same new results in
+    // opposite orders (two domains listing the same MX pair the other way round) each locked one
+    // and waited for the other's, a deadlock PostgreSQL ended by failing one run.
+    const byDigest = new Map<string, StoredResult>();
+    for (const r of stored) if (r.digest !== undefined && !(trustCache && this.storedDigests.has(r.digest))) byDigest.set(r.digest, r);
+    const fresh = [...byDigest.values()].sort((a, b) => (a.digest! < b.digest! ? -1 : a.digest! > b.digest! ? 1 : 0));
     // JSON.stringify keeps Dates inside details as ISO strings, as the JSON column always had them.
     const rows = JSON.stringify(stored.map((r) => (r.digest === undefined ? r : { ...r, details: null })));
     // The results' ids come back as text (a bigint in JSON would lose digits), in result order:
     // the INSERT takes ids in that order. The rows themselves are what was sent, not read back.
     const found = await this.db.sql<BaselineRow>(Prisma.sql`
-      WITH "run" AS (
+      WITH "hosts" AS (
+        INSERT INTO "HostResult" ("digest", "probe", "target", "status", "reason", "startedAt", "durationMs", "details")
+        SELECT h.v->>'digest', h.v->>'probe', h.v->>'target', h.v->>'status', h.v->>'reason',
+               (h.v->>'startedAt')::timestamp(3), (h.v->>'durationMs')::int, h.v->'details'
+          FROM jsonb_array_elements(${JSON.stringify(fresh)}::jsonb) WITH ORDINALITY AS h(v, n)
+         ORDER BY h.n
+        ON CONFLICT ("digest") DO UPDATE SET "digest" = EXCLUDED."digest"
+        RETURNING "id", "digest"
+      ), "run" AS (
         INSERT INTO "CheckRun" ("id", "domainId", "trigger", "status", "startedAt", "finishedAt", "durationMs", "idempotencyKey", "facts")
         VALUES (${run.id}::uuid, ${run.domainId}::uuid, ${run.trigger}, ${run.status}, ${run.startedAt}, ${run.finishedAt}, ${run.durationMs}, ${run.idempotencyKey}, ${facts}::text[])
       ), "schedule" AS (
@@ -193,7 +196,7 @@ export class ChecksRepository {
         SELECT ${run.id}::uuid, ${run.domainId}::uuid, r.v->>'probe', r.v->>'target', r.v->>'status', r.v->>'reason',
                (r.v->>'startedAt')::timestamp(3), (r.v->>'durationMs')::int,
                CASE WHEN r.v ? 'digest' THEN NULL ELSE r.v->'details' END,
-               CASE WHEN r.v ? 'digest' THEN (SELECT h."id" FROM "HostResult" h WHERE h."digest" = r.v->>'digest') END
+               CASE WHEN r.v ? 'digest' THEN COALESCE((SELECT h."id" FROM "hosts" h WHERE h."digest" = r.v->>'digest'), (SELECT h."id" FROM "HostResult" h WHERE h."digest" = r.v->>'digest')) END
           FROM jsonb_array_elements(${rows}::jsonb) WITH ORDINALITY AS r(v, n)
          ORDER BY r.n
         RETURNING "id", "hostResultId"
