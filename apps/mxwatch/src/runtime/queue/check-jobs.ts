@@ -15,12 +15,7 @@ export interface CheckQueueOptions {
   stalledIntervalMs: number;
   /** Jobs waiting in Redis at most; the scheduler claims more only below it. */
   maxWaiting: number;
-  /**
-   * A job enqueued less than this after a worker's subscription to domain changes (came) up
-   * reads its domain's row before running: a change announced while the worker was not
-   * listening is not missed, even with the scheduler's clock this much ahead (domain-changes.ts).
-   */
-  changeSlackMs: number;
+
   /** How long the API waits for a worker to run a manual check. */
   manualDeadlineMs: number;
 }
@@ -37,6 +32,12 @@ export interface ScheduledCheckJob {
    * jobs of earlier versions.
    */
   row?: QueuedDomainRow;
+  /**
+   * Redis's clock (TIME, ms) read after the claim and before the enqueue: a worker whose
+   * subscription to domain changes came up before it heard every change made after the claim
+   * (domain-changes.ts). One clock for every process, so no host's clock skew matters.
+   */
+  claimedAt?: number;
 }
 
 /** A domain row as JSON in a job: its times as ISO strings. */

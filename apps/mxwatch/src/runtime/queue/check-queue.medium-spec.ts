@@ -50,7 +50,6 @@ describe('check queue', () => {
     lockDurationMs: 1_000,
     stalledIntervalMs: 300,
     maxWaiting: 10_000,
-    changeSlackMs: 30_000,
     manualDeadlineMs: 5_000,
     ...overrides,
   });
@@ -275,12 +274,12 @@ describe('check queue', () => {
     expect(w.outcomes.rowsRead).toBe(2);
   });
 
-  /** A worker that has subscribed to domain changes, with no slack for the scheduler's clock (one machine). */
+  /** A worker that has subscribed to domain changes. */
   async function listeningWorker(r: CheckRunner, concurrency = 4): Promise<CheckWorkerService> {
-    const w = worker(r, options({ changeSlackMs: 0 }), concurrency);
+    const w = worker(r, options(), concurrency);
     await waitUntil(() => w.changes.watch.listening);
-    // The subscription came up at this instant; jobs enqueued from now on are newer.
-    await new Promise((r) => setTimeout(r, 5));
+    // Redis's clock has millisecond steps: a claim in the same millisecond would count as after.
+    await new Promise((r) => setTimeout(r, 2));
     return w;
   }
 

@@ -22,7 +22,6 @@ export function defaultQueueOptions(config: AppConfig): CheckQueueOptions {
     lockDurationMs: 30_000,
     stalledIntervalMs: 30_000,
     maxWaiting: Math.max(2_000, config.checkConcurrency * 40),
-    changeSlackMs: 30_000,
     manualDeadlineMs: config.checkTimeoutSeconds * 1000 + 30_000,
   };
 }

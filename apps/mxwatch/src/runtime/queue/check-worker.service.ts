@@ -128,6 +128,7 @@ export class CheckWorkerService implements OnApplicationBootstrap, OnApplication
    * domain this worker heard of no change of since before the job was enqueued.
    */
   private startsFromJob(job: Job<ScheduledCheckJob>): boolean {
-    return job.data.row !== undefined && job.attemptsMade === 0 && job.attemptsStarted <= 1 && job.stalledCounter === 0 && this.changes.watch.trusts(job.data.name, job.timestamp);
+    const { row, claimedAt, name } = job.data;
+    return row !== undefined && claimedAt !== undefined && job.attemptsMade === 0 && job.attemptsStarted <= 1 && job.stalledCounter === 0 && this.changes.watch.trusts(name, claimedAt);
   }
 }

@@ -25,25 +25,27 @@ export function domainChangesChannel(prefix: string): string {
  * What a worker knows of domain changes, to decide whether a queued check may start from the row
  * its job carries (as the claim left it) or must read the row again first.
  *
- * It may start from the job's row only when the worker has been listening without a break since
- * before the job was enqueued (with `slackMs` for the scheduler's clock running ahead), the job is
- * younger than the horizon, and no change of the domain was heard within the horizon. Anything
- * else reads: a change announced while the worker was not listening is never missed that way, and
- * changes are rare enough that reading for every recently changed domain costs nothing.
+ * It may start from the job's row only when the worker's subscription came up, without a break
+ * since, before the claim (both times are Redis's clock, TIME, so no host's clock matters), the
+ * job is younger than the horizon, and no change of the domain was heard within the horizon. A
+ * change to a claimed row commits after the claim (the claim holds the rows until its jobs are
+ * in Redis) and is announced after it commits, so such a worker hears it. Anything else reads: a
+ * change announced while the worker was not listening is never relied on, and changes are rare
+ * enough that reading for every recently changed domain costs nothing.
  */
 export class DomainChangeWatch {
-  /** When the current subscription came up; null while it is down. */
+  /** When the current subscription came up (Redis's clock, ms); null while it is down. */
   private since: number | null = null;
   private readonly changed = new Map<string, number>();
 
   constructor(
-    private readonly slackMs: number,
     private readonly horizonMs = CHANGE_HORIZON_MS,
     private readonly clock: () => number = Date.now,
   ) {}
 
-  up(): void {
-    this.since = this.clock();
+  /** The subscription is up since `at`, Redis's time read once it was confirmed. */
+  up(at: number): void {
+    this.since = at;
   }
 
   down(): void {
@@ -61,10 +63,12 @@ export class DomainChangeWatch {
     if (this.changed.size > 1_000) for (const [n, at] of this.changed) if (now - at > this.horizonMs) this.changed.delete(n);
   }
 
-  /** Whether a job for `name`, enqueued at `enqueuedAt` (the scheduler's clock), may start from the row it carries. */
-  trusts(name: string, enqueuedAt: number): boolean {
+  /** Whether a job for `name`, claimed at `claimedAt` (Redis's clock), may start from the row it carries. */
+  trusts(name: string, claimedAt: number): boolean {
     const now = this.clock();
-    if (this.since === null || enqueuedAt < this.since + this.slackMs || now - enqueuedAt > this.horizonMs) return false;
+    // Strictly after: Redis's clock steps in milliseconds, and the same millisecond may be before.
+    // The horizon compares with this host's clock: a skew only moves when a long wait counts as too long.
+    if (this.since === null || claimedAt <= this.since || now - claimedAt > this.horizonMs) return false;
     const at = this.changed.get(name);
     if (at === undefined) return true;
     if (now - at <= this.horizonMs) return false;
@@ -142,25 +146,42 @@ export class DomainChangesPublisher implements OnApplicationShutdown {
   }
 }
 
-/** A worker's subscription to domain changes: its own connection (a subscribed connection does nothing else). */
+/**
+ * A worker's subscription to domain changes: its own connection (a subscribed connection does
+ * nothing else), and a second one that reads Redis's clock once the subscription is confirmed.
+ */
 export class DomainChangesSubscriber {
-  readonly watch: DomainChangeWatch;
+  readonly watch = new DomainChangeWatch();
   private readonly redis: Redis;
+  private readonly clock: Redis;
   private readonly channel: string;
+  /** Bumped by every connect and disconnect: a clock reading that comes back after either is stale. */
+  private generation = 0;
 
   constructor(config: AppConfig, options: CheckQueueOptions, logger: AppLogger) {
-    this.watch = new DomainChangeWatch(options.changeSlackMs);
     this.channel = domainChangesChannel(options.prefix);
-    this.redis = new Redis({ ...redisOptionsFromUrl(config.redisUrl!), lazyConnect: true, autoResubscribe: false, maxRetriesPerRequest: 1 });
+    const redisOptions = redisOptionsFromUrl(config.redisUrl!);
+    this.redis = new Redis({ ...redisOptions, lazyConnect: true, autoResubscribe: false, maxRetriesPerRequest: 1 });
+    this.clock = new Redis({ ...redisOptions, lazyConnect: true, maxRetriesPerRequest: 1, commandTimeout: 5_000 });
     this.redis.on('error', () => undefined);
+    this.clock.on('error', () => undefined);
     // Whatever was announced while the connection was down is unknown: until it is subscribed
-    // again (and for the slack after), every job reads its row.
-    this.redis.on('close', () => this.watch.down());
+    // again, every job reads its row; afterwards, every job claimed before that.
+    this.redis.on('close', () => {
+      this.generation++;
+      this.watch.down();
+    });
     this.redis.on('ready', () => {
-      this.redis.subscribe(this.channel).then(
-        () => this.watch.up(),
-        (e: unknown) => logger.pino.warn({ context: 'Worker', err: (e as Error).message }, 'could not subscribe to domain changes; checks read their domain first'),
-      );
+      const generation = ++this.generation;
+      this.redis
+        .subscribe(this.channel)
+        .then(() => this.clock.time())
+        .then(
+          ([sec, usec]) => {
+            if (generation === this.generation) this.watch.up(Number(sec) * 1000 + Math.floor(Number(usec) / 1000));
+          },
+          (e: unknown) => logger.pino.warn({ context: 'Worker', err: (e as Error).message }, 'could not subscribe to domain changes; checks read their domain first'),
+        );
     });
     this.redis.on('message', (_channel: string, name: string) => this.watch.note(name));
   }
@@ -170,7 +191,9 @@ export class DomainChangesSubscriber {
   }
 
   stop(): void {
+    this.generation++;
     this.watch.down();
     this.redis.disconnect();
+    this.clock.disconnect();
   }
 }

@@ -137,12 +137,16 @@ export class QueueSchedulerService implements OnApplicationBootstrap, OnApplicat
   }
 
   private async enqueue(claimed: ClaimedDomain[]): Promise<void> {
+    // After the claim read the rows, before their jobs exist: a change to one of them commits only
+    // after the claim does (its rows stay locked until then), so it is announced after this time.
+    const [sec, usec] = await within(REDIS_DEADLINE_MS, this.redis.time(), 'reading the Redis clock');
+    const claimedAt = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
     await within(
       REDIS_DEADLINE_MS,
       this.queue.addBulk(
         claimed.map((d) => ({
         name: 'check',
-        data: { trigger: 'schedule', domainId: d.id, name: d.name, dueAt: d.dueAt.toISOString(), row: rowForJob(d) },
+        data: { trigger: 'schedule', domainId: d.id, name: d.name, dueAt: d.dueAt.toISOString(), row: rowForJob(d), claimedAt },
         opts: {
           jobId: scheduledJobId(d.id, d.dueAt),
           // A check that failed before storing its run (the database busy or away) is retried;
