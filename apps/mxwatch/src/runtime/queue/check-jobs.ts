@@ -48,23 +48,10 @@ export type QueuedDomainRow = Omit<Domain, 'nextCheckAt' | 'lastCheckAt' | 'crea
   updatedAt: string;
 };
 
-/** The row a claim returned, as a job carries it (without the claim's `dueAt`). */
-export function rowForJob(d: Domain): QueuedDomainRow {
-  return {
-    id: d.id,
-    name: d.name,
-    intervalSeconds: d.intervalSeconds,
-    submissionHosts: d.submissionHosts,
-    sendingIps: d.sendingIps,
-    dkimSelectors: d.dkimSelectors,
-    labels: d.labels,
-    enabled: d.enabled,
-    source: d.source,
-    nextCheckAt: d.nextCheckAt?.toISOString() ?? null,
-    lastCheckAt: d.lastCheckAt?.toISOString() ?? null,
-    createdAt: d.createdAt.toISOString(),
-    updatedAt: d.updatedAt.toISOString(),
-  };
+/** The row a claim returned, as a job carries it (without the claim's `dueAt`); a new column travels too. */
+export function rowForJob(d: Domain & { dueAt?: Date }): QueuedDomainRow {
+  const { dueAt: _, nextCheckAt, lastCheckAt, createdAt, updatedAt, ...rest } = d;
+  return { ...rest, nextCheckAt: nextCheckAt?.toISOString() ?? null, lastCheckAt: lastCheckAt?.toISOString() ?? null, createdAt: createdAt.toISOString(), updatedAt: updatedAt.toISOString() };
 }
 
 /** The row a job carries, as the repositories return it. */

@@ -21,7 +21,7 @@ import { redisOptionsFromUrl } from './redis-options.js';
  * stored, and fetching new jobs waits until Redis is back.
  *
  * A job's first attempt starts from the domain's row the job carries (as the claim left it) when
- * this worker has heard of no change to the domain since it was enqueued (domain-changes.ts): no
+ * this worker was listening before the claim and has heard of no change to the domain (domain-changes.ts): no
  * statement before the check. Otherwise, and for every re-run (a stall, a retry), the job reads
  * the row and looks for a run already stored under its key first.
  */
@@ -125,7 +125,7 @@ export class CheckWorkerService implements OnApplicationBootstrap, OnApplication
 
   /**
    * A first attempt (nothing can be stored under its key yet) of a job carrying its row, for a
-   * domain this worker heard of no change of since before the job was enqueued.
+   * domain this worker heard of no change of, claimed after its subscription came up.
    */
   private startsFromJob(job: Job<ScheduledCheckJob>): boolean {
     const { row, claimedAt, name } = job.data;
