@@ -15,7 +15,6 @@ export interface CheckQueueOptions {
   stalledIntervalMs: number;
   /** Jobs waiting in Redis at most; the scheduler claims more only below it. */
   maxWaiting: number;
-
   /** How long the API waits for a worker to run a manual check. */
   manualDeadlineMs: number;
 }

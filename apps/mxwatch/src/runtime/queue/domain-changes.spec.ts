@@ -72,4 +72,17 @@ describe(DomainChangeWatch.name, () => {
     expect(w.trusts('d0.example', at())).toBe(true);
     expect(w.trusts('late.example', at())).toBe(false);
   });
+
+  it('should keep a name heard again when older ones are forgotten', () => {
+    const { w, at, advance } = watch();
+    w.up(at());
+    for (let i = 0; i < 1_001; i++) w.note(`d${i}.example`);
+    advance(horizon / 2);
+    w.note('d0.example');
+    advance(horizon / 2 + 1);
+    w.note('late.example');
+    expect((w as unknown as { changed: Map<string, number> }).changed.size).toBe(2);
+    expect(w.trusts('d0.example', at())).toBe(false);
+    expect(w.trusts('d1.example', at())).toBe(true);
+  });
 });

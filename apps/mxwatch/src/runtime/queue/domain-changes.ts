@@ -7,7 +7,7 @@ import { EventBus } from '../events.js';
 import type { CheckQueueOptions } from './check-jobs.js';
 import { CHECK_QUEUE_OPTIONS } from './queue-tokens.js';
 import { redisOptionsFromUrl } from './redis-options.js';
-import { within } from './queue-scheduler.service.js';
+import { redisNowMs, within } from './redis-calls.js';
 
 /**
  * How long a worker remembers that a domain changed, and how long a job may have waited and still
@@ -58,9 +58,17 @@ export class DomainChangeWatch {
 
   note(name: string): void {
     const now = this.clock();
+    // Deleted first, so the map stays in the order names were heard (oldest first).
+    this.changed.delete(name);
     this.changed.set(name, now);
-    // Bounded: a bulk change of thousands of domains is forgotten once past the horizon.
-    if (this.changed.size > 1_000) for (const [n, at] of this.changed) if (now - at > this.horizonMs) this.changed.delete(n);
+    // Bounded: a bulk change of thousands of domains is forgotten once past the horizon, oldest
+    // first, stopping at the first one still within it (not a scan of them all at every change).
+    if (this.changed.size > 1_000) {
+      for (const [n, at] of this.changed) {
+        if (now - at <= this.horizonMs) break;
+        this.changed.delete(n);
+      }
+    }
   }
 
   /** Whether a job for `name`, claimed at `claimedAt` (Redis's clock), may start from the row it carries. */
@@ -175,10 +183,10 @@ export class DomainChangesSubscriber {
       const generation = ++this.generation;
       this.redis
         .subscribe(this.channel)
-        .then(() => this.clock.time())
+        .then(() => redisNowMs(this.clock))
         .then(
-          ([sec, usec]) => {
-            if (generation === this.generation) this.watch.up(Number(sec) * 1000 + Math.floor(Number(usec) / 1000));
+          (at) => {
+            if (generation === this.generation) this.watch.up(at);
           },
           (e: unknown) => logger.pino.warn({ context: 'Worker', err: (e as Error).message }, 'could not subscribe to domain changes; checks read their domain first'),
         );

@@ -12,23 +12,13 @@ import { pruneOldRuns, pruneProbeMemory } from '../scheduler.service.js';
 import { CHECK_QUEUE, rowForJob, scheduledJobId, type CheckQueueOptions, type ScheduledCheckJob } from './check-jobs.js';
 import { LeaderLock } from './leader-lock.js';
 import { redisOptionsFromUrl } from './redis-options.js';
+import { redisNowMs, within } from './redis-calls.js';
 import { CHECK_QUEUE_OPTIONS } from './queue-tokens.js';
 
 /** Domains claimed per statement; a tick repeats while the queue has room and more is due. */
 const CLAIM_BATCH = 1000;
 /** A Redis call the scheduler waits for at most; past it the claim rolls back and stays due. */
 const REDIS_DEADLINE_MS = 10_000;
-
-/** `p`, or a rejection after `ms`: a command queued while Redis is away must not hold a database transaction open. */
-export function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms (${what})`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /**
  * The scheduler of a fleet on Redis: whichever replica holds the leader lock claims due domains
@@ -139,8 +129,7 @@ export class QueueSchedulerService implements OnApplicationBootstrap, OnApplicat
   private async enqueue(claimed: ClaimedDomain[]): Promise<void> {
     // After the claim read the rows, before their jobs exist: a change to one of them commits only
     // after the claim does (its rows stay locked until then), so it is announced after this time.
-    const [sec, usec] = await within(REDIS_DEADLINE_MS, this.redis.time(), 'reading the Redis clock');
-    const claimedAt = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+    const claimedAt = await within(REDIS_DEADLINE_MS, redisNowMs(this.redis), 'reading the Redis clock');
     await within(
       REDIS_DEADLINE_MS,
       this.queue.addBulk(

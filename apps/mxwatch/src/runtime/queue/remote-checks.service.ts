@@ -8,7 +8,7 @@ import { DomainsService } from '../domains.service.js';
 import { CHECK_QUEUE, type CheckJobData, type CheckJobResult, type CheckQueueOptions } from './check-jobs.js';
 import { CHECK_QUEUE_OPTIONS, type RemoteChecks } from './queue-tokens.js';
 import { redisOptionsFromUrl } from './redis-options.js';
-import { within } from './queue-scheduler.service.js';
+import { within } from './redis-calls.js';
 
 /**
  * Manual checks on an `api` replica (which runs no checks): the check goes to the queue ahead of
