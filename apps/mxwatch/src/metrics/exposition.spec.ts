@@ -264,17 +264,23 @@ describe(renderPrometheusText.name, () => {
     }
   });
 
-  it('should remove a series through its handle only while it is still the one its labels name', () => {
-    const g = new FleetGauge({ name: 'x_handles', help: 'h', labelNames: ['a', 'b'] });
+  it('should hand out one key per series, whatever order its labels come in, and remove by it', async () => {
+    const registry = new Registry();
+    const g = new FleetGauge({ name: 'x_handles', help: 'h', labelNames: ['a', 'b'], registers: [registry] });
     const first = g.set({ a: 'x', b: 'y' }, 1);
+    expect(first).toBe('{a="x",b="y"}');
     expect(g.set({ a: 'x', b: 'y' }, 2)).toBe(first);
-    g.remove({ b: 'y', a: 'x' });
-    const second = g.set({ b: 'y', a: 'x' }, 3);
-    g.removeSeries(first); // removed and set anew since: not this one any more
+    // Another order names the same series and writes the labels as given, as prom-client does.
+    expect(g.set({ b: 'y', a: 'x' }, 3)).toBe(first);
+    expect(g.valueOf(first)).toBe(3);
     expect(g.get().values).toEqual([{ value: 3, labels: { b: 'y', a: 'x' } }]);
-    expect(second.key).toBe('{a="x",b="y"}');
-    g.removeSeries(second);
+    expect((await renderPrometheusText(registry)).toString('utf8')).toContain('x_handles{b="y",a="x"} 3\n');
+    g.removeSeries(first);
     expect(g.size).toBe(0);
+    expect(g.valueOf(first)).toBeUndefined();
+    g.removeSeries(first); // gone already: nothing happens
+    expect(g.set({ a: 'x', b: 'z' }, 4)).toBe('{a="x",b="z"}');
+    expect((await renderPrometheusText(registry)).toString('utf8')).toContain('x_handles{a="x",b="z"} 4\n');
   });
 
   it('should refuse what prom-client refuses on a gauge', () => {

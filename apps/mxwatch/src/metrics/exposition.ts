@@ -183,7 +183,7 @@ async function render(out: Output, metric: Collectable): Promise<void> {
         if (!page.bytes) {
           if (page.series.length === 0) continue;
           let text = '';
-          for (const s of page.series) text += `\n${name}${s.text} ${valueText(s.value)}`;
+          for (const key of page.series) text += `\n${name}${metric.textOf(key)} ${valueText(metric.valueOf(key)!)}`;
           const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
           bytes.write(text, 0, 'utf8');
           page.bytes = bytes;
@@ -195,8 +195,8 @@ async function render(out: Output, metric: Collectable): Promise<void> {
       return;
     }
     // Each series' label text was rendered when it was set.
-    for (const s of metric.entries()) {
-      out.add(`\n${name}${s.text} ${valueText(s.value)}`);
+    for (const [text, value] of metric.entries()) {
+      out.add(`\n${name}${text} ${valueText(value)}`);
       if (out.blocked) await out.drain();
     }
     return;

@@ -4,47 +4,23 @@ import type { Registry } from 'prom-client';
 export type LabelValues<T extends string> = Partial<Record<T, string | number>>;
 
 /**
- * One series; `set` returns it, so a caller can keep it (and remove it) without a key of its own.
- * It holds only its label text and value: its labels are read back from the text when asked for
- * (`get()`, tests), and its key is the text itself whenever the labels came in their declared
- * order (always, from this code base). At 100,000 domains a labels object and a key per series
- * took 150 MB.
+ * A series' handle, as `set` returns it: its key, the label text in declared order, which is also
+ * what the exposition writes (`{a="x",b="y"}`, '' without labels) whenever the labels came in
+ * their declared order (always, from this code base). A gauge holds its series as key -> value
+ * and nothing more: at 10,000 domains an object per series (its text, value, gauge and a mark)
+ * took 7.6 MB of the heap, and every full GC marked the 135,000 of them.
  */
-export class Series {
-  /** Free for the caller's bookkeeping (MetricsService marks the series a check keeps). */
-  mark = 0;
-  constructor(
-    readonly gauge: FleetGauge,
-    /** `{a="x",b="y"}` as prom-client writes it for the labels ('' without labels). */
-    public text: string,
-    public value: number,
-  ) {}
-
-  /** The labels as set (label values given as numbers read back as strings). */
-  get labels(): Record<string, string | number> {
-    return this.gauge.labelsOf(this);
-  }
-
-  /** The label text in declared order (the same string as `text`, but for labels given in another order). */
-  get key(): string {
-    return this.gauge.keyOf(this);
-  }
-}
-
-/** A series of a gauge that keeps its rendering: it knows the page whose bytes it is in. */
-class PagedSeries extends Series {
-  page: Page | null = null;
-}
+export type SeriesKey = string;
 
 /** Series per page of a gauge that keeps its rendering (`keepRendered`). */
 export const PAGE_SERIES = 64;
 
 /**
- * Consecutive series of a gauge (in exposition order) and their exposition lines as UTF-8, kept
- * until one of them changes, is removed, or a series is added to the page.
+ * Consecutive series of a gauge (in exposition order, by key) and their exposition lines as
+ * UTF-8, kept until one of them changes, is removed, or a series is added to the page.
  */
 export class Page {
-  readonly series: Series[] = [];
+  readonly series: SeriesKey[] = [];
   bytes: Buffer | null = null;
 }
 
@@ -71,10 +47,8 @@ export function labelValueText(v: unknown): string {
  * again goes last), for the fleet's per-domain and per-host series. prom-client keeps series in
  * an object keyed by a label hash: with ~100,000 of them the object is a dictionary whose keys
  * every scrape had to enumerate (and V8 sorts them), and each series' label text was built anew
- * per scrape. Here they sit in a Map, and each keeps its rendered label text, built when it is
- * set and reused by every scrape (metrics/exposition.ts) until it changes. That text is also the
- * series' key whenever the labels come in their declared order (always, from this code base), so
- * it costs no memory beyond the hash string prom-client kept.
+ * per scrape. Here they sit in a Map from their key, the rendered label text, built when the
+ * series is first set and reused by every scrape (metrics/exposition.ts), to their value.
  */
 export class FleetGauge<T extends string = string> {
   readonly type = 'gauge';
@@ -83,14 +57,20 @@ export class FleetGauge<T extends string = string> {
   readonly help: string;
   readonly labelNames: readonly T[];
   private readonly declared: ReadonlySet<string>;
-  private series = new Map<string, Series>();
-  /** The few series whose labels came in another order than declared: their key and labels as given. */
-  private unordered = new Map<Series, { key: string; labels: Record<string, string | number> }>();
+  /** Key -> value, in exposition order. */
+  private series = new Map<SeriesKey, number>();
+  /**
+   * The few series whose labels came in another order than declared: the text they write (as
+   * prom-client would, in the order given) and their labels as given.
+   */
+  private unordered = new Map<SeriesKey, { text: string; labels: Record<string, string | number> }>();
   /**
    * With `keepRendered`: the series in exposition order, a page at a time, each page with its
-   * rendered bytes. Pages emptied by removals stay until the next `pagesToRender`.
+   * rendered bytes, and the page each series is in. Pages emptied by removals stay until the
+   * next `pagesToRender`.
    */
   private pages: Page[] | null = null;
+  private pageOf: Map<SeriesKey, Page> | null = null;
   private emptyPages = 0;
   /** Pages rendered anew (their bytes were not kept): for tests and benchmarks. */
   pagesRendered = 0;
@@ -115,62 +95,60 @@ export class FleetGauge<T extends string = string> {
   keepRendered(): void {
     if (this.series.size > 0) throw new Error(`bug: ${this.name} has series already`);
     this.pages ??= [];
+    this.pageOf ??= new Map();
   }
 
-  set(labels: LabelValues<T>, value: number): Series {
+  /** Sets the series these labels name; returns its key (the handle `removeSeries`, `valueOf` and `shows` take). */
+  set(labels: LabelValues<T>, value: number): SeriesKey {
     if (typeof value !== 'number') throw new TypeError(`Value is not a valid number: ${format(value)}`);
     const { key, text } = this.keyAndText(labels as Record<string, string | number>);
-    let s = this.series.get(key);
-    if (s) {
-      if (this.pages && (s.value !== value || s.text !== text)) (s as PagedSeries).page!.bytes = null;
-      s.value = value;
-      // Labels equal to the stored ones in the same order keep the stored text (and so share its
-      // string); only another order of the same labels changes what is written.
-      if (s.text === text) return s;
-      s.text = text;
+    const had = this.series.get(key);
+    if (had === undefined) {
+      this.series.set(key, value);
+      if (this.pages) this.paged(key);
     } else {
-      s = this.pages ? this.paged(text, value) : new Series(this as FleetGauge, text, value);
-      this.series.set(key, s);
+      // The same value (the common case: a provider's MX, asked about by every domain on it)
+      // and the same text leave the kept bytes alone.
+      const changed = !Object.is(had, value);
+      if (changed) this.series.set(key, value);
+      const textChanged = key === text ? this.unordered.has(key) : this.unordered.get(key)?.text !== text;
+      if (this.pages && (changed || textChanged)) this.pageOf!.get(key)!.bytes = null;
     }
-    if (key === text) this.unordered.delete(s);
-    else this.unordered.set(s, { key, labels: { ...(labels as Record<string, string | number>) } });
-    return s;
+    if (key === text) this.unordered.delete(key);
+    else this.unordered.set(key, { text, labels: { ...(labels as Record<string, string | number>) } });
+    return key;
   }
 
   remove(labels: LabelValues<T>): void {
-    const key = this.keyAndText(labels as Record<string, string | number>).key;
-    const s = this.series.get(key);
-    if (s) this.drop(key, s);
+    this.removeSeries(this.keyAndText(labels as Record<string, string | number>).key);
   }
 
-  /** Removes this series, if it is still the one its labels name (not removed and set anew since). */
-  removeSeries(s: Series): void {
-    const key = this.keyOf(s);
-    if (this.series.get(key) === s) this.drop(key, s);
-  }
-
-  private drop(key: string, s: Series): void {
-    this.series.delete(key);
-    this.unordered.delete(s);
+  /** Removes the series with this key, if there is one. */
+  removeSeries(key: SeriesKey): void {
+    if (!this.series.delete(key)) return;
+    this.unordered.delete(key);
     if (this.pages) {
-      const page = (s as PagedSeries).page!;
-      (s as PagedSeries).page = null;
-      page.series.splice(page.series.indexOf(s), 1);
+      const page = this.pageOf!.get(key)!;
+      this.pageOf!.delete(key);
+      page.series.splice(page.series.indexOf(key), 1);
       page.bytes = null;
       if (page.series.length === 0) this.emptyPages++;
     }
   }
 
+  /** The value of the series with this key (undefined when there is none). */
+  valueOf(key: SeriesKey): number | undefined {
+    return this.series.get(key);
+  }
+
   /** A new series, last in the last page (a new one when that is full). */
-  private paged(text: string, value: number): Series {
-    const s = new PagedSeries(this as FleetGauge, text, value);
+  private paged(key: SeriesKey): void {
     const pages = this.pages!;
     let last = pages[pages.length - 1];
     if (!last || last.series.length >= PAGE_SERIES) pages.push((last = new Page()));
-    last.series.push(s);
+    last.series.push(key);
     last.bytes = null;
-    s.page = last;
-    return s;
+    this.pageOf!.set(key, last);
   }
 
   /**
@@ -196,24 +174,24 @@ export class FleetGauge<T extends string = string> {
   private repage(): void {
     const pages: Page[] = [];
     let page: Page | undefined;
-    for (const s of this.series.values()) {
+    for (const key of this.series.keys()) {
       if (!page || page.series.length >= PAGE_SERIES) pages.push((page = new Page()));
-      page.series.push(s);
-      (s as PagedSeries).page = page;
+      page.series.push(key);
+      this.pageOf!.set(key, page);
     }
     this.pages = pages;
     this.emptyPages = 0;
   }
 
   /**
-   * Whether `s` is still this gauge's series and `labels`, as given, would write its text: what
-   * `set(labels, ...)` would find, checked without building the text (no allocation). False
-   * whenever in doubt (a value that needs escaping, labels not in declared order): the caller
-   * then sets the series the ordinary way.
+   * Whether the series with this key is still in the gauge and `labels`, as given, would write
+   * its text: what `set(labels, ...)` would find, checked without building the text (no
+   * allocation). False whenever in doubt (a value that needs escaping, labels not in declared
+   * order): the caller then sets the series the ordinary way.
    */
-  shows(s: Series, labels: LabelValues<T>): boolean {
-    if (this.unordered.has(s) || this.series.get(s.text) !== s) return false;
-    const text = s.text;
+  shows(key: SeriesKey, labels: LabelValues<T>): boolean {
+    if (this.unordered.has(key) || !this.series.has(key)) return false;
+    const text = key;
     let at = 0;
     let first = true;
     for (const name in labels) {
@@ -240,18 +218,18 @@ export class FleetGauge<T extends string = string> {
     return at === text.length - 1 && text.charCodeAt(at) === 125 /* } */;
   }
 
-  /** The series' key: its label text in declared order. */
-  keyOf(s: Series): string {
-    return this.unordered.get(s)?.key ?? s.text;
+  /** The text the series with this key writes: its key, but for labels set in another order. */
+  textOf(key: SeriesKey): string {
+    return this.unordered.size === 0 ? key : this.unordered.get(key)?.text ?? key;
   }
 
-  /** The series' labels, read back from its text (as given, for labels set in another order). */
-  labelsOf(s: Series): Record<string, string | number> {
-    const given = this.unordered.get(s);
+  /** The series' labels, read back from its key (as given, for labels set in another order). */
+  labelsOf(key: SeriesKey): Record<string, string | number> {
+    const given = this.unordered.get(key);
     if (given) return given.labels;
     const labels: Record<string, string> = {};
     // `{a="x",b="y"}`: values are escaped (labelValueText), so a quote ends one only when unescaped.
-    for (const m of s.text.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+    for (const m of key.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
       labels[m[1]!] = m[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
     }
     return labels;
@@ -262,6 +240,7 @@ export class FleetGauge<T extends string = string> {
     this.unordered = new Map();
     if (this.pages) {
       this.pages = [];
+      this.pageOf = new Map();
       this.emptyPages = 0;
     }
   }
@@ -270,15 +249,16 @@ export class FleetGauge<T extends string = string> {
     return this.series.size;
   }
 
-  /** The series in exposition order, each with its rendered label text (for metrics/exposition.ts). */
-  entries(): IterableIterator<Series> {
-    return this.series.values();
+  /** The series in exposition order, as [text, value] (for metrics/exposition.ts). */
+  entries(): Iterable<[string, number]> {
+    if (this.unordered.size === 0) return this.series.entries();
+    return [...this.series].map(([key, value]): [string, number] => [this.textOf(key), value]);
   }
 
   /** What prom-client's metrics return, for the registry's own serialisers and for tests. */
   get(): { name: string; help: string; type: 'gauge'; aggregator: 'sum'; values: Array<{ value: number; labels: Record<string, string | number> }> } {
     const values: Array<{ value: number; labels: Record<string, string | number> }> = [];
-    for (const s of this.series.values()) values.push({ value: s.value, labels: this.labelsOf(s) });
+    for (const [key, value] of this.series) values.push({ value, labels: this.labelsOf(key) });
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
 import type { Counter } from 'prom-client';
-import type { FleetGauge, Series } from './fleet-gauge.js';
+import type { FleetGauge, SeriesKey } from './fleet-gauge.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import type { ProbeDefinition, SeriesSample } from '../probes/probe-definition.js';
@@ -15,20 +15,26 @@ import { type ExpositionSink, renderPrometheusText, writePrometheusText } from '
 import { createMetrics, keepRenderedPages, registerProbeMetrics, type Metrics, type ProbeMetric } from './metrics.js';
 
 /**
- * What a domain's latest check set. Series are held as the gauges' own entries and collections
- * are arrays (membership by `mark`), not sets of key strings: at 10,000 domains this bookkeeping
- * took more memory than the series themselves. Every array is stored at its exact length
- * (`exact`): an array grown by push keeps room for 16, and at 10,000 domains the room alone took
- * 10 MB.
+ * Series as a flat run of pairs: the gauge, then the series' key (the very string the gauge holds
+ * as its Map key, so a handle costs one slot and no string of its own; `reuse`).
+ */
+type SeriesPairs = Array<FleetGauge | SeriesKey>;
+
+/**
+ * What a domain's latest check set. Series are held as (gauge, key) pairs and collections are
+ * arrays (entities' membership by `mark`), not sets of key strings or objects per series: at
+ * 10,000 domains this bookkeeping took more memory than the series themselves. Every array is
+ * stored at its exact length (`exact`): an array grown by push keeps room for 16, and at 10,000
+ * domains the room alone took 10 MB.
  */
 interface DomainSeries {
   /** Probes with a mxwatch_probe_success series. */
   probes: string[];
   /**
-   * The domain's own series by probe, flat: each probe's name, then its series (`keep` reuses a
-   * probe's run of entries; `ownOf` reads it back).
+   * The domain's own series by probe, flat: each probe's name, then its series as (gauge, key)
+   * pairs (`keep` reuses a probe's run of entries; `ownOf` reads it back).
    */
-  own: Array<string | Series>;
+  own: Array<string | FleetGauge>;
   /** The host entities (probe + result target) the domain's latest check mentioned. */
   entities: HostEntity[];
   /** The fleet counts (`DomainCount` keys) this domain adds one to. */
@@ -41,15 +47,40 @@ function exact<T>(items: T[]): T[] {
 }
 const NONE = Object.freeze([]) as unknown as never[];
 
-/** The series a domain's previous check set for one probe. */
-function ownOf(own: ReadonlyArray<string | Series>, probe: string): Series[] {
-  const out: Series[] = [];
+/** The series (pairs) a domain's previous check set for one probe. */
+function ownOf(own: ReadonlyArray<string | FleetGauge>, probe: string): SeriesPairs {
+  const out: SeriesPairs = [];
   let inProbe = false;
-  for (const x of own) {
+  for (let i = 0; i < own.length; i++) {
+    const x = own[i]!;
     if (typeof x === 'string') inProbe = x === probe;
-    else if (inProbe) out.push(x);
+    else {
+      if (inProbe) out.push(x, own[i + 1]!);
+      i++;
+    }
   }
   return out;
+}
+
+/** Where the pair (gauge, key) is in `pairs` (a flat run of pairs, or a domain's `own`), or -1. */
+function pairAt(pairs: ReadonlyArray<string | FleetGauge>, gauge: FleetGauge, key: SeriesKey): number {
+  for (let i = 0; i < pairs.length - 1; i++) if (pairs[i] === gauge && pairs[i + 1] === key) return i;
+  return -1;
+}
+
+/**
+ * The key string to hold for a series just set: the one held before, when `held` has it. `set`
+ * returns a key built anew from the labels; the gauge keeps the string it got first, so holding
+ * the new one would keep two copies of every series' text alive.
+ */
+function reuse(held: ReadonlyArray<string | FleetGauge> | undefined, gauge: FleetGauge, key: SeriesKey): SeriesKey {
+  const at = held ? pairAt(held, gauge, key) : -1;
+  return at < 0 ? key : (held![at + 1] as SeriesKey);
+}
+
+/** Adds the pair unless it is there already. */
+function addPair(pairs: SeriesPairs, gauge: FleetGauge, key: SeriesKey): void {
+  if (pairAt(pairs, gauge, key) < 0) pairs.push(gauge, key);
 }
 
 /** A count of domains in one state (probe passed or failed, an MTA-STS mode, ...) and the series showing it. */
@@ -66,7 +97,8 @@ interface HostEntity {
   id: string;
   /** Domains whose latest check mentions the entity (events). */
   refs: number;
-  series: Series[];
+  /** Its series, as (gauge, key) pairs. */
+  series: SeriesPairs;
   mark: number;
   /**
    * Database feed only: the time of each referring domain's result about the entity, and the
@@ -142,7 +174,7 @@ export class MetricsService implements OnModuleInit {
   /** Database feed: domains whose stored run must be applied again (they hold the best remaining result about a host). */
   private readonly reapply = new Set<string>();
   private beforeScrape: ((deadline: number) => Promise<void>) | null = null;
-  /** Marks series and entities as kept by the check being applied (see DomainSeries). */
+  /** Marks the entities kept by the check being applied (see DomainSeries). */
   private stamp = 0;
 
   constructor(
@@ -264,7 +296,7 @@ export class MetricsService implements OnModuleInit {
       const series = def?.metrics?.series;
       if (!series) continue;
       const domainScoped = def.scope === 'domain';
-      const own: Series[] = [];
+      const own: SeriesPairs = [];
       let keep = false;
       for (const r of rs) {
         const samples = series(r, domain);
@@ -282,9 +314,8 @@ export class MetricsService implements OnModuleInit {
           }
           if (s.owner === 'host') host.push(s);
           else if (this.perDomain) {
-            const set = this.set(s);
-            if (set.mark !== stamp) own.push(set);
-            set.mark = stamp;
+            const gauge = this.gauge(s.metric);
+            addPair(own, gauge, reuse(previous?.own, gauge, gauge.set(s.labels, s.value)));
           }
         }
         const id = `${probe}\u0000${r.target}`;
@@ -297,10 +328,8 @@ export class MetricsService implements OnModuleInit {
       }
       if (keep) {
         keeps.add(probe);
-        for (const kept of previous ? ownOf(previous.own, probe) : []) {
-          if (kept.mark !== stamp) own.push(kept);
-          kept.mark = stamp;
-        }
+        const kept = previous ? ownOf(previous.own, probe) : [];
+        for (let i = 0; i < kept.length; i += 2) addPair(own, kept[i] as FleetGauge, kept[i + 1] as SeriesKey);
         // The states it counted in stay with the series that show them (the pass/fail count is this run's).
         for (const key of previous?.counted ?? []) if (this.counts.get(key)?.keptBy === probe && !counted.includes(key)) counted.push(key);
       }
@@ -335,8 +364,8 @@ export class MetricsService implements OnModuleInit {
     }
   }
 
-  private set(s: SeriesSample): Series {
-    return (this.probeMetrics.get(s.metric) as FleetGauge).set(s.labels, s.value);
+  private gauge(metric: string): FleetGauge {
+    return this.probeMetrics.get(metric) as FleetGauge;
   }
 
   /**
@@ -358,14 +387,13 @@ export class MetricsService implements OnModuleInit {
       entity.by = domain;
       return entity;
     }
-    const stamp = ++this.stamp;
-    const series: Series[] = [];
+    const series: SeriesPairs = [];
     for (const s of samples) {
-      const set = this.set(s);
-      if (set.mark !== stamp) series.push(set);
-      set.mark = stamp;
+      const gauge = this.gauge(s.metric);
+      addPair(series, gauge, reuse(entity.series, gauge, gauge.set(s.labels, s.value)));
     }
-    for (const old of entity.series) if (old.mark !== stamp) old.gauge.removeSeries(old);
+    const old = entity.series;
+    for (let i = 0; i < old.length; i += 2) if (pairAt(series, old[i] as FleetGauge, old[i + 1] as SeriesKey) < 0) (old[i] as FleetGauge).removeSeries(old[i + 1] as SeriesKey);
     entity.series = exact(series);
     entity.at = at;
     entity.by = domain;
@@ -378,11 +406,12 @@ export class MetricsService implements OnModuleInit {
    */
   private showsAlready(entity: HostEntity, samples: SeriesSample[]): boolean {
     const held = entity.series;
-    if (held.length !== samples.length) return false;
+    if (held.length !== 2 * samples.length) return false;
     for (let i = 0; i < samples.length; i++) {
       const s = samples[i]!;
-      const cur = held[i]!;
-      if (cur.value !== s.value || cur.gauge !== this.probeMetrics.get(s.metric) || !cur.gauge.shows(cur, s.labels)) return false;
+      const gauge = held[2 * i] as FleetGauge;
+      const key = held[2 * i + 1] as SeriesKey;
+      if (gauge !== this.probeMetrics.get(s.metric) || gauge.valueOf(key) !== s.value || !gauge.shows(key, s.labels)) return false;
     }
     return true;
   }
@@ -415,11 +444,17 @@ export class MetricsService implements OnModuleInit {
     this.domains.set(domain, next);
   }
 
-  /** Drops what `previous` set and `next` (marked with `stamp`) does not set again. */
+  /** Drops what `previous` set and `next` (its entities marked with `stamp`) does not set again. */
   private release(domain: string, previous: DomainSeries, next: DomainSeries | null, stamp: number): void {
     for (const probe of previous.probes) if (!next?.probes.includes(probe)) this.m.probeSuccess.remove({ domain, probe });
     for (const key of previous.counted) this.bump(key, -1);
-    for (const s of previous.own) if (typeof s !== 'string' && s.mark !== stamp) s.gauge.removeSeries(s);
+    const own = previous.own;
+    for (let i = 0; i < own.length; i++) {
+      const gauge = own[i]!;
+      if (typeof gauge === 'string') continue;
+      const key = own[++i] as SeriesKey;
+      if (!next || pairAt(next.own, gauge, key) < 0) gauge.removeSeries(key);
+    }
     for (const entity of previous.entities) {
       if (entity.cands) {
         if (entity.mark === stamp) continue;
@@ -434,7 +469,8 @@ export class MetricsService implements OnModuleInit {
   }
 
   private dropEntity(entity: HostEntity): void {
-    for (const s of entity.series) s.gauge.removeSeries(s);
+    const series = entity.series;
+    for (let i = 0; i < series.length; i += 2) (series[i] as FleetGauge).removeSeries(series[i + 1] as SeriesKey);
     this.entities.delete(entity.id);
   }
 
@@ -500,7 +536,7 @@ export class MetricsService implements OnModuleInit {
       // Fed from the database the lag is the fleet's, whoever schedules; a lone process without a scheduler has none.
       m.schedulerLag.set(this.config.scheduler || this.source === 'database' ? lag : 0);
     }
-    if (this.runsChecks) for (const def of this.defs.values()) for (const s of def.metrics?.global?.() ?? []) this.set(s);
+    if (this.runsChecks) for (const def of this.defs.values()) for (const s of def.metrics?.global?.() ?? []) this.gauge(s.metric).set(s.labels, s.value);
     return m.registry.contentType;
   }
 
