@@ -183,7 +183,7 @@ async function render(out: Output, metric: Collectable): Promise<void> {
         if (!page.bytes) {
           if (page.series.length === 0) continue;
           let text = '';
-          for (const key of page.series) text += `\n${name}${metric.textOf(key)} ${valueText(metric.valueOf(key)!)}`;
+          for (const e of page.series) text += `\n${name}${metric.textOf(e.key)} ${valueText(e.value)}`;
           const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text, 'utf8'));
           bytes.write(text, 0, 'utf8');
           page.bytes = bytes;
