@@ -21,7 +21,12 @@ export function machineCpu(): MachineCpu {
   return { busyMs: ms(user! + nice! + system! + irq! + softirq! + (steal ?? 0)), idleMs: ms(idle! + iowait!) };
 }
 
-/** CPU (ms) used so far by the live processes whose command name is one of `names`, by name. */
+/**
+ * CPU (ms) used so far by the live processes whose command name is one of `names`, by name, with
+ * the CPU of their children that ended and were waited for (a PostgreSQL backend that closed is
+ * counted in its postmaster's). Without the latter a span in which the service's idle
+ * connections closed came out negative.
+ */
 export function cpuByCommand(names: readonly string[]): Record<string, number> {
   const out: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
   for (const pid of readdirSync('/proc')) {
@@ -32,7 +37,8 @@ export function cpuByCommand(names: readonly string[]): Record<string, number> {
       const name = names.find((n) => comm.startsWith(n));
       if (!name) continue;
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out[name]! += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+      // utime, stime, cutime, cstime (proc(5)).
+      out[name]! += ((Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS;
     } catch {
       // gone meanwhile
     }
