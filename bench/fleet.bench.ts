@@ -202,8 +202,8 @@ interface SecondCycle {
   checked: number;
   wallMs: number;
   domainsPerSecond: number;
-  /** How long the restarted processes took to go quiet (start-up work, the api's first read of the fleet) before the clock started. */
-  settleMs: number;
+  /** How long the restarted processes took to go quiet (start-up work, the api's first read of the fleet) before the clock started; null when warm (nothing restarted). */
+  settleMs: number | null;
   appCpuMs: number;
   benchCpuMs: number;
   machine: { busyCores: number; postgresCpuMs: number; redisCpuMs: number };
@@ -547,7 +547,7 @@ async function main(): Promise<void> {
   // BENCH_SECOND_CYCLE: the steady state a monitor lives in, with caches as cold as the first.
   let second: SecondCycle | null = null;
   if (SECOND_CYCLE) {
-    const settle0 = Date.now();
+    let settleMs: number | null = null;
     if (WARM_SECOND_CYCLE) {
       log(`second cycle: the same processes, caches warm; each domain comes due ${CHECK_INTERVAL_S} s after its first check`);
       // This cycle's peak, not the first's: the kernel's high-water mark starts again from now.
@@ -566,13 +566,14 @@ async function main(): Promise<void> {
       procs.length = 0;
       app = await startAll('-second');
       // Start-up work (the api's first read of every domain's latest run) is not the cycle's.
+      const settle0 = Date.now();
       for (let quiet = 0; quiet < 2 && Date.now() - settle0 < 300_000; ) {
         const before = procs.map((p) => p.app.cpuMs() ?? 0);
         await sleep(1000);
         quiet = procs.every((p, i) => (p.app.cpuMs() ?? 0) - before[i]! < 50) ? quiet + 1 : 0;
       }
+      settleMs = Date.now() - settle0;
     }
-    const settleMs = Date.now() - settle0;
     const runs0 = await count('CheckRun');
     const before = { probeResults: await count('ProbeResult'), hostResults: await count('HostResult'), findings: await count('Finding') };
     const commits = () => one(`SELECT xact_commit::int AS n FROM pg_stat_database WHERE datname = current_database()`);
@@ -581,19 +582,19 @@ async function main(): Promise<void> {
     const t2 = span2.at;
     if (!WARM_SECOND_CYCLE) {
       await sql.query(`UPDATE "Domain" SET "nextCheckAt" = now() - random() * interval '60 seconds'`);
-      log(`second cycle: processes quiet after ${fmtMs(settleMs)}; every domain due again`);
+      log(`second cycle: processes quiet after ${fmtMs(settleMs!)}; every domain due again`);
     }
     const scrapes2: number[] = [];
     const checked2 = await awaitCycle(runs0, t2, scrapes2);
     const used2 = span2.end();
-    const { rows: [last] } = await sql.query<{ last: number; first: number }>(
+    const { rows: [span] } = await sql.query<{ last: number; first: number }>(
       `SELECT extract(epoch FROM max("finishedAt")) * 1000 AS last, extract(epoch FROM min("startedAt")) * 1000 AS first FROM "CheckRun" WHERE "startedAt" >= to_timestamp($1::float8 / 1000) AT TIME ZONE 'UTC'`,
       [t2],
     );
     const complete2 = checked2 >= DOMAINS;
     // Warm, the cycle starts when its first domain comes due, not when the bench began waiting.
-    const from2 = WARM_SECOND_CYCLE && last?.first != null ? Number(last.first) : t2;
-    const wall2 = complete2 ? Number(last!.last) - from2 : used2.doneAt - from2;
+    const from2 = WARM_SECOND_CYCLE && span?.first != null ? Number(span.first) : t2;
+    const wall2 = complete2 ? Number(span!.last) - from2 : used2.doneAt - from2;
     const stats2 = await mail.readStats();
     second = {
       complete: complete2,
@@ -861,7 +862,7 @@ function report(
     );
     console.log(
       table([
-        ['full cycle wall time', `${fmtMs(s2.wallMs)} for ${fmtInt(s2.checked)}/${fmtInt(f.domains)} domains${s2.complete ? '' : ' (INCOMPLETE)'}; ${s2.domainsPerSecond.toFixed(1)} domains/s; the processes were quiet ${fmtMs(s2.settleMs)} after their start`],
+        ['full cycle wall time', `${fmtMs(s2.wallMs)} for ${fmtInt(s2.checked)}/${fmtInt(f.domains)} domains${s2.complete ? '' : ' (INCOMPLETE)'}; ${s2.domainsPerSecond.toFixed(1)} domains/s${s2.settleMs === null ? '' : `; the processes were quiet ${fmtMs(s2.settleMs)} after their start`}`],
         ['CPU during the cycle', `mxwatch ${fmtMs(s2.appCpuMs)} (${(s2.appCpuMs / Math.max(1, s2.checked)).toFixed(1)} ms per domain; first cycle ${(f.cycle.appCpuMs / Math.max(1, f.cycle.checked)).toFixed(1)} ms); fake DNS+SMTP+bench ${fmtMs(s2.benchCpuMs)}; PostgreSQL ${fmtMs(s2.machine.postgresCpuMs)}, Redis ${fmtMs(s2.machine.redisCpuMs)}; machine busy ${s2.machine.busyCores.toFixed(2)} of ${availableParallelism()} cores`],
         ...(s2.processes.length > 1 ? [['per process (CPU in the cycle, peak RSS)', s2.processes.map((p) => `${p.role}: ${fmtMs(p.cycleCpuMs)} CPU, ${p.peakRssMb.toFixed(0)} MB`).join('; ')]] : [['peak RSS', `${s2.processes[0]?.peakRssMb.toFixed(0)} MB`]]),
         ['database rows written', `CheckRun ${fmtInt(s2.rows.checkRuns)}, ProbeResult ${fmtInt(s2.rows.probeResults)}, HostResult ${fmtInt(s2.rows.hostResults)}, Finding ${fmtInt(s2.rows.findings)}; ${fmtInt(s2.commits)} transactions committed (~4 a second of them the bench's polling)`],

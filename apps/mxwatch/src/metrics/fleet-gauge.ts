@@ -30,6 +30,11 @@ export class PagedEntry {
   ) {}
 }
 
+/** A series' value as its gauge holds it (a bare number, or in its `PagedEntry`). */
+function valueIn(v: number | PagedEntry): number {
+  return typeof v === 'object' ? v.value : v;
+}
+
 /**
  * Consecutive series of a gauge (in exposition order) and their exposition lines as UTF-8, kept
  * until one of them changes, is removed, or a series is added to the page.
@@ -121,14 +126,16 @@ export class FleetGauge<T extends string = string> {
     } else if (typeof had === 'object') {
       // The same value (the common case: a provider's MX, asked about by every domain on it)
       // and the same text leave the kept bytes alone.
-      const textChanged = key === text ? this.unordered.has(key) : this.unordered.get(key)?.text !== text;
+      const textChanged = key === text ? this.unordered.size > 0 && this.unordered.has(key) : this.unordered.get(key)?.text !== text;
       if (textChanged || !Object.is(had.value, value)) {
         had.value = value;
         had.page!.bytes = null;
       }
     } else if (!Object.is(had, value)) this.series.set(key, value);
-    if (key === text) this.unordered.delete(key);
-    else this.unordered.set(key, { text, labels: { ...(labels as Record<string, string | number>) } });
+    // Nearly always empty: no lookup for the series set in declared order (every one, from this code base).
+    if (key === text) {
+      if (this.unordered.size > 0) this.unordered.delete(key);
+    } else this.unordered.set(key, { text, labels: { ...(labels as Record<string, string | number>) } });
     return key;
   }
 
@@ -154,7 +161,7 @@ export class FleetGauge<T extends string = string> {
   /** The value of the series with this key (undefined when there is none). */
   valueOf(key: SeriesKey): number | undefined {
     const v = this.series.get(key);
-    return typeof v === 'object' ? v.value : v;
+    return v === undefined ? v : valueIn(v);
   }
 
   /** A new series, last in the last page (a new one when that is full). */
@@ -268,13 +275,13 @@ export class FleetGauge<T extends string = string> {
   /** The series in exposition order, as [text, value] (for metrics/exposition.ts). */
   entries(): Iterable<[string, number]> {
     if (!this.pages && this.unordered.size === 0) return this.series.entries() as IterableIterator<[string, number]>;
-    return [...this.series].map(([key, v]): [string, number] => [this.textOf(key), typeof v === 'object' ? v.value : v]);
+    return [...this.series].map(([key, v]): [string, number] => [this.textOf(key), valueIn(v)]);
   }
 
   /** What prom-client's metrics return, for the registry's own serialisers and for tests. */
   get(): { name: string; help: string; type: 'gauge'; aggregator: 'sum'; values: Array<{ value: number; labels: Record<string, string | number> }> } {
     const values: Array<{ value: number; labels: Record<string, string | number> }> = [];
-    for (const [key, v] of this.series) values.push({ value: typeof v === 'object' ? v.value : v, labels: this.labelsOf(key) });
+    for (const [key, v] of this.series) values.push({ value: valueIn(v), labels: this.labelsOf(key) });
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 

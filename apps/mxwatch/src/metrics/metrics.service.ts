@@ -78,6 +78,19 @@ function reuse(held: ReadonlyArray<string | FleetGauge> | undefined, gauge: Flee
   return at < 0 ? key : (held![at + 1] as SeriesKey);
 }
 
+/**
+ * Removes from their gauges the series `held` holds (a run of pairs, or a domain's `own`, whose
+ * probe names are skipped) that `kept` does not hold; every one of them when `kept` is null.
+ */
+function removePairs(held: ReadonlyArray<string | FleetGauge>, kept: ReadonlyArray<string | FleetGauge> | null): void {
+  for (let i = 0; i < held.length; i++) {
+    const gauge = held[i]!;
+    if (typeof gauge === 'string') continue;
+    const key = held[++i] as SeriesKey;
+    if (kept === null || pairAt(kept, gauge, key) < 0) gauge.removeSeries(key);
+  }
+}
+
 /** Adds the pair unless it is there already. */
 function addPair(pairs: SeriesPairs, gauge: FleetGauge, key: SeriesKey): void {
   if (pairAt(pairs, gauge, key) < 0) pairs.push(gauge, key);
@@ -392,8 +405,7 @@ export class MetricsService implements OnModuleInit {
       const gauge = this.gauge(s.metric);
       addPair(series, gauge, reuse(entity.series, gauge, gauge.set(s.labels, s.value)));
     }
-    const old = entity.series;
-    for (let i = 0; i < old.length; i += 2) if (pairAt(series, old[i] as FleetGauge, old[i + 1] as SeriesKey) < 0) (old[i] as FleetGauge).removeSeries(old[i + 1] as SeriesKey);
+    removePairs(entity.series, series);
     entity.series = exact(series);
     entity.at = at;
     entity.by = domain;
@@ -448,13 +460,7 @@ export class MetricsService implements OnModuleInit {
   private release(domain: string, previous: DomainSeries, next: DomainSeries | null, stamp: number): void {
     for (const probe of previous.probes) if (!next?.probes.includes(probe)) this.m.probeSuccess.remove({ domain, probe });
     for (const key of previous.counted) this.bump(key, -1);
-    const own = previous.own;
-    for (let i = 0; i < own.length; i++) {
-      const gauge = own[i]!;
-      if (typeof gauge === 'string') continue;
-      const key = own[++i] as SeriesKey;
-      if (!next || pairAt(next.own, gauge, key) < 0) gauge.removeSeries(key);
-    }
+    removePairs(previous.own, next?.own ?? null);
     for (const entity of previous.entities) {
       if (entity.cands) {
         if (entity.mark === stamp) continue;
@@ -469,8 +475,7 @@ export class MetricsService implements OnModuleInit {
   }
 
   private dropEntity(entity: HostEntity): void {
-    const series = entity.series;
-    for (let i = 0; i < series.length; i += 2) (series[i] as FleetGauge).removeSeries(series[i + 1] as SeriesKey);
+    removePairs(entity.series, null);
     this.entities.delete(entity.id);
   }
 
