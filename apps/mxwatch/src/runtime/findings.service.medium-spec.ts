@@ -68,8 +68,12 @@ describe.each(backends)(`${FindingsService.name}: findings about the monitor its
   });
 
   /** Every domain's run at once, spread over the services. */
-  const cycle = (validating: boolean, startedAt: Date, now: Date) =>
-    Promise.all(domains.map((d, i) => services[i % services.length]!.applyRun(d, [dnssec(d.name, validating, startedAt)], now)));
+  const cycle = async (validating: boolean, startedAt: Date, now: Date) => {
+    const runs = await Promise.all(domains.map((d, i) => services[i % services.length]!.applyRun(d, [dnssec(d.name, validating, startedAt)], now)));
+    // Sightings within a second are written together (MonitorSightings): write them before reading the row.
+    await Promise.all(services.map((s) => s.flushSightings()));
+    return runs;
+  };
 
   const rows = () => databases[0]!.prisma.finding.findMany({ where: { code: CODE }, orderBy: { firstSeenAt: 'asc' } });
 
@@ -103,6 +107,7 @@ describe.each(backends)(`${FindingsService.name}: findings about the monitor its
     });
     const at = new Date('2026-06-01T12:05:00Z');
     await Promise.all(domains.map((d, i) => counting[i % counting.length]!.applyRun(d, [dnssec(d.name, false, at)], new Date('2026-06-01T12:05:05Z'))));
+    await Promise.all(counting.map((s) => s.flushSightings()));
     // Only the domains' own findings would need one (none here), never the monitor's steady state.
     expect(transactions).toBe(0);
     expect(await rows()).toMatchObject([{ status: 'open', seenCount: 2 * N, missCount: 0, lastSeenAt: new Date('2026-06-01T12:05:05Z') }]);

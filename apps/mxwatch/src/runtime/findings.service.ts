@@ -1,4 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional, type BeforeApplicationShutdown } from '@nestjs/common';
+import { AppLogger } from '../common/app-logger.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
 import type { ProbeResult } from '../probes/probe.types.js';
@@ -7,6 +8,7 @@ import { planLifecycle, planMonitorLifecycle, type LifecycleChange } from '../fi
 import { deriveFindings, isCovered, type FindingDraft } from '../findings/findings.rules.js';
 import { FindingsRepository, type Finding, type RunBaseline } from '../storage/findings.repository.js';
 import { EventBus, type FindingTransition } from './events.js';
+import { MonitorSightings } from './monitor-sightings.js';
 
 export type { FindingTransition };
 
@@ -33,12 +35,22 @@ export interface AppliedRun {
 }
 
 @Injectable()
-export class FindingsService {
+export class FindingsService implements BeforeApplicationShutdown {
+  /** Steady-state sightings of open findings about the monitor: one write per finding per second, not one per check. */
+  private readonly sightings: MonitorSightings;
+
   constructor(
     private readonly repo: FindingsRepository,
     private readonly events: EventBus,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+    @Optional() logger?: AppLogger,
+  ) {
+    this.sightings = new MonitorSightings(
+      (id, draft, count, at) => this.repo.seenAboutMonitor(id, draft, at, count),
+      1000,
+      (err) => logger?.pino.warn({ context: 'Findings', err: err instanceof Error ? err.message : String(err) }, 'could not record sightings of a finding about the monitor; the next sighting tries again'),
+    );
+  }
 
   /**
    * Subscribers (notifications, metrics) learn of every finding that opens or resolves. The run
@@ -112,8 +124,18 @@ export class FindingsService {
     const shown = new Set(drafts.map(key));
     if (drafts.some((d) => byKey.get(key(d))?.status !== 'open')) return false;
     if (active.some((f) => !shown.has(key(f)) && isCovered(f, results))) return false;
-    for (const d of drafts) if (!(await this.repo.seenAboutMonitor(byKey.get(key(d))!.id, d, now))) return false;
+    for (const d of drafts) if (!(await this.sightings.seen(byKey.get(key(d))!.id, d, now))) return false;
     return true;
+  }
+
+  /** Writes the sightings of findings about the monitor held back (`MonitorSightings`) now. */
+  flushSightings(): Promise<void> {
+    return this.sightings.flushAll();
+  }
+
+  /** Writes the sightings held back; later ones are written at once (the database closes after this hook). */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.sightings.close();
   }
 
   /** One domain's run against the findings about the monitor: planned and applied under the repository's lock. */

@@ -86,16 +86,16 @@ export class FindingsRepository {
   }
 
   /**
-   * One more sighting of an open finding about the monitor, in one statement: the steady state of
+   * `count` more sightings (the last at `now`) of an open finding about the monitor, in one statement: the steady state of
    * every domain's run while, say, the DNSBL resolver is public. It shares the lock a planning
    * transaction holds exclusively, so it never lands between that one's read and write. False when
    * the finding is no longer open (a run resolved it meanwhile): the caller then plans under the lock.
    */
-  async seenAboutMonitor(id: string, draft: FindingDraft, now: Date): Promise<boolean> {
+  async seenAboutMonitor(id: string, draft: FindingDraft, now: Date, count = 1): Promise<boolean> {
     const evidence = JSON.stringify(toStorable(draft.evidence));
     const n = await this.db.prisma.$executeRaw`
       UPDATE "Finding"
-         SET "seenCount" = "seenCount" + 1, "missCount" = 0, "lastSeenAt" = ${now}, "severity" = ${draft.severity},
+         SET "seenCount" = "seenCount" + ${count}, "missCount" = 0, "lastSeenAt" = GREATEST("lastSeenAt", ${now}), "severity" = ${draft.severity},
              "message" = ${toStorableText(draft.message)}, "remediation" = ${toStorableText(draft.remediation)}, "evidence" = ${evidence}::jsonb
        WHERE "id" = ${id}::uuid AND "domainId" IS NULL AND "status" = 'open'
          AND (SELECT true FROM (SELECT pg_advisory_xact_lock_shared(${MONITOR_LOCK})) AS l)`;

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Prisma } from '../generated/prisma/client.js';
 import { DatabaseService } from '../database/database.service.js';
 import type { ProbeMemory } from '../probes/probe.types.js';
 import { toStorable } from './storable-text.js';
@@ -13,22 +14,26 @@ export const PROBE_MEMORY_KEEP_DAYS = 400;
  * domain, nor on how long it has been up. Values are JSON; a string holding a NUL is stored as
  * U+2400 (PostgreSQL refuses U+0000 in jsonb, see storable-text.ts). Last write wins: a key
  * belongs to one domain or one MX address, whose concurrent runs write the same facts.
+ *
+ * `get` and `set` go straight to the driver (`db.sql`): the MTA-STS probe reads its memory in
+ * every domain's check, and through Prisma's client each statement cost several times its own I/O
+ * in CPU (bench/README.md).
  */
 @Injectable()
 export class ProbeMemoryRepository implements ProbeMemory {
   constructor(private readonly db: DatabaseService) {}
 
   async get<T>(key: string): Promise<T | undefined> {
-    const row = await this.db.prisma.probeMemory.findUnique({ where: { key }, select: { value: true } });
-    return row ? (row.value as T) : undefined;
+    const rows = await this.db.sql<{ value: unknown }>(Prisma.sql`SELECT "value" FROM "ProbeMemory" WHERE "key" = ${key}`);
+    return rows.length > 0 ? (rows[0]!.value as T) : undefined;
   }
 
   async set<T>(key: string, value: T, now = new Date()): Promise<void> {
     // One statement (no read first): JSON null included, which Prisma's Json input would need spelt out.
     const json = JSON.stringify(toStorable(value) ?? null);
-    await this.db.prisma.$executeRaw`
-      INSERT INTO "ProbeMemory" ("key", "value", "updatedAt") VALUES (${key}, ${json}::jsonb, ${now})
-      ON CONFLICT ("key") DO UPDATE SET "value" = EXCLUDED."value", "updatedAt" = EXCLUDED."updatedAt"`;
+    await this.db.sql(Prisma.sql`
+      INSERT INTO "ProbeMemory" ("key", "value", "updatedAt") VALUES (${key}, ${json}::jsonb, ${now}::timestamp(3))
+      ON CONFLICT ("key") DO UPDATE SET "value" = EXCLUDED."value", "updatedAt" = EXCLUDED."updatedAt"`);
   }
 
   /** Deletes entries not written since `before`, in batches; returns how many went. */

@@ -368,6 +368,36 @@ describe(createMtaStsProbe.name, () => {
     expect(codes(await run('lent.test', { memory: lent }))).toEqual(['MTASTS_MISSING@lent.test', 'MTASTS_REMOVED_UNSAFELY@lent.test']);
   });
 
+  it('should write its memory only when the run changed what it remembers', async () => {
+    const writes: string[] = [];
+    const counting: ProbeMemory = {
+      get: <T,>(key: string) => memory.get<T>(key),
+      set: async (key, value) => {
+        writes.push(key);
+        await memory.set(key, value);
+      },
+    };
+    // Most of a fleet publishes no MTA-STS: nothing to remember, no statement per check.
+    expect(codes(await run('none.test', { memory: counting }))).toEqual(['MTASTS_MISSING@none.test']);
+    expect(writes).toEqual([]);
+    // A fetched policy is remembered, and again on the next fetch (its lastSeenAt moved on).
+    await publish('kept.test', { id: 'v1', body: ENFORCE(['mx1.ok.test'], 86400) });
+    await run('kept.test', { memory: counting });
+    clock += 60_000;
+    await run('kept.test', { memory: counting });
+    expect(writes).toEqual(['mta-sts:kept.test', 'mta-sts:kept.test']);
+    // The record went: the held policy is still remembered unchanged, once there is nothing new, nothing is written.
+    zone.delete('_mta-sts.kept.test');
+    expect(codes(await run('kept.test', { memory: counting }))).toEqual(['MTASTS_MISSING@kept.test', 'MTASTS_REMOVED_UNSAFELY@kept.test']);
+    expect(codes(await run('kept.test', { memory: counting }))).toEqual(['MTASTS_MISSING@kept.test', 'MTASTS_REMOVED_UNSAFELY@kept.test']);
+    expect(writes).toEqual(['mta-sts:kept.test', 'mta-sts:kept.test']);
+    // Past its max_age the policy is forgotten, and that is written.
+    clock += 86_400_000;
+    expect(codes(await run('kept.test', { memory: counting }))).toEqual(['MTASTS_MISSING@kept.test']);
+    expect(writes).toHaveLength(3);
+    expect(await memory.get('mta-sts:kept.test')).toEqual({ policies: [], failure: null });
+  });
+
   it('should be untestable, accusing nobody, when the lent memory fails (a database outage)', async () => {
     await publish('outage.test', { id: 'v1' });
     const failing = (which: 'get' | 'set'): ProbeMemory => ({

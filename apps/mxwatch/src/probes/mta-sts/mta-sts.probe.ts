@@ -270,6 +270,10 @@ export function createMtaStsProbe(options: MtaStsProbeOptions = {}) {
       } catch (e) {
         return memoryUnavailable(e);
       }
+      // What is remembered now: a run that changes nothing (most domains publish no MTA-STS at all)
+      // writes nothing. A held policy's lastSeenAt moves on every fetch, so a domain with a policy is
+      // written each run; an entry nobody rewrites is pruned only after any max_age has run out.
+      const remembered = JSON.stringify(state);
       // Only policies some sender may still apply matter; the bound keeps a flapping policy from growing it.
       state.policies = state.policies.filter((p) => p.lastSeenAt + p.maxAge * 1000 > nowMs).slice(-MAX_POLICIES_KEPT);
       const heldEnforcing = () =>
@@ -284,7 +288,7 @@ export function createMtaStsProbe(options: MtaStsProbeOptions = {}) {
       /** Remembers this run's state, then ends with `status`. */
       const done = async (status: ProbeStatus | null, reason?: string) => {
         try {
-          await memory.set(memoryKey, state);
+          if (JSON.stringify(state) !== remembered) await memory.set(memoryKey, state);
         } catch (e) {
           return memoryUnavailable(e);
         }
