@@ -1,5 +1,6 @@
 import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
 import type { Counter } from 'prom-client';
+import { flat } from '../common/flat-strings.js';
 import type { FleetGauge, SeriesKey } from './fleet-gauge.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
@@ -331,7 +332,7 @@ export class MetricsService implements OnModuleInit {
             addPair(own, gauge, reuse(previous?.own, gauge, gauge.set(s.labels, s.value)));
           }
         }
-        const id = `${probe}\u0000${r.target}`;
+        const id = flat(`${probe}\u0000${r.target}`);
         // A result about the domain itself that sets no host series: only this domain could ever
         // refer to that entity, so there is nothing to track (40,000 empty entities at 10,000 domains).
         if (host.length === 0 && domainScoped && !this.entities.has(id)) continue;

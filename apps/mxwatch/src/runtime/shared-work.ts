@@ -1,4 +1,5 @@
 import pLimit, { type LimitFunction } from 'p-limit';
+import { flat, flattenStrings } from '../common/flat-strings.js';
 
 /**
  * About how many bytes of heap a result takes: strings by their length, objects, arrays, maps
@@ -91,6 +92,8 @@ export class AgedCache<V = unknown> {
 
   /** Stores `value` as obtained at `at`; its size counts once it settles, a rejection removes it. */
   set(key: string, at: number, value: Promise<V>): AgedEntry<V> {
+    // Held as the Map's key for as long as the entry: flat (a Map does not flatten what it hashes).
+    key = flat(key);
     this.delete(key);
     const entry: AgedEntry<V> = { at, value, bytes: 0, settled: false, seq: ++this.seq };
     this.entries.set(key, entry);
@@ -98,6 +101,8 @@ export class AgedCache<V = unknown> {
       (v) => {
         if (this.entries.get(key) !== entry) return;
         entry.settled = true;
+        // Held for every domain that shares it, for up to an interval: its strings as flat ones.
+        flattenStrings(v);
         entry.bytes = approximateBytes(v);
         this.bytesHeld += entry.bytes;
         this.evict();

@@ -19,6 +19,7 @@ import { MTA_STS_FINDINGS } from './mta-sts.findings.js';
 import { mtaStsPolicy } from './mta-sts.policy.js';
 import { type StsMode, type StsPolicy, mediaType, mxCovered, parseStsPolicy, parseStsTxt } from './mta-sts.parser.js';
 import { BoundedMemory, type ProbeMemory } from '../probe-memory.js';
+import { flat } from '../../common/flat-strings.js';
 
 export const MTA_STS_PROBE = 'mta-sts';
 
@@ -98,7 +99,7 @@ const RETRY_AFTER_FAILURE_MS = 5 * 60_000;
 const MAX_POLICIES_KEPT = 8;
 
 export function smtpTarget(host: string, ip: string, port: number): string {
-  return `${host}[${ip}]:${port}`;
+  return flat(`${host}[${ip}]:${port}`);
 }
 
 function contentKey(p: StsPolicy): string {
