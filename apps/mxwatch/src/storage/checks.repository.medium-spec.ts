@@ -261,4 +261,48 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
       await database.prisma.$executeRawUnsafe(`DROP FUNCTION slow_host_insert()`);
     }
   });
+
+  // Seen at 100 checks at once in one process (just after it forgot its stored digests) and
+  // between workers: the run that trusted a row as stored checked its reference to it (a KEY SHARE
+  // row lock) while a run that sent the row again held it for ON CONFLICT DO UPDATE and waited for
+  // a new row the first had inserted. The trusting run is retried without trust when its statement
+  // fails, so the deadlock shows only as an error of the statement (and a run failed outright when
+  // neither side trusted anything, as at 100 checks at once).
+  it.runIf(backend.name.startsWith('PostgreSQL'))('should store a run that references a known host result while another run upserts it: no deadlock between the reference check and the upsert', async () => {
+    const smtp = (host: string, ms: number): ProbeResult => ({ probe: 'smtp', target: `${host}[192.0.2.8]:25`, status: 'pass', startedAt: T, durationMs: ms, details: { open: true }, observations: [] });
+    const digestOf = (r: ProbeResult) => (repo as unknown as { toStored(x: ProbeResult): { digest: string } }).toStored(r).digest;
+    // R (known) sorts before Y (new): the upserting run takes R first.
+    let known: ProbeResult | undefined;
+    let fresh: ProbeResult | undefined;
+    for (let ms = 1; !known; ms++) {
+      const [a, b] = [smtp('mx-known.example', ms), smtp('mx-new.example', ms)];
+      if (digestOf(a) < digestOf(b)) [known, fresh] = [a, b];
+    }
+    const domains = await Promise.all(['r.example', 'c.example', 'e.example'].map((name) => database.prisma.domain.create({ data: { name, nextCheckAt: T } })));
+    const errors: string[] = [];
+    const db = DatabaseService.over(database);
+    const watched = { prisma: database.prisma, sql: (q: Parameters<typeof db.sql>[0]) => db.sql(q).catch((e: unknown) => Promise.reject((errors.push(String(e)), e))) } as unknown as DatabaseService;
+    const store = (r: ChecksRepository, domainId: string, rs: ProbeResult[]) => r.storeRun({ domainId, trigger: 'schedule', status: 'pass', startedAt: T, finishedAt: T, results: rs, nextCheckAt: T });
+    // `trusting` stored R and sends only its reference; `upserting` (another worker) sends R again.
+    const trusting = new ChecksRepository(watched);
+    await store(trusting, domains[0]!.id, [known!]);
+    const upserting = new ChecksRepository(watched);
+    // Each proposed HostResult row takes 0.5 s: `upserting` takes R at ~0.5 s and reaches Y at
+    // ~1.0 s; `trusting` inserts Y at ~0.7 s and then checks its reference to R.
+    await database.prisma.$executeRawUnsafe(`CREATE FUNCTION slow_host_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.5); RETURN NEW; END $$`);
+    await database.prisma.$executeRawUnsafe(`CREATE TRIGGER slow_host_insert BEFORE INSERT ON "HostResult" FOR EACH ROW EXECUTE FUNCTION slow_host_insert()`);
+    try {
+      const outcomes = await Promise.allSettled([
+        store(upserting, domains[1]!.id, [known!, fresh!]),
+        new Promise((r) => setTimeout(r, 200)).then(() => store(trusting, domains[2]!.id, [known!, fresh!])),
+      ]);
+      expect(outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : 'stored'))).toEqual(['stored', 'stored']);
+      expect(errors).toEqual([]);
+      expect(await database.prisma.hostResult.count()).toBe(2);
+      expect(await database.prisma.probeResult.count({ where: { hostResultId: { not: null } } })).toBe(5);
+    } finally {
+      await database.prisma.$executeRawUnsafe(`DROP TRIGGER slow_host_insert ON "HostResult"`);
+      await database.prisma.$executeRawUnsafe(`DROP FUNCTION slow_host_insert()`);
+    }
+  });
 });

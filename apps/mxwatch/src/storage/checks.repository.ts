@@ -168,7 +168,11 @@ export class ChecksRepository {
     // every check that brought a new host result; on workers, for every result one got from the
     // other through Redis). Once each, in digest order: two runs bringing the same new results in
     // opposite orders (two domains listing the same MX pair the other way round) each locked one
-    // and waited for the other's, a deadlock PostgreSQL ended by failing one run.
+    // and waited for the other's, a deadlock PostgreSQL ended by failing one run. The update sets
+    // a column no unique index holds (`probe`, the same value: the digest covers it), so the row
+    // is taken FOR NO KEY UPDATE, which the reference check of a run that trusted the row as
+    // stored (a KEY SHARE lock) does not wait for; setting `digest` took it FOR UPDATE, and that
+    // run waited while it held a new row the upserting run needed: a deadlock too.
     const byDigest = new Map<string, StoredResult>();
     for (const r of stored) if (r.digest !== undefined && !(trustCache && this.storedDigests.has(r.digest))) byDigest.set(r.digest, r);
     const fresh = [...byDigest.values()].sort((a, b) => (a.digest! < b.digest! ? -1 : a.digest! > b.digest! ? 1 : 0));
@@ -183,7 +187,7 @@ export class ChecksRepository {
                (h.v->>'startedAt')::timestamp(3), (h.v->>'durationMs')::int, h.v->'details'
           FROM jsonb_array_elements(${JSON.stringify(fresh)}::jsonb) WITH ORDINALITY AS h(v, n)
          ORDER BY h.n
-        ON CONFLICT ("digest") DO UPDATE SET "digest" = EXCLUDED."digest"
+        ON CONFLICT ("digest") DO UPDATE SET "probe" = EXCLUDED."probe"
         RETURNING "id", "digest"
       ), "run" AS (
         INSERT INTO "CheckRun" ("id", "domainId", "trigger", "status", "startedAt", "finishedAt", "durationMs", "idempotencyKey", "facts")
