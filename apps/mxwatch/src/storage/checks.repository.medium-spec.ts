@@ -240,6 +240,35 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
     expect(await database.prisma.checkRun.count({ where: { domainId: d.id } })).toBe(3);
   });
 
+  it('should send the run statement again when PostgreSQL ended it over a deadlock or a serialization failure, and give up on anything else', async () => {
+    const [d1, d2] = await Promise.all(['retry.example', 'other.example'].map((name) => database.prisma.domain.create({ data: { name, nextCheckAt: T } })));
+    const db = DatabaseService.over(database);
+    let failNext: string[] = [];
+    const flaky = {
+      prisma: database.prisma,
+      sql: (q: Parameters<typeof db.sql>[0]) => {
+        const code = failNext.shift();
+        return code ? Promise.reject(Object.assign(new Error(code === '40P01' ? 'deadlock detected' : `failed with ${code}`), { code })) : db.sql(q);
+      },
+    } as unknown as DatabaseService;
+    let flakyRepo = new ChecksRepository(flaky);
+    const store = (domainId: string) => flakyRepo.storeRun({ domainId, trigger: 'schedule', status: 'warn', startedAt: T, finishedAt: T, results, nextCheckAt: T });
+    failNext = ['40P01', '40001'];
+    await store(d1!.id);
+    expect(flakyRepo.conflictRetries).toBe(2);
+    expect(await database.prisma.checkRun.count({ where: { domainId: d1!.id } })).toBe(1);
+    expect(await database.prisma.probeResult.count({ where: { domainId: d1!.id } })).toBe(results.length);
+    // Three conflicts in a row: the error is the caller's; any other error is not retried. (A
+    // process that trusts some of the run's host results as stored would try once more without.)
+    flakyRepo = new ChecksRepository(flaky);
+    failNext = ['40P01', '40P01', '40P01'];
+    await expect(store(d2!.id)).rejects.toThrow('deadlock detected');
+    failNext = ['22P02'];
+    await expect(store(d2!.id)).rejects.toThrow('failed with 22P02');
+    expect(flakyRepo.conflictRetries).toBe(2);
+    expect(await database.prisma.checkRun.count({ where: { domainId: d2!.id } })).toBe(0);
+  });
+
   // Only PostgreSQL runs statements side by side (PGlite has one connection).
   it.runIf(backend.name.startsWith('PostgreSQL'))('should store two runs that bring the same new host-level results in opposite orders at the same moment: no deadlock, each referencing the rows the other stored', async () => {
     // Each HostResult row takes 0.3 s to insert, so the two statements interleave row by row.

@@ -70,6 +70,14 @@ export interface HistoryQuery {
 
 const FOREIGN_KEY_VIOLATION = '23503';
 const UNIQUE_VIOLATION = '23505';
+/**
+ * What PostgreSQL ends a statement with when concurrent transactions got in each other's way
+ * (deadlock_detected, serialization_failure): the statement did nothing, and running it again is
+ * PostgreSQL's own advice. The run's statement is atomic by itself, so it is retried rather than
+ * the finished check lost for the cycle.
+ */
+const TRANSIENT_CONFLICTS = new Set(['40P01', '40001']);
+const RUN_STATEMENT_ATTEMPTS = 3;
 
 /** A domain's latest run and its results in result order, host-level details joined in (the REST API's and the status page's). */
 export async function readLatestRun(prisma: Db, domainId: string): Promise<StoredRun | null> {
@@ -149,15 +157,31 @@ export class ChecksRepository {
     };
     const stored = kept.map((r) => this.toStored(r));
     try {
-      return await this.insertRun(run, input, stored, true);
+      return await this.insertRunRetrying(run, input, stored, true);
     } catch (e) {
       // A digest this process believed stored was not there (pruned, or the table emptied): the
       // CHECK on ProbeResult refused the whole statement. Once more, sending every host result.
       if (!stored.some((r) => r.digest !== undefined && this.storedDigests.has(r.digest))) throw e;
       this.storedDigests.clear();
-      return await this.insertRun(run, input, stored, false);
+      return await this.insertRunRetrying(run, input, stored, false);
     }
   }
+
+  /** `insertRun`, again (after 10-60 ms) when PostgreSQL ended it over a conflict with another transaction. */
+  private async insertRunRetrying(...args: Parameters<ChecksRepository['insertRun']>): Promise<{ run: StoredRun; baseline: RunBaseline }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.insertRun(...args);
+      } catch (e) {
+        if (attempt >= RUN_STATEMENT_ATTEMPTS || !TRANSIENT_CONFLICTS.has(sqlStateOf(e) ?? '')) throw e;
+        this.conflictRetries++;
+        await new Promise((r) => setTimeout(r, 10 + Math.random() * 50));
+      }
+    }
+  }
+
+  /** Run statements PostgreSQL ended over a conflict (deadlock, serialization) and that were sent again. */
+  conflictRetries = 0;
 
   private async insertRun(run: CheckRun, input: { finishedAt: Date; nextCheckAt: Date | null }, stored: StoredResult[], trustCache: boolean): Promise<{ run: StoredRun; baseline: RunBaseline }> {
     const { facts } = run;
