@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional, type OnModuleInit } from '@nestjs/common';
 import type { Counter } from 'prom-client';
-import { flat } from '../common/flat-strings.js';
+import { flat } from '../common/kept-values.js';
 import type { FleetGauge, SeriesKey } from './fleet-gauge.js';
 import { APP_CONFIG } from '../config/config.module.js';
 import type { AppConfig } from '../config/config.types.js';
@@ -332,7 +332,7 @@ export class MetricsService implements OnModuleInit {
             addPair(own, gauge, reuse(previous?.own, gauge, gauge.set(s.labels, s.value)));
           }
         }
-        const id = flat(`${probe}\u0000${r.target}`);
+        const id = `${probe}\u0000${r.target}`;
         // A result about the domain itself that sets no host series: only this domain could ever
         // refer to that entity, so there is nothing to track (40,000 empty entities at 10,000 domains).
         if (host.length === 0 && domainScoped && !this.entities.has(id)) continue;
@@ -388,7 +388,8 @@ export class MetricsService implements OnModuleInit {
    */
   private updateEntity(id: string, domain: string, at: number, samples: SeriesSample[]): HostEntity {
     let entity = this.entities.get(id);
-    if (!entity) this.entities.set(id, (entity = { id, refs: 0, series: NONE, mark: 0, at: -Infinity, by: '', ...(this.ordered ? { cands: new Map<string, number>() } : {}) }));
+    // Kept as the entity's id and the Map's key: flat (`flat`).
+    if (!entity) this.entities.set(flat(id), (entity = { id, refs: 0, series: NONE, mark: 0, at: -Infinity, by: '', ...(this.ordered ? { cands: new Map<string, number>() } : {}) }));
     if (entity.cands) {
       entity.cands.set(domain, at);
       // The domain whose result is shown may now bring an older one: then the best is found again.

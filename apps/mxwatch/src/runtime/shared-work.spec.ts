@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
-import { AgedCache, approximateBytes, KeyedLimiter, SharedWork } from './shared-work.js';
+import { approximateBytes } from '../common/kept-values.js';
+import { AgedCache, KeyedLimiter, SharedWork } from './shared-work.js';
 
 function clock(start = 1_000_000) {
   let t = start;

@@ -1,45 +1,5 @@
 import pLimit, { type LimitFunction } from 'p-limit';
-import { flat, flattenStrings } from '../common/flat-strings.js';
-
-/**
- * About how many bytes of heap a result takes: strings by their length, objects, arrays, maps
- * and sets by their slots, byte arrays by their length; shared references counted once. It
- * bounds a cache, it does not account: within a factor of two of a heap snapshot's retained
- * size for probe results, and it stops counting after `maxNodes` values.
- */
-export function approximateBytes(value: unknown, maxNodes = 20_000): number {
-  let bytes = 0;
-  let nodes = 0;
-  const seen = new Set<object>();
-  const stack: unknown[] = [value];
-  while (stack.length > 0 && nodes++ < maxNodes) {
-    const v = stack.pop();
-    if (typeof v === 'string') bytes += 16 + v.length;
-    else if (typeof v === 'number' || typeof v === 'bigint') bytes += 16;
-    else if (v !== null && typeof v === 'object') {
-      if (seen.has(v)) continue;
-      seen.add(v);
-      if (v instanceof Date) bytes += 48;
-      else if (ArrayBuffer.isView(v)) bytes += 64 + v.byteLength;
-      else if (v instanceof Map) {
-        bytes += 64 + 24 * v.size;
-        for (const [k, x] of v) stack.push(k, x);
-      } else if (v instanceof Set) {
-        bytes += 64 + 16 * v.size;
-        for (const x of v) stack.push(x);
-      } else if (Array.isArray(v)) {
-        bytes += 32 + 8 * v.length;
-        for (const x of v) stack.push(x);
-      } else if (v instanceof Promise) bytes += 48;
-      else {
-        const keys = Object.keys(v);
-        bytes += 32 + 8 * keys.length;
-        for (const k of keys) stack.push((v as Record<string, unknown>)[k]);
-      }
-    }
-  }
-  return bytes;
-}
+import { approximateBytes, flat } from '../common/kept-values.js';
 
 export interface AgedEntry<V> {
   /** When the value was obtained (epoch ms). */
@@ -102,8 +62,7 @@ export class AgedCache<V = unknown> {
         if (this.entries.get(key) !== entry) return;
         entry.settled = true;
         // Held for every domain that shares it, for up to an interval: its strings as flat ones.
-        flattenStrings(v);
-        entry.bytes = approximateBytes(v);
+        entry.bytes = approximateBytes(v, undefined, { flatten: true });
         this.bytesHeld += entry.bytes;
         this.evict();
       },

@@ -19,7 +19,7 @@ import { MTA_STS_FINDINGS } from './mta-sts.findings.js';
 import { mtaStsPolicy } from './mta-sts.policy.js';
 import { type StsMode, type StsPolicy, mediaType, mxCovered, parseStsPolicy, parseStsTxt } from './mta-sts.parser.js';
 import { BoundedMemory, type ProbeMemory } from '../probe-memory.js';
-import { flat } from '../../common/flat-strings.js';
+import { smtpTarget } from '../smtp/smtp.probe.js';
 
 export const MTA_STS_PROBE = 'mta-sts';
 
@@ -97,10 +97,6 @@ export interface MtaStsProbeOptions {
 
 const RETRY_AFTER_FAILURE_MS = 5 * 60_000;
 const MAX_POLICIES_KEPT = 8;
-
-export function smtpTarget(host: string, ip: string, port: number): string {
-  return flat(`${host}[${ip}]:${port}`);
-}
 
 function contentKey(p: StsPolicy): string {
   return `${p.mode}|${p.maxAge}|${[...p.mx].sort().join(',')}`;

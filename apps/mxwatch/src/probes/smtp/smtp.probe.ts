@@ -18,7 +18,6 @@ import type { SmtpReply } from './smtp-reply-parser.js';
 import { SMTP_FINDINGS } from './smtp.findings.js';
 import { certificateFacts, chainFacts, type CertificateFacts, type ChainCertificate } from './certificate-facts.js';
 import { STARTTLS_FINDINGS } from '../starttls/starttls.findings.js';
-import { flat } from '../../common/flat-strings.js';
 
 export interface SmtpTarget {
   host: string;
@@ -97,7 +96,7 @@ export interface SmtpProbeOutcome {
 
 /** `host[ip]:port`, the target of both results and of their observations. */
 export function smtpTarget(host: string, ip: string, port: number): string {
-  return flat(`${host}[${ip}]:${port}`);
+  return `${host}[${ip}]:${port}`;
 }
 
 const OUTDATED_VERSIONS = new Set(['SSLv3', 'TLSv1', 'TLSv1.1']);

@@ -9,7 +9,7 @@
 import type packet from 'dns-packet';
 import type { DnsAnswer, DnsErrorKind, DnsRecordType, DnssecFlags, ResolveOptions, Resolver } from '../transport.types.js';
 import { canonicalName, combineFlags, interpretMessage, messageFlags, type DnsQuestion, type MessageFlags } from './dns-message.js';
-import { flat, flattenStrings } from '../../common/flat-strings.js';
+import { flat, flattenStrings } from '../../common/kept-values.js';
 
 export type ExchangeResult =
   | { ok: true; message: packet.DecodedPacket }
@@ -155,8 +155,7 @@ export class CachingResolver implements Resolver {
     signal?.throwIfAborted();
     const question: DnsQuestion = { name: canonicalName(name), type, dnssec: options.dnssec === true, checkingDisabled: options.checkingDisabled === true };
     // CD=1 and CD=0 answers differ for bogus data, DO=1 answers carry flags: never share their entries.
-    // Flat: a Map does not flatten a key it hashes, and the cache holds this one (a rope of four parts otherwise).
-    const key = flat(`${type}:${question.name}:${question.dnssec ? 'do' : ''}${question.checkingDisabled ? 'cd' : ''}`);
+    const key = `${type}:${question.name}:${question.dnssec ? 'do' : ''}${question.checkingDisabled ? 'cd' : ''}`;
 
     const cached = this.cacheGet(key);
     if (cached) {
@@ -335,7 +334,9 @@ export class CachingResolver implements Resolver {
   private cacheSet(key: string, answer: DnsAnswer<DnsRecordType>, ttlSeconds: number): void {
     if (this.cacheMax <= 0 || ttlSeconds <= 0) return;
     this.cacheDelete(key);
-    // Kept until it expires or is pushed out: its strings (a cause built from parts) as flat ones.
+    // Kept until it expires or is pushed out: the key (a Map does not flatten a key it hashes) and
+    // the answer's strings (a cause built from parts) as flat ones.
+    flat(key);
     flattenStrings(answer);
     const bytes = answerBytes(key, answer);
     this.cache.set(key, { answer, expiresAt: this.now() + ttlSeconds * 1000, seq: ++this.seq, bytes });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flat, flattenStrings } from './flat-strings.js';
+import { flat, flattenStrings } from './kept-values.js';
 
 describe('flat strings', () => {
   it('should change no value: the same string, the same objects, whatever they hold', () => {
