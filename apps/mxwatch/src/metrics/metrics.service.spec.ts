@@ -333,6 +333,22 @@ describe(MetricsService.name, () => {
     expect((await series(svc, 'mxwatch_check_duration_seconds', 'mxwatch_check_duration_seconds_count'))[0]?.value).toBe('3');
   });
 
+  it('should count the run statements sent again after a conflict, by reason', async () => {
+    const listeners: Array<(reason: 'deadlock' | 'serialization') => void> = [];
+    const checks = { onConflictRetry: (l: (reason: 'deadlock' | 'serialization') => void) => listeners.push(l) };
+    const Ctor = MetricsService as unknown as new (...args: unknown[]) => MetricsService;
+    const svc = new Ctor({ on: () => () => {} }, { scrapeFacts: async () => ({}) }, { scheduler: true }, undefined, undefined, checks);
+    svc.onModuleInit();
+    expect(listeners).toHaveLength(1);
+    listeners[0]!('deadlock');
+    listeners[0]!('deadlock');
+    listeners[0]!('serialization');
+    expect((await series(svc, 'mxwatch_check_runs_store_retries_total')).sort((a, b) => a.reason!.localeCompare(b.reason!))).toEqual([
+      { reason: 'deadlock', value: '2' },
+      { reason: 'serialization', value: '1' },
+    ]);
+  });
+
   describe('fed from the database', () => {
     const at = (s: number) => new Date(T0.getTime() + s * 1000);
     const tls = async (svc: MetricsService) => (await series(svc, 'mxwatch_tls_version_info')).map((x) => `${x.host} ${x.version}`).sort();

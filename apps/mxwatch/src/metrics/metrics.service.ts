@@ -11,6 +11,7 @@ import { EventBus, type CheckCompletedEvent } from '../runtime/events.js';
 import { QUEUE_STATS, type QueueStats } from '../runtime/queue/queue-tokens.js';
 import { rolePlan } from '../runtime/roles.js';
 import { DatabaseOutage } from '../runtime/run-buffer.js';
+import { ChecksRepository } from '../storage/checks.repository.js';
 import { MetricsRepository } from '../storage/metrics.repository.js';
 import { type ExpositionSink, renderPrometheusText, writePrometheusText } from './exposition.js';
 import { createMetrics, keepRenderedPages, registerProbeMetrics, type Metrics, type ProbeMetric } from './metrics.js';
@@ -197,6 +198,7 @@ export class MetricsService implements OnModuleInit {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Optional() private readonly outage?: DatabaseOutage,
     @Optional() @Inject(QUEUE_STATS) private readonly queue?: QueueStats,
+    @Optional() private readonly checks?: ChecksRepository,
   ) {
     this.probeMetrics = registerProbeMetrics(this.m.registry, PROBES);
     this.defs = new Map(PROBES.map((p) => [p.name, p]));
@@ -217,6 +219,7 @@ export class MetricsService implements OnModuleInit {
     // From the database, a retired domain is dropped by the feed (which also hears of it from the database).
     if (this.source === 'events') this.events.on('domain.retired', (e) => this.forgetDomain(e.name));
     this.outage?.onDropped((reason) => this.m.checkRunsDropped.inc({ reason }));
+    this.checks?.onConflictRetry((reason) => this.m.checkRunsStoreRetries.inc({ reason }));
     this.events.on('policy.changed', (e) => {
       for (const c of e.changes) this.m.policyChanges.inc({ kind: c.kind, weakening: String(c.weakening) });
     });

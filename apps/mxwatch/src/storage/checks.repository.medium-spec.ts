@@ -252,10 +252,13 @@ describe.each(backends)(`${ChecksRepository.name} on $name`, (backend) => {
       },
     } as unknown as DatabaseService;
     let flakyRepo = new ChecksRepository(flaky);
+    const told: string[] = [];
+    flakyRepo.onConflictRetry((reason) => told.push(reason));
     const store = (domainId: string) => flakyRepo.storeRun({ domainId, trigger: 'schedule', status: 'warn', startedAt: T, finishedAt: T, results, nextCheckAt: T });
     failNext = ['40P01', '40001'];
     await store(d1!.id);
     expect(flakyRepo.conflictRetries).toBe(2);
+    expect(told).toEqual(['deadlock', 'serialization']);
     expect(await database.prisma.checkRun.count({ where: { domainId: d1!.id } })).toBe(1);
     expect(await database.prisma.probeResult.count({ where: { domainId: d1!.id } })).toBe(results.length);
     // Three conflicts in a row: the error is the caller's; any other error is not retried. (A

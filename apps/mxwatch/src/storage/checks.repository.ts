@@ -76,7 +76,12 @@ const UNIQUE_VIOLATION = '23505';
  * PostgreSQL's own advice. The run's statement is atomic by itself, so it is retried rather than
  * the finished check lost for the cycle.
  */
-const TRANSIENT_CONFLICTS = new Set(['40P01', '40001']);
+/** Why PostgreSQL ended a run statement that can simply be sent again. */
+export type RunConflict = 'deadlock' | 'serialization';
+const TRANSIENT_CONFLICTS = new Map<string, RunConflict>([
+  ['40P01', 'deadlock'],
+  ['40001', 'serialization'],
+]);
 const RUN_STATEMENT_ATTEMPTS = 3;
 
 /** A domain's latest run and its results in result order, host-level details joined in (the REST API's and the status page's). */
@@ -173,8 +178,10 @@ export class ChecksRepository {
       try {
         return await this.insertRun(...args);
       } catch (e) {
-        if (attempt >= RUN_STATEMENT_ATTEMPTS || !TRANSIENT_CONFLICTS.has(sqlStateOf(e) ?? '')) throw e;
+        const conflict = TRANSIENT_CONFLICTS.get(sqlStateOf(e) ?? '');
+        if (attempt >= RUN_STATEMENT_ATTEMPTS || !conflict) throw e;
         this.conflictRetries++;
+        for (const listener of this.retryListeners) listener(conflict);
         await new Promise((r) => setTimeout(r, 10 + Math.random() * 50));
       }
     }
@@ -182,6 +189,12 @@ export class ChecksRepository {
 
   /** Run statements PostgreSQL ended over a conflict (deadlock, serialization) and that were sent again. */
   conflictRetries = 0;
+  private readonly retryListeners: Array<(conflict: RunConflict) => void> = [];
+
+  /** Told of each run statement sent again after a conflict (metrics count them: `mxwatch_check_runs_store_retries_total`). */
+  onConflictRetry(listener: (conflict: RunConflict) => void): void {
+    this.retryListeners.push(listener);
+  }
 
   private async insertRun(run: CheckRun, input: { finishedAt: Date; nextCheckAt: Date | null }, stored: StoredResult[], trustCache: boolean): Promise<{ run: StoredRun; baseline: RunBaseline }> {
     const { facts } = run;
