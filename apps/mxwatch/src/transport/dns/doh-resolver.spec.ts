@@ -382,34 +382,75 @@ describe(DohResolver.name, () => {
   });
 
   describe('HTTP/2', () => {
-    it('should fall back to HTTP/2 for a DoH server that speaks nothing else over TLS, and stay on it', async () => {
+    /** A DoH server over TLS on 127.0.0.7 answering every A question with 192.0.2.2; `seen` holds each request's HTTP version and method. */
+    async function tlsDohServer(speaks: 'h2' | 'h2 and http/1.1' | 'http/1.1') {
       const { createSecureServer } = await import('node:http2');
+      const { createServer } = await import('node:https');
       const { default: packet } = await import('dns-packet');
       const { createTestCa } = await import('../../../../../test/rig/tls/test-ca.js');
       const ca = await createTestCa({ commonName: 'h2 test CA' });
       const leaf = await ca.issue({ commonName: '127.0.0.7', altNames: ['127.0.0.7'] });
       const seen: string[] = [];
-      const server = createSecureServer({ key: leaf.key, cert: leaf.cert, allowHTTP1: false }, (req, res) => {
+      let connections = 0;
+      const handler = (req: import('node:http').IncomingMessage | import('node:http2').Http2ServerRequest, res: import('node:http').ServerResponse | import('node:http2').Http2ServerResponse) => {
         seen.push(`${req.httpVersion} ${req.method}`);
-        const url = new URL(req.url, 'https://x');
+        const url = new URL(req.url!, 'https://x');
         const query = packet.decode(Buffer.from(url.searchParams.get('dns')!, 'base64url'));
         const answer = packet.encode({
           type: 'response', id: query.id, flags: packet.RECURSION_AVAILABLE, questions: query.questions,
           answers: [{ type: 'A', name: query.questions![0]!.name, ttl: 60, data: '192.0.2.2' }],
         });
-        res.writeHead(200, { 'content-type': 'application/dns-message' }).end(answer);
-      });
+        (res as import('node:http').ServerResponse).writeHead(200, { 'content-type': 'application/dns-message' }).end(answer);
+      };
+      const server =
+        speaks === 'http/1.1'
+          ? createServer({ key: leaf.key, cert: leaf.cert }, handler)
+          : createSecureServer({ key: leaf.key, cert: leaf.cert, allowHTTP1: speaks !== 'h2' }, handler);
+      server.on('connection', () => connections++);
       await new Promise<void>((res) => server.listen(0, '127.0.0.7', () => res()));
+      const port = (server.address() as { port: number }).port;
+      return { server, seen, ca, address: `127.0.0.7:${port}`, connections: () => connections };
+    }
+
+    it('should fall back to HTTP/2 for a DoH server that speaks nothing else over TLS, and stay on it', async () => {
+      const h2 = await tlsDohServer('h2');
       try {
-        const port = (server.address() as { port: number }).port;
-        const r = resolver({ servers: [`127.0.0.7:${port}`], protocol: 'https', tls: { ca: ca.cert }, attempts: 1 });
+        const r = resolver({ servers: [h2.address], protocol: 'https', tls: { ca: h2.ca.cert }, attempts: 1 });
         const first = await r.resolve('a.example.test', 'A');
         expect(first, JSON.stringify(first)).toMatchObject({ ok: true, records: ['192.0.2.2'] });
         await expect(r.resolve('b.example.test', 'A')).resolves.toMatchObject({ ok: true, records: ['192.0.2.2'] });
-        expect(seen).toEqual(['2.0 GET', '2.0 GET']);
+        expect(h2.seen).toEqual(['2.0 GET', '2.0 GET']);
         expect(r.stats().queries).toBe(2);
       } finally {
-        server.close();
+        h2.server.close();
+      }
+    });
+
+    it('should ask a DoH server that speaks both over HTTP/2 (RFC 8484), every question on the one connection that found out', async () => {
+      const both = await tlsDohServer('h2 and http/1.1');
+      try {
+        const r = resolver({ servers: [both.address], protocol: 'https', tls: { ca: both.ca.cert }, attempts: 1 });
+        // Questions at once, before anything is known of the server: one negotiation for all.
+        const answers = await Promise.all(['a', 'b', 'c', 'd', 'e'].map((n) => r.resolve(`${n}.example.test`, 'A')));
+        for (const a of answers) expect(a, JSON.stringify(a)).toMatchObject({ ok: true, records: ['192.0.2.2'] });
+        await expect(r.resolve('f.example.test', 'A')).resolves.toMatchObject({ ok: true, records: ['192.0.2.2'] });
+        expect(both.seen).toEqual(Array(6).fill('2.0 GET'));
+        expect(both.connections()).toBe(1);
+      } finally {
+        both.server.close();
+      }
+    });
+
+    it('should stay on HTTP/1.1 with a DoH server that does not speak HTTP/2, asking it only once', async () => {
+      const h1 = await tlsDohServer('http/1.1');
+      try {
+        const r = resolver({ servers: [h1.address], protocol: 'https', tls: { ca: h1.ca.cert }, attempts: 1 });
+        for (const n of ['a', 'b', 'c', 'd']) await expect(r.resolve(`${n}.example.test`, 'A')).resolves.toMatchObject({ ok: true, records: ['192.0.2.2'] });
+        expect(h1.seen).toEqual(Array(4).fill('1.1 GET'));
+        // The negotiation's connection, then the one kept alive for every question.
+        expect(h1.connections()).toBe(2);
+      } finally {
+        h1.server.close();
       }
     });
   });

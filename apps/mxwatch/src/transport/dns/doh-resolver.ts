@@ -15,15 +15,16 @@
  *   top of the system roots, (3) keeps the real cause of a transport failure and says so when the
  *   protocol does not match the server (https against plain HTTP and the reverse), (4) caps the
  *   body at 65,535 bytes and stops reading at the attempt's deadline, (5) keeps the raw answer,
- *   which the shared decoder reads instead of tangerine's lossy result, (6) falls back to HTTP/2
- *   for servers that speak nothing else (unbound), and (7) always resolves instead of rejecting,
+ *   which the shared decoder reads instead of tangerine's lossy result, (6) speaks HTTP/2 to an
+ *   https server that offers it in ALPN (one multiplexed connection; see `negotiate`) and falls
+ *   back to HTTP/2 for servers that speak nothing else (unbound), and (7) always resolves instead of rejecting,
  *   which is what lets tangerine clear its own per-request timer. It finds
  *   its attempt through the AbortSignal handed to `tangerine.resolve()`, which tangerine forwards.
  */
 import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type IncomingMessage } from 'node:http';
 import { connect as http2Connect, constants as http2Constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { connect as tlsConnect, rootCertificates } from 'node:tls';
+import { connect as tlsConnect, rootCertificates, type TLSSocket } from 'node:tls';
 import packet from 'dns-packet';
 import tangerineModule from 'tangerine';
 import { CachingResolver, type CachingResolverOptions, type DnsExchange, type ExchangeResult, type ResolverStats } from './caching-resolver.js';
@@ -102,11 +103,19 @@ export class DohExchange implements DnsExchange {
    */
   private readonly h2Origins = new Set<string>();
   private readonly h2Sessions = new Map<string, ClientHttp2Session>();
+  /** https origins whose server chose HTTP/1.1 (or nothing) when offered h2 and http/1.1. */
+  private readonly h1Origins = new Set<string>();
+  /** ALPN negotiations in flight (one per origin, shared by the requests waiting for it). */
+  private readonly negotiations = new Map<string, Promise<void>>();
+  /** When a negotiation with an origin last failed: HTTP/1.1 alone until a minute has passed. */
+  private readonly negotiationFailedAt = new Map<string, number>();
+  private readonly negotiating = new Set<TLSSocket>();
+  private closed = false;
 
   constructor(
     private readonly servers: string[],
     private readonly protocol: 'https' | 'http',
-    timeoutMs: number,
+    private readonly timeoutMs: number,
     options: { ca?: string | Buffer; maxBodyBytes?: number } = {},
   ) {
     // `ca` replaces Node's roots; a private resolver's CA must be trusted *in addition* to them.
@@ -140,16 +149,21 @@ export class DohExchange implements DnsExchange {
   }
 
   close(): void {
+    this.closed = true;
+    for (const socket of this.negotiating) socket.destroy();
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
     for (const session of this.h2Sessions.values()) session.destroy();
     this.h2Sessions.clear();
   }
 
-  private h2Session(origin: string): ClientHttp2Session {
+  private h2Session(origin: string, socket?: TLSSocket): ClientHttp2Session {
     const known = this.h2Sessions.get(origin);
-    if (known && !known.closed && !known.destroyed) return known;
-    const session = http2Connect(origin, this.ca ? { ca: this.ca } : {});
+    if (known && !known.closed && !known.destroyed) {
+      socket?.destroy();
+      return known;
+    }
+    const session = socket ? http2Connect(origin, { createConnection: () => socket }) : http2Connect(origin, this.ca ? { ca: this.ca } : {});
     const forget = () => {
       if (this.h2Sessions.get(origin) === session) this.h2Sessions.delete(origin);
     };
@@ -159,6 +173,63 @@ export class DohExchange implements DnsExchange {
     session.unref();
     this.h2Sessions.set(origin, session);
     return session;
+  }
+
+  /**
+   * Asks an https server which HTTP it speaks (ALPN, offering h2 then http/1.1) on a connection
+   * that, when it says h2, becomes the origin's HTTP/2 session: RFC 8484 recommends HTTP/2, and
+   * the public resolvers speak it, so every question to one goes over one multiplexed TLS
+   * connection instead of up to 32 HTTP/1.1 ones. Its server saying http/1.1 (or nothing) puts
+   * the origin on HTTP/1.1 for good. A failure (refused, untrusted certificate, not TLS, no answer
+   * within the timeout) decides nothing: the request goes on over HTTP/1.1, whose error says what
+   * is wrong, and the origin is asked again a minute later.
+   */
+  private negotiate(target: DohTarget): Promise<void> {
+    const known = this.negotiations.get(target.origin);
+    if (known) return known;
+    const negotiation = new Promise<void>((resolve) => {
+      const socket = tlsConnect({ host: target.hostname, port: target.port, ALPNProtocols: ['h2', 'http/1.1'], ...(this.ca ? { ca: this.ca } : {}) });
+      this.negotiating.add(socket);
+      const timer = setTimeout(() => fail(), this.timeoutMs);
+      timer.unref();
+      let settled = false;
+      const settle = () => {
+        settled = true;
+        clearTimeout(timer);
+        this.negotiating.delete(socket);
+        this.negotiations.delete(target.origin);
+        resolve();
+      };
+      const fail = () => {
+        if (settled) return;
+        socket.destroy();
+        this.negotiationFailedAt.set(target.origin, Date.now());
+        settle();
+      };
+      // Stays on: an error after the negotiation (the HTTP/2 session has its own) must not go unheard.
+      socket.on('error', fail);
+      socket.once('secureConnect', () => {
+        if (this.closed) return fail();
+        if (socket.alpnProtocol === 'h2') {
+          this.h2Session(target.origin, socket);
+          this.h2Origins.add(target.origin);
+        } else {
+          socket.destroy();
+          this.h1Origins.add(target.origin);
+        }
+        this.negotiationFailedAt.delete(target.origin);
+        settle();
+      });
+    });
+    this.negotiations.set(target.origin, negotiation);
+    return negotiation;
+  }
+
+  /** Whether a request to `target` should first find out whether its server speaks HTTP/2. */
+  private shouldNegotiate(target: DohTarget): boolean {
+    if (!target.isHttps || this.h1Origins.has(target.origin) || this.h2Origins.has(target.origin)) return false;
+    const failedAt = this.negotiationFailedAt.get(target.origin);
+    return failedAt === undefined || Date.now() - failedAt >= 60_000;
   }
 
   async exchange(index: number, question: DnsQuestion, signal: AbortSignal): Promise<ExchangeResult> {
@@ -352,43 +423,54 @@ export class DohExchange implements DnsExchange {
         });
         stream.end(body);
       };
+      /** The request over HTTP/1.1 (https: offering only http/1.1). */
+      const viaH1 = () => {
+        const requestOptions = {
+          // host, port and path given apart: a URL object would be parsed and copied into options again by node:http.
+          host: target.hostname,
+          port: target.port,
+          path,
+          method: options.method,
+          headers: body ? { ...options.headers, 'content-length': String(body.length) } : options.headers,
+          agent: isHttps ? this.httpsAgent : this.httpAgent,
+          ...(isHttps && this.ca ? { ca: this.ca } : {}),
+          // Say so: an HTTP/2-only server then refuses the handshake instead of answering garbage.
+          ...(isHttps ? { ALPNProtocols: ['http/1.1'] } : {}),
+        };
+        req = isHttps ? httpsRequest(requestOptions, onResponse) : httpRequest(requestOptions, onResponse);
+        req.on('error', (e) => {
+          if (done) return;
+          const cause = describeError(e);
+          if (isHttps && NOT_TLS.test(cause)) {
+            return fail(`${target.host} does not speak TLS (OpenSSL: ${cause.replace(/^.*?(wrong version number|packet length too long|unknown protocol|http request|record layer failure).*$/is, '$1')}); it looks like a plain-HTTP DoH server: use protocol http, or check the port`);
+          }
+          const code = (e as NodeJS.ErrnoException).code ?? '';
+          if (code === 'ECONNRESET' || code.startsWith('HPE_') || /no[ _]application[ _]protocol/i.test(`${code} ${cause}`)) {
+            // Hung up on HTTP/1.1: an HTTP/2-only DoH server (unbound), or, for http, a TLS server.
+            // Find out which before blaming the network, so the message can name the fix.
+            req = undefined;
+            if (isHttps || !state) return viaH2(cause);
+            return viaH2(cause, (h2Cause) => {
+              stream = undefined;
+              state.diagnosis = speaksTls(target.hostname, target.port, options.signal).then((tls) => {
+                fail(tls ? `${target.host} speaks TLS, not plain HTTP (${cause}): use protocol https` : `${cause}; HTTP/2: ${h2Cause}`);
+              });
+            });
+          }
+          fail(cause);
+        });
+        req.end(body);
+      };
       options.signal.addEventListener('abort', onAbort, { once: true });
       if (this.h2Origins.has(target.origin)) return viaH2(null);
-      const requestOptions = {
-        // host, port and path given apart: a URL object would be parsed and copied into options again by node:http.
-        host: target.hostname,
-        port: target.port,
-        path,
-        method: options.method,
-        headers: body ? { ...options.headers, 'content-length': String(body.length) } : options.headers,
-        agent: isHttps ? this.httpsAgent : this.httpAgent,
-        ...(isHttps && this.ca ? { ca: this.ca } : {}),
-        // Say so: an HTTP/2-only server then refuses the handshake instead of answering garbage.
-        ...(isHttps ? { ALPNProtocols: ['http/1.1'] } : {}),
-      };
-      req = isHttps ? httpsRequest(requestOptions, onResponse) : httpRequest(requestOptions, onResponse);
-      req.on('error', (e) => {
-        if (done) return;
-        const cause = describeError(e);
-        if (isHttps && NOT_TLS.test(cause)) {
-          return fail(`${target.host} does not speak TLS (OpenSSL: ${cause.replace(/^.*?(wrong version number|packet length too long|unknown protocol|http request|record layer failure).*$/is, '$1')}); it looks like a plain-HTTP DoH server: use protocol http, or check the port`);
-        }
-        const code = (e as NodeJS.ErrnoException).code ?? '';
-        if (code === 'ECONNRESET' || code.startsWith('HPE_') || /no[ _]application[ _]protocol/i.test(`${code} ${cause}`)) {
-          // Hung up on HTTP/1.1: an HTTP/2-only DoH server (unbound), or, for http, a TLS server.
-          // Find out which before blaming the network, so the message can name the fix.
-          req = undefined;
-          if (isHttps || !state) return viaH2(cause);
-          return viaH2(cause, (h2Cause) => {
-            stream = undefined;
-            state.diagnosis = speaksTls(target.hostname, target.port, options.signal).then((tls) => {
-              fail(tls ? `${target.host} speaks TLS, not plain HTTP (${cause}): use protocol https` : `${cause}; HTTP/2: ${h2Cause}`);
-            });
-          });
-        }
-        fail(cause);
-      });
-      req.end(body);
+      if (this.shouldNegotiate(target)) {
+        return void this.negotiate(target).then(() => {
+          if (done) return;
+          if (this.h2Origins.has(target.origin)) viaH2(null);
+          else viaH1();
+        });
+      }
+      viaH1();
     });
   };
 }
