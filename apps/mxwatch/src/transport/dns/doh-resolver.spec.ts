@@ -279,6 +279,24 @@ describe(DohResolver.name, () => {
       expect(dns.queries[0]).toMatchObject({ transport: 'https' });
     });
 
+    it('should make its TLS context with the extra CA once, not one per connection and request', async () => {
+      // Given as `ca` on each request, node:https put the roots and the CA (~200 KB of PEM) into
+      // every request's connection-pool key and parsed them into a new context per connection.
+      const { default: tls } = await import('node:tls');
+      const { vi } = await import('vitest');
+      const made = vi.spyOn(tls, 'createSecureContext');
+      try {
+        dns.setRecords('a.example.test', 'A', ['192.0.2.1']);
+        const r = resolver({ servers: [dns.httpsAddress!], protocol: 'https', tls: { ca: dns.caCert! } });
+        const answers = await Promise.all(['a', 'b', 'c', 'd'].map((n) => r.resolve(`${n}.example.test`, 'A')));
+        expect(answers[0]).toMatchObject({ ok: true, records: ['192.0.2.1'] });
+        expect(dns.queries.length).toBe(4);
+        expect(made).not.toHaveBeenCalled();
+      } finally {
+        made.mockRestore();
+      }
+    });
+
     it('should report an untrusted certificate as transport with the TLS reason', async () => {
       const r = resolver({ servers: [dns.httpsAddress!], protocol: 'https', attempts: 1 });
       const answer = await r.resolve('a.example.test', 'A');

@@ -24,7 +24,7 @@
 import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type IncomingMessage } from 'node:http';
 import { connect as http2Connect, constants as http2Constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { connect as tlsConnect, rootCertificates, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, rootCertificates, type SecureContext, type TLSSocket } from 'node:tls';
 import packet from 'dns-packet';
 import tangerineModule from 'tangerine';
 import { CachingResolver, type CachingResolverOptions, type DnsExchange, type ExchangeResult, type ResolverStats } from './caching-resolver.js';
@@ -95,7 +95,12 @@ export class DohExchange implements DnsExchange {
   private readonly attemptStates = new WeakMap<AbortSignal, AttemptState>();
   private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 32 });
   private readonly httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 32 });
-  private readonly ca: Array<string | Buffer> | undefined;
+  /**
+   * The system roots plus the extra CA, made once: given as `ca` on every request, node:https put
+   * the whole PEM list (~200 KB) into each request's connection-pool key and a new TLS context
+   * parsed all the roots for each connection: 2.7 ms of CPU per question, against 0.2 ms.
+   */
+  private readonly secureContext: SecureContext | undefined;
   private readonly maxBody: number;
   /**
    * Origins that hung up on HTTP/1.1 and answered over HTTP/2 (RFC 8484 recommends HTTP/2, and
@@ -119,7 +124,7 @@ export class DohExchange implements DnsExchange {
     options: { ca?: string | Buffer; maxBodyBytes?: number } = {},
   ) {
     // `ca` replaces Node's roots; a private resolver's CA must be trusted *in addition* to them.
-    this.ca = options.ca ? [...rootCertificates, options.ca] : undefined;
+    this.secureContext = options.ca ? createSecureContext({ ca: [...rootCertificates, options.ca] }) : undefined;
     this.maxBody = options.maxBodyBytes ?? MAX_DNS_MESSAGE;
     this.clients = servers.map(
       (server) =>
@@ -163,7 +168,7 @@ export class DohExchange implements DnsExchange {
       socket?.destroy();
       return known;
     }
-    const session = socket ? http2Connect(origin, { createConnection: () => socket }) : http2Connect(origin, this.ca ? { ca: this.ca } : {});
+    const session = socket ? http2Connect(origin, { createConnection: () => socket }) : http2Connect(origin, this.secureContext ? { secureContext: this.secureContext } : {});
     const forget = () => {
       if (this.h2Sessions.get(origin) === session) this.h2Sessions.delete(origin);
     };
@@ -188,7 +193,7 @@ export class DohExchange implements DnsExchange {
     const known = this.negotiations.get(target.origin);
     if (known) return known;
     const negotiation = new Promise<void>((resolve) => {
-      const socket = tlsConnect({ host: target.hostname, port: target.port, ALPNProtocols: ['h2', 'http/1.1'], ...(this.ca ? { ca: this.ca } : {}) });
+      const socket = tlsConnect({ host: target.hostname, port: target.port, ALPNProtocols: ['h2', 'http/1.1'], ...(this.secureContext ? { secureContext: this.secureContext } : {}) });
       this.negotiating.add(socket);
       const timer = setTimeout(() => fail(), this.timeoutMs);
       timer.unref();
@@ -433,7 +438,7 @@ export class DohExchange implements DnsExchange {
           method: options.method,
           headers: body ? { ...options.headers, 'content-length': String(body.length) } : options.headers,
           agent: isHttps ? this.httpsAgent : this.httpAgent,
-          ...(isHttps && this.ca ? { ca: this.ca } : {}),
+          ...(isHttps && this.secureContext ? { secureContext: this.secureContext } : {}),
           // Say so: an HTTP/2-only server then refuses the handshake instead of answering garbage.
           ...(isHttps ? { ALPNProtocols: ['http/1.1'] } : {}),
         };
