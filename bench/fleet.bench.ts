@@ -88,6 +88,9 @@ const APP_EXTRA_ENV: Record<string, string> = Object.fromEntries(
 );
 
 const DNS_DELAY = { min: 10, max: 50 };
+/** How mxwatch asks the fake DNS: `https` (DoH over TLS, HTTP/2 as the public resolvers speak it; the service's default) or `http`. */
+const DNS_PROTOCOL = (process.env.BENCH_DNS_PROTOCOL ?? 'https') as 'https' | 'http';
+if (DNS_PROTOCOL !== 'https' && DNS_PROTOCOL !== 'http') throw new Error(`BENCH_DNS_PROTOCOL must be https or http, not ${String(process.env.BENCH_DNS_PROTOCOL)}`);
 const BANNER_DELAY = { min: 20, max: 100 };
 const ZONES: DnsblZoneSpec[] = [
   { zone: 'zen.spamhaus.org', kind: 'ip' },
@@ -180,7 +183,7 @@ interface Figures {
     machine: { busyCores: number; postgresCpuMs: number; redisCpuMs: number };
     observedMs: number;
   };
-  dns: { seen: number; naive: number; byType: Record<string, number> };
+  dns: { seen: number; naive: number; byType: Record<string, number>; protocol: 'https' | 'http' };
   /** `childProcesses`: how many child processes served the listeners (BENCH_SMTP_SHARDS; 0: this process did). */
   smtp: { seen: number; naiveAccepted: number; naiveAttempts: number; tlsHandshakes: number; listeners: number; childProcesses: number };
   memory: { peakRssMbCycle: number; peakRssMbEnd: number; rssMbEnd: number; afterCycle: string };
@@ -227,19 +230,22 @@ async function main(): Promise<void> {
   console.log(`  ${describeFleet(fleet)}`);
   const naive = naiveCounts(fleet, ZONES);
 
-  // Fake DNS (DoH over plain HTTP) with 10-50 ms per answer.
-  const dns = await FakeDnsServer.start({ host: '127.0.0.1', udp: false });
-  onCleanup('fake DNS', () => dns.close());
-  dns.setFault('*', { delayMs: DNS_DELAY });
-  publishFleet(dns, fleet);
-  const lists = new Map(ZONES.map((z) => [z.zone, FakeDnsbl.healthy(dns, z.zone, z.kind)]));
-  for (const l of fleet.listings) lists.get(l.zone)?.listIp(l.ip, { codes: [l.code], txt: `listed by the fleet benchmark: https://${l.zone}/lookup?ip=${l.ip}` });
-
   // Mail servers on every address, certificates from a throwaway CA the service trusts.
   const ca = await createTestCa({ commonName: 'mxwatch bench CA', keyType: 'ec' });
   const leaf = await ca.issue({ commonName: MX_ZONE, altNames: [`*.${MX_ZONE}`, MX_ZONE] });
   const caFile = path.join(tmp, 'bench-ca.pem');
   writeFileSync(caFile, ca.cert);
+
+  // Fake DNS with 10-50 ms per answer: DoH over https (its certificate from the CA the service
+  // trusts, HTTP/2 offered as the public resolvers offer it), or over plain HTTP.
+  const dnsLeaf = DNS_PROTOCOL === 'https' ? await ca.issue({ commonName: '127.0.0.1', altNames: ['127.0.0.1'] }) : null;
+  const dns = await FakeDnsServer.start({ host: '127.0.0.1', udp: false, ...(dnsLeaf ? { https: { key: dnsLeaf.key, cert: dnsLeaf.cert }, http2: true } : {}) });
+  onCleanup('fake DNS', () => dns.close());
+  const dnsAddress = DNS_PROTOCOL === 'https' ? dns.httpsAddress! : dns.httpAddress!;
+  dns.setFault('*', { delayMs: DNS_DELAY });
+  publishFleet(dns, fleet);
+  const lists = new Map(ZONES.map((z) => [z.zone, FakeDnsbl.healthy(dns, z.zone, z.kind)]));
+  for (const l of fleet.listings) lists.get(l.zone)?.listIp(l.ip, { codes: [l.code], txt: `listed by the fleet benchmark: https://${l.zone}/lookup?ip=${l.ip}` });
 
   // Side by side with blackbox_exporter first, while nothing else of this run uses the CPU.
   let blackbox: SideBySide | { skipped: string } = { skipped: 'BENCH_BLACKBOX_PROBES=0' };
@@ -275,7 +281,7 @@ async function main(): Promise<void> {
   onCleanup('fake mail servers', () => mail.close());
   const mailChildren = mail instanceof FastSmtpShards ? mail : null;
   const where = mailChildren ? `in ${mailChildren.processes} child process${mailChildren.processes > 1 ? 'es' : ''} (pids ${mailChildren.pids.join(', ')})` : 'in this process';
-  log(`fake DNS at ${dns.httpAddress} (delay ${DNS_DELAY.min}-${DNS_DELAY.max} ms), ${fmtInt(mail.listeners)} SMTP listeners on ${fmtInt(fleet.addresses.size)} addresses ${where}, started in ${fmtMs(Date.now() - smtpStart)} (25->${ports![25]}, 587->${ports![587]}, 465->${ports![465]}; banner ${BANNER_DELAY.min}-${BANNER_DELAY.max} ms)`);
+  log(`fake DNS at ${DNS_PROTOCOL}://${dnsAddress}${DNS_PROTOCOL === 'https' ? ' (HTTP/2 offered)' : ''} (delay ${DNS_DELAY.min}-${DNS_DELAY.max} ms), ${fmtInt(mail.listeners)} SMTP listeners on ${fmtInt(fleet.addresses.size)} addresses ${where}, started in ${fmtMs(Date.now() - smtpStart)} (25->${ports![25]}, 587->${ports![587]}, 465->${ports![465]}; banner ${BANNER_DELAY.min}-${BANNER_DELAY.max} ms)`);
 
   const db = await createTestDatabase('mxwatch_bench');
   onCleanup(`database ${db.name}`, () => db.drop());
@@ -287,8 +293,8 @@ async function main(): Promise<void> {
   const baseEnv: Record<string, string> = {
     DATABASE_URL: db.url,
     MXWATCH_LOG_LEVEL: 'info',
-    MXWATCH_DNS_SERVERS: dns.httpAddress!,
-    MXWATCH_DNS_PROTOCOL: 'http',
+    MXWATCH_DNS_SERVERS: dnsAddress,
+    MXWATCH_DNS_PROTOCOL: DNS_PROTOCOL,
     MXWATCH_DNSBL_ZONES: ZONES.map((z) => z.zone).join(','),
     MXWATCH_PORT_MAP: `25:${ports![25]},587:${ports![587]},465:${ports![465]}`,
     MXWATCH_ALLOW_PRIVATE_TARGETS: '127.0.0.0/8',
@@ -670,7 +676,7 @@ async function main(): Promise<void> {
     concurrency: CONCURRENCY,
     load: { yamlReadyMs, yamlSyncMs, yamlError, sqlInsertMs },
     cycle: { complete, checked: c.n, wallMs, domainsPerSecond: (c.n * 1000) / wallMs, checkP50Ms: Number(c.p50), checkP95Ms: Number(c.p95), appCpuMs, benchCpuMs, smtpChildCpuMs, machine, observedMs: cycleDoneAt - t0 },
-    dns: { seen: dnsSeen, naive: naive.dns, byType },
+    dns: { seen: dnsSeen, naive: naive.dns, byType, protocol: DNS_PROTOCOL },
     smtp: { seen: smtpSeen.connections, naiveAccepted: naive.smtpAccepted, naiveAttempts: naive.smtpAttempts, tlsHandshakes: smtpSeen.tlsHandshakes, listeners: mail.listeners, childProcesses: mailChildren?.processes ?? 0 },
     // With a second cycle, "by the end" is the first cycle's processes' peak when they stopped.
     memory: { peakRssMbCycle: peakCycleKb / 1024, peakRssMbEnd: (firstPeakEndKb ?? Math.max(peakRssKb, memEnd?.hwmKb ?? 0)) / 1024, rssMbEnd: (memEnd?.rssKb ?? NaN) / 1024, afterCycle: heapBreakdown },

@@ -17,6 +17,7 @@
  */
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createSecureServer, type Http2Session } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from 'node:net';
 import packet from 'dns-packet';
@@ -106,6 +107,8 @@ export interface FakeQueryLogEntry {
   udpPayloadSize: number | null;
   /** UDP/TCP: the client's source port. */
   sourcePort?: number;
+  /** DoH: the HTTP version of the request (`1.1`, `2.0`). */
+  httpVersion?: string;
   /** `hugeBody` faults: bytes written before the client went away or the body ended. */
   bodyBytesSent?: number;
 }
@@ -125,6 +128,11 @@ export interface FakeDnsServerOptions {
    * test CA (exposed as `caCert`); or pass your own key/cert (and `ca` to expose). Default false.
    */
   https?: boolean | { key: string; cert: string; ca?: string };
+  /**
+   * The HTTPS server also speaks HTTP/2 (ALPN `h2`, HTTP/1.1 still accepted), as the public DoH
+   * resolvers do. Default false: HTTP/1.1 only.
+   */
+  http2?: boolean;
   /** Serve classic DNS over UDP. Default true. */
   udp?: boolean;
   /** Serve classic DNS over TCP. Default true. */
@@ -179,6 +187,7 @@ export class FakeDnsServer {
   private readonly hanging = new Set<ServerResponse>();
   private httpServer: HttpServer | null = null;
   private httpsServer: HttpServer | null = null;
+  private readonly h2Sessions = new Set<Http2Session>();
   private udpSocket: UdpSocket | null = null;
   private readonly defaultTtl: number;
 
@@ -325,11 +334,14 @@ export class FakeDnsServer {
     this.hanging.clear();
     for (const socket of this.tcpSockets) socket.destroy();
     this.tcpSockets.clear();
+    for (const session of this.h2Sessions) session.destroy();
+    this.h2Sessions.clear();
     const closeHttp = (s: HttpServer | null) =>
       s
         ? new Promise<void>((resolve) => {
             s.close(() => resolve());
-            s.closeAllConnections();
+            // An HTTP/2 server has none: its sessions are ended below.
+            s.closeAllConnections?.();
           })
         : Promise.resolve();
     await Promise.all([
@@ -363,7 +375,17 @@ export class FakeDnsServer {
         tls = o.https;
       }
       this.caCert = tls.ca ?? null;
-      this.httpsServer = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => void this.onHttp(req, res, 'https'));
+      if (o.http2) {
+        // The compatibility API's request and response stand in for HTTP/1.1's here (`destroyed`: see onHttp).
+        const h2 = createSecureServer({ key: tls.key, cert: tls.cert, allowHTTP1: true }, (req, res) => void this.onHttp(req as unknown as IncomingMessage, res as unknown as ServerResponse, 'https'));
+        h2.on('session', (session) => {
+          this.h2Sessions.add(session);
+          session.on('close', () => this.h2Sessions.delete(session));
+        });
+        this.httpsServer = h2 as unknown as HttpServer;
+      } else {
+        this.httpsServer = createHttpsServer({ key: tls.key, cert: tls.cert }, (req, res) => void this.onHttp(req, res, 'https'));
+      }
       this.httpsAddress = await this.listenTcp(this.httpsServer, o.httpsPort ?? 0);
     }
     if (o.udp !== false && o.tcp !== false && !o.udpPort && !o.tcpPort) {
@@ -439,7 +461,7 @@ export class FakeDnsServer {
     } catch {
       return void res.writeHead(400).end('malformed DNS message');
     }
-    const plan = this.plan(query, transport, req.method as 'GET' | 'POST');
+    const plan = this.plan(query, transport, req.method as 'GET' | 'POST', req.httpVersion);
     if (plan.kind === 'drop') {
       this.hanging.add(res);
       res.on('close', () => this.hanging.delete(res));
@@ -447,7 +469,8 @@ export class FakeDnsServer {
     }
     if (plan.kind === 'huge') return this.streamHugeBody(res, plan);
     this.later(plan.delayMs, () => {
-      if (res.destroyed) return;
+      // An HTTP/2 response has no `destroyed` of its own; its stream does.
+      if (res.destroyed || (res as unknown as { stream?: { destroyed: boolean } }).stream?.destroyed) return;
       if (plan.kind === 'http') return void res.writeHead(plan.status, { 'content-type': 'text/plain' }).end(`fake DNS fault ${plan.status}`);
       res.writeHead(200, { 'content-type': 'application/dns-message', 'content-length': plan.response.length }).end(plan.response);
     });
@@ -544,7 +567,7 @@ export class FakeDnsServer {
   // Answering
   // ------------------------------------------------------------------------------------------
 
-  private plan(query: packet.Packet, transport: FakeTransport, method: FakeQueryLogEntry['method']): AnswerPlan {
+  private plan(query: packet.Packet, transport: FakeTransport, method: FakeQueryLogEntry['method'], httpVersion?: string): AnswerPlan {
     const question = query.questions?.[0];
     const name = question ? normaliseFakeName(question.name) : '';
     const type = question?.type ?? 'NONE';
@@ -561,6 +584,7 @@ export class FakeDnsServer {
       dnssecOk,
       checkingDisabled,
       udpPayloadSize: opt ? opt.udpPayloadSize : null,
+      ...(httpVersion ? { httpVersion } : {}),
     };
     this.log.push(entry);
 

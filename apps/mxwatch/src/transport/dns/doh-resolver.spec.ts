@@ -297,6 +297,25 @@ describe(DohResolver.name, () => {
       }
     });
 
+    it('should ask a resolver that speaks HTTP/2 over HTTP/2, as the public ones are asked', async () => {
+      const h2 = await FakeDnsServer.start({ host: '127.0.0.3', https: true, http2: true, http: false, udp: false, tcp: false });
+      try {
+        h2.setRecords('a.example.test', 'A', ['192.0.2.1']);
+        const r = resolver({ servers: [h2.httpsAddress!], protocol: 'https', tls: { ca: h2.caCert! } });
+        await expect(r.resolve('a.example.test', 'A')).resolves.toMatchObject({ ok: true, records: ['192.0.2.1'] });
+        await expect(r.resolve('b.example.test', 'A')).resolves.toMatchObject({ ok: false, error: 'nxdomain' });
+        expect(h2.queries.map((q) => `${q.transport} ${q.httpVersion}`)).toEqual(['https 2.0', 'https 2.0']);
+        // The other one speaks HTTP/1.1 only.
+        dns.setRecords('a.example.test', 'A', ['192.0.2.1']);
+        const h1 = resolver({ servers: [dns.httpsAddress!], protocol: 'https', tls: { ca: dns.caCert! } });
+        await expect(h1.resolve('a.example.test', 'A')).resolves.toMatchObject({ ok: true });
+        expect(dns.queries.map((q) => q.httpVersion)).toEqual(['1.1']);
+      } finally {
+        for (const r of resolvers.splice(0)) r.close();
+        await h2.close();
+      }
+    });
+
     it('should report an untrusted certificate as transport with the TLS reason', async () => {
       const r = resolver({ servers: [dns.httpsAddress!], protocol: 'https', attempts: 1 });
       const answer = await r.resolve('a.example.test', 'A');
