@@ -190,6 +190,8 @@ interface Figures {
   rows: { checkRuns: number; probeResults: number; hostReferences: number; hostResults: number; facts: number; findings: number; bytes: string };
   /** Work done twice in the cycle, across processes: listeners (address/port) connected to more than once, DNSBL names asked more than once, domains with more than one run. */
   repeats: { listenersProbedTwice: number; maxConnectionsPerListener: number; dnsblNamesAskedTwice: number; domainsCheckedTwice: number };
+  /** Run statements sent again after a deadlock or serialization failure, all processes (mxwatch_check_runs_store_retries_total). */
+  storeRetries: number;
   scrape: { medianMs: number; maxMs: number; bytes: number; series: number; duringCycleMedianMs: number; duringCycleMaxMs: number };
   history: { rows: number; insertMs: number; requests: number; p50Ms: number; p95Ms: number; maxMs: number; errors: number };
   /** Every measured process: its role, CPU during the cycle and peak RSS (VmHWM). */
@@ -542,8 +544,11 @@ async function main(): Promise<void> {
   const split = (m: Record<string, number>) => `RSS ${mb(m.process_resident_memory_bytes)} = V8 heap ${mb(m.nodejs_heap_size_total_bytes)} (${mb(m.nodejs_heap_size_used_bytes)} used; new ${mb(m.new)}, old ${mb(m.old)}, large objects ${mb(m.large_object)}, code ${mb(m.code)}) + external ${mb(m.nodejs_external_memory_bytes)} + code, stacks, native`;
   const heapBreakdown = split(mem);
   // Each worker's own /metrics says the same of it.
-  const splits = await Promise.all(procs.map(async (p) => (p.app === app ? heapBreakdown : split((await scrape(p.app.baseUrl).catch(() => null))?.memory ?? {}))));
+  const memories = await Promise.all(procs.map(async (p) => (p.app === app ? mem : ((await scrape(p.app.baseUrl).catch(() => null))?.memory ?? {}))));
+  const splits = memories.map(split);
   log(`mxwatch memory after the cycle: ${heapBreakdown}`);
+  // mxwatch_check_runs_store_retries_total of every process (each counts the run statements it sent again).
+  const storeRetries = memories.reduce((n, m) => n + (m.storeRetries ?? 0), 0);
   /** Each process's figures of the first cycle, taken before a second cycle replaces the processes. */
   const processFigures = () => procs.map((p, i) => ({ role: p.role, pid: p.app.pid, cycleCpuMs: perProcessCpu[i]!, peakRssMb: Math.max(p.peakKb, p.app.memory()?.hwmKb ?? 0) / 1024, afterCycle: splits[i]! }));
   const firstProcesses = SECOND_CYCLE ? processFigures() : null;
@@ -681,6 +686,7 @@ async function main(): Promise<void> {
     // With a second cycle, "by the end" is the first cycle's processes' peak when they stopped.
     memory: { peakRssMbCycle: peakCycleKb / 1024, peakRssMbEnd: (firstPeakEndKb ?? Math.max(peakRssKb, memEnd?.hwmKb ?? 0)) / 1024, rssMbEnd: (memEnd?.rssKb ?? NaN) / 1024, afterCycle: heapBreakdown },
     rows: rowsWritten,
+    storeRetries,
     repeats,
     scrape: {
       medianMs: scrapeMedian,
@@ -730,6 +736,8 @@ function memoryGauges(body: string): Record<string, number> {
     if (m) out[name] = Number(m[1]);
   }
   for (const m of body.matchAll(/^nodejs_heap_space_size_total_bytes\{space="(new|old|code|large_object)"\} ([0-9.e+]+)/gm)) out[m[1]!] = Number(m[2]);
+  // Not memory, but read from the same scrape: run statements sent again after a conflict.
+  for (const m of body.matchAll(/^mxwatch_check_runs_store_retries_total\{[^}]*\} ([0-9.e+]+)/gm)) out.storeRetries = (out.storeRetries ?? 0) + Number(m[1]);
   return out;
 }
 
@@ -853,6 +861,7 @@ function report(
       ['peak RSS (mxwatch)', `${f.memory.peakRssMbCycle.toFixed(0)} MB during the cycle, ${f.memory.peakRssMbEnd.toFixed(0)} MB by the end (VmHWM); ${f.memory.rssMbEnd.toFixed(0)} MB now`],
       ['memory after the cycle', f.memory.afterCycle],
       ['database rows written', `CheckRun ${fmtInt(f.rows.checkRuns)}, ProbeResult ${fmtInt(f.rows.probeResults)} (${fmtInt(f.rows.hostReferences)} of them references to HostResult), HostResult ${fmtInt(f.rows.hostResults)}, Finding ${fmtInt(f.rows.findings)}; ${fmtInt(f.rows.facts)} facts on runs instead of rows; runs and results take ${f.rows.bytes}`],
+      ['run statements sent again', `${fmtInt(f.storeRetries)} after a deadlock or serialization failure (mxwatch_check_runs_store_retries_total, all processes)`],
       ['/metrics scrape', `median ${fmtMs(f.scrape.medianMs)}, max ${fmtMs(f.scrape.maxMs)} at rest; ${fmtBytes(f.scrape.bytes)}, ${fmtInt(f.scrape.series)} series; ${Number.isFinite(f.scrape.duringCycleMedianMs) ? `during the cycle (one scrape every ${SCRAPE_EVERY_MS / 1000} s) median ${fmtMs(f.scrape.duringCycleMedianMs)}, max ${fmtMs(f.scrape.duringCycleMaxMs)}` : 'no scrape during the cycle (shorter than the scrape interval)'}`],
       ['STARTTLS probe vs blackbox_exporter', describeSideBySide(f.blackbox)],
       ['history GET .../checks', `p50 ${fmtMs(f.history.p50Ms)}, p95 ${fmtMs(f.history.p95Ms)}, max ${fmtMs(f.history.maxMs)} over ${f.history.requests} requests, ${fmtInt(f.history.rows)} stored results, ${f.history.errors} errors`],
