@@ -35,9 +35,15 @@ export interface CachingResolverOptions {
   timeoutMs?: number;
   /** Attempts per question, rotating through the servers (failover). Default 3. */
   attempts?: number;
-  /** Bound of the answer cache (LRU). 0 disables caching. Default 10000. */
+  /**
+   * Bound of the answer cache (LRU). 0 disables caching. Default 5000: what a check shares (its
+   * MX hosts' addresses asked by several probes, a provider's hosts shared by many domains) is
+   * asked again within seconds and stays at the hot end; at 10,000 domains every probe on, 10,000
+   * entries and 8 MiB asked the fake DNS no question fewer than 5,000 and 4 MiB (99,822 a cycle
+   * either way; bench/README.md, twelfth session), and held memory a long-running process needs.
+   */
   cacheMaxEntries?: number;
-  /** Bound of the answer cache in bytes (estimated from the records' text). Default 8 MiB. */
+  /** Bound of the answer cache in bytes (estimated from the records' text). Default 4 MiB. */
   cacheMaxBytes?: number;
   /** Clock for cache expiry (epoch ms). */
   now?: () => number;
@@ -128,8 +134,8 @@ export class CachingResolver implements Resolver {
     if (exchange.serverCount < 1) throw new Error('a resolver needs at least one server');
     this.timeoutMs = options.timeoutMs ?? 3000;
     this.attempts = Math.max(1, options.attempts ?? 3);
-    this.cacheMax = options.cacheMaxEntries ?? 10_000;
-    this.cacheMaxBytes = options.cacheMaxBytes ?? 8 * 1024 * 1024;
+    this.cacheMax = options.cacheMaxEntries ?? 5_000;
+    this.cacheMaxBytes = options.cacheMaxBytes ?? 4 * 1024 * 1024;
     this.now = options.now ?? Date.now;
     this.negativeTtl = options.defaultNegativeTtl ?? 60;
     this.maxTtl = options.maxTtl ?? 86_400;
