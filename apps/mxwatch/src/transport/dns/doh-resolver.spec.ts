@@ -420,15 +420,20 @@ describe(DohResolver.name, () => {
 
   describe('HTTP/2', () => {
     /** A DoH server over TLS on 127.0.0.7 answering every A question with 192.0.2.2; `seen` holds each request's HTTP version and method. */
-    async function tlsDohServer(speaks: 'h2' | 'h2 and http/1.1' | 'http/1.1') {
+    async function tlsDohServer(speaks: 'h2' | 'h2 and http/1.1' | 'http/1.1', options: { onlyBySni?: string } = {}) {
       const { createSecureServer } = await import('node:http2');
       const { createServer } = await import('node:https');
       const { default: packet } = await import('dns-packet');
       const { createTestCa } = await import('../../../../../test/rig/tls/test-ca.js');
       const ca = await createTestCa({ commonName: 'h2 test CA' });
-      const leaf = await ca.issue({ commonName: '127.0.0.7', altNames: ['127.0.0.7'] });
+      const leaf = await ca.issue({ commonName: '127.0.0.7', altNames: ['127.0.0.7', 'localhost'] });
       const seen: string[] = [];
       let connections = 0;
+      const { createSecureContext } = await import('node:tls');
+      // onlyBySni: no certificate without SNI naming it, as shared front ends answer.
+      const certificate = options.onlyBySni
+        ? { SNICallback: (name: string, cb: (e: Error | null, ctx?: import('node:tls').SecureContext) => void) => (name === options.onlyBySni ? cb(null, createSecureContext({ key: leaf.key, cert: leaf.cert })) : cb(new Error(`no certificate for ${name}`))) }
+        : { key: leaf.key, cert: leaf.cert };
       const handler = (req: import('node:http').IncomingMessage | import('node:http2').Http2ServerRequest, res: import('node:http').ServerResponse | import('node:http2').Http2ServerResponse) => {
         seen.push(`${req.httpVersion} ${req.method}`);
         const url = new URL(req.url!, 'https://x');
@@ -441,12 +446,12 @@ describe(DohResolver.name, () => {
       };
       const server =
         speaks === 'http/1.1'
-          ? createServer({ key: leaf.key, cert: leaf.cert }, handler)
-          : createSecureServer({ key: leaf.key, cert: leaf.cert, allowHTTP1: speaks !== 'h2' }, handler);
+          ? createServer(certificate, handler)
+          : createSecureServer({ ...certificate, allowHTTP1: speaks !== 'h2' }, handler);
       server.on('connection', () => connections++);
       await new Promise<void>((res) => server.listen(0, '127.0.0.7', () => res()));
       const port = (server.address() as { port: number }).port;
-      return { server, seen, ca, address: `127.0.0.7:${port}`, connections: () => connections };
+      return { server, seen, ca, address: `127.0.0.7:${port}`, port, connections: () => connections };
     }
 
     it('should fall back to HTTP/2 for a DoH server that speaks nothing else over TLS, and stay on it', async () => {
@@ -475,6 +480,28 @@ describe(DohResolver.name, () => {
         expect(both.connections()).toBe(1);
       } finally {
         both.server.close();
+      }
+    });
+
+    it('should name the server it negotiates with (SNI), as a DoH server by name behind a shared front end needs', async () => {
+      const named = await tlsDohServer('h2 and http/1.1', { onlyBySni: 'localhost' });
+      try {
+        // localhost is 127.0.0.1 here; the server listens on 127.0.0.7.
+        const { createServer: createTcpServer, connect } = await import('node:net');
+        const relay = createTcpServer((c) => c.pipe(connect(named.port, '127.0.0.7')).pipe(c).on('error', () => c.destroy()));
+        await new Promise<void>((res) => relay.listen(0, '127.0.0.1', () => res()));
+        try {
+          const r = resolver({ servers: [`localhost:${(relay.address() as { port: number }).port}`], protocol: 'https', tls: { ca: named.ca.cert }, attempts: 1 });
+          for (const n of ['a', 'b']) {
+            const answer = await r.resolve(`${n}.example.test`, 'A');
+            expect(answer, JSON.stringify(answer)).toMatchObject({ ok: true, records: ['192.0.2.2'] });
+          }
+          expect(named.seen).toEqual(['2.0 GET', '2.0 GET']);
+        } finally {
+          relay.close();
+        }
+      } finally {
+        named.server.close();
       }
     });
 

@@ -24,6 +24,7 @@
 import { Agent as HttpAgent, request as httpRequest, STATUS_CODES, type IncomingMessage } from 'node:http';
 import { connect as http2Connect, constants as http2Constants, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import { connect as tlsConnect, createSecureContext, rootCertificates, type SecureContext, type TLSSocket } from 'node:tls';
 import packet from 'dns-packet';
 import tangerineModule from 'tangerine';
@@ -193,7 +194,15 @@ export class DohExchange implements DnsExchange {
     const known = this.negotiations.get(target.origin);
     if (known) return known;
     const negotiation = new Promise<void>((resolve) => {
-      const socket = tlsConnect({ host: target.hostname, port: target.port, ALPNProtocols: ['h2', 'http/1.1'], ...(this.secureContext ? { secureContext: this.secureContext } : {}) });
+      const socket = tlsConnect({
+        host: target.hostname,
+        port: target.port,
+        ALPNProtocols: ['h2', 'http/1.1'],
+        // tls.connect sends no SNI unless told (https and http2 set it from the host): a DoH server
+        // by name behind shared front ends (dns.google, cloudflare-dns.com) needs it.
+        ...(isIP(target.hostname) ? {} : { servername: target.hostname }),
+        ...(this.secureContext ? { secureContext: this.secureContext } : {}),
+      });
       this.negotiating.add(socket);
       const timer = setTimeout(() => fail(), this.timeoutMs);
       timer.unref();
