@@ -728,15 +728,14 @@ async function deleteRedisKeys(pattern: string): Promise<void> {
   }
 }
 
-/** Reads the service's own memory gauges (prom-client default metrics) out of a scrape. */
-function memoryGauges(body: string): Record<string, number> {
+/** Reads the service's own memory gauges (prom-client default metrics) and its run-statement retries out of a scrape. */
+function processGauges(body: string): Record<string, number> {
   const out: Record<string, number> = {};
   for (const name of ['process_resident_memory_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes']) {
     const m = new RegExp(`^${name} ([0-9.e+]+)`, 'm').exec(body);
     if (m) out[name] = Number(m[1]);
   }
   for (const m of body.matchAll(/^nodejs_heap_space_size_total_bytes\{space="(new|old|code|large_object)"\} ([0-9.e+]+)/gm)) out[m[1]!] = Number(m[2]);
-  // Not memory, but read from the same scrape: run statements sent again after a conflict.
   for (const m of body.matchAll(/^mxwatch_check_runs_store_retries_total\{[^}]*\} ([0-9.e+]+)/gm)) out.storeRetries = (out.storeRetries ?? 0) + Number(m[1]);
   return out;
 }
@@ -765,7 +764,7 @@ function scrape(baseUrl: string): Promise<{ ms: number; bytes: number; series: n
           if (end > i && body[i] !== 0x23) series++;
           i = end + 1;
         }
-        resolve({ ms, bytes: body.length, series, memory: memoryGauges(body.toString('latin1')) });
+        resolve({ ms, bytes: body.length, series, memory: processGauges(body.toString('latin1')) });
       });
     });
     req.on('error', reject);

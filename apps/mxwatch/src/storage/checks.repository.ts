@@ -70,14 +70,14 @@ export interface HistoryQuery {
 
 const FOREIGN_KEY_VIOLATION = '23503';
 const UNIQUE_VIOLATION = '23505';
+/** Why PostgreSQL ended a run statement that can simply be sent again. */
+export type RunConflict = 'deadlock' | 'serialization';
 /**
  * What PostgreSQL ends a statement with when concurrent transactions got in each other's way
  * (deadlock_detected, serialization_failure): the statement did nothing, and running it again is
  * PostgreSQL's own advice. The run's statement is atomic by itself, so it is retried rather than
  * the finished check lost for the cycle.
  */
-/** Why PostgreSQL ended a run statement that can simply be sent again. */
-export type RunConflict = 'deadlock' | 'serialization';
 const TRANSIENT_CONFLICTS = new Map<string, RunConflict>([
   ['40P01', 'deadlock'],
   ['40001', 'serialization'],
@@ -180,15 +180,12 @@ export class ChecksRepository {
       } catch (e) {
         const conflict = TRANSIENT_CONFLICTS.get(sqlStateOf(e) ?? '');
         if (attempt >= RUN_STATEMENT_ATTEMPTS || !conflict) throw e;
-        this.conflictRetries++;
         for (const listener of this.retryListeners) listener(conflict);
         await new Promise((r) => setTimeout(r, 10 + Math.random() * 50));
       }
     }
   }
 
-  /** Run statements PostgreSQL ended over a conflict (deadlock, serialization) and that were sent again. */
-  conflictRetries = 0;
   private readonly retryListeners: Array<(conflict: RunConflict) => void> = [];
 
   /** Told of each run statement sent again after a conflict (metrics count them: `mxwatch_check_runs_store_retries_total`). */

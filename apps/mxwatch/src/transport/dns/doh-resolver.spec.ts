@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeDnsServer } from '../../../../../test/rig/dns/fake-dns-server.js';
 import { DohExchange, DohResolver, type DohResolverOptions } from './doh-resolver.js';
 
@@ -283,7 +283,6 @@ describe(DohResolver.name, () => {
       // Given as `ca` on each request, node:https put the roots and the CA (~200 KB of PEM) into
       // every request's connection-pool key and parsed them into a new context per connection.
       const { default: tls } = await import('node:tls');
-      const { vi } = await import('vitest');
       const made = vi.spyOn(tls, 'createSecureContext');
       try {
         dns.setRecords('a.example.test', 'A', ['192.0.2.1']);

@@ -111,12 +111,10 @@ export class DohExchange implements DnsExchange {
   private readonly h2Sessions = new Map<string, ClientHttp2Session>();
   /** https origins whose server chose HTTP/1.1 (or nothing) when offered h2 and http/1.1. */
   private readonly h1Origins = new Set<string>();
-  /** ALPN negotiations in flight (one per origin, shared by the requests waiting for it). */
-  private readonly negotiations = new Map<string, Promise<void>>();
+  /** ALPN negotiations in flight (one per origin, shared by the requests waiting for it) and their connections. */
+  private readonly negotiations = new Map<string, { settled: Promise<void>; socket: TLSSocket }>();
   /** When a negotiation with an origin last failed: HTTP/1.1 alone until a minute has passed. */
   private readonly negotiationFailedAt = new Map<string, number>();
-  private readonly negotiating = new Set<TLSSocket>();
-  private closed = false;
 
   constructor(
     private readonly servers: string[],
@@ -155,8 +153,8 @@ export class DohExchange implements DnsExchange {
   }
 
   close(): void {
-    this.closed = true;
-    for (const socket of this.negotiating) socket.destroy();
+    // Ends each negotiation too (its connection closing settles it).
+    for (const { socket } of this.negotiations.values()) socket.destroy();
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
     for (const session of this.h2Sessions.values()) session.destroy();
@@ -192,38 +190,37 @@ export class DohExchange implements DnsExchange {
    */
   private negotiate(target: DohTarget): Promise<void> {
     const known = this.negotiations.get(target.origin);
-    if (known) return known;
-    const negotiation = new Promise<void>((resolve) => {
-      const socket = tlsConnect({
-        host: target.hostname,
-        port: target.port,
-        ALPNProtocols: ['h2', 'http/1.1'],
-        // tls.connect sends no SNI unless told (https and http2 set it from the host): a DoH server
-        // by name behind shared front ends (dns.google, cloudflare-dns.com) needs it.
-        ...(isIP(target.hostname) ? {} : { servername: target.hostname }),
-        ...(this.secureContext ? { secureContext: this.secureContext } : {}),
-      });
-      this.negotiating.add(socket);
+    if (known) return known.settled;
+    const socket = tlsConnect({
+      host: target.hostname,
+      port: target.port,
+      ALPNProtocols: ['h2', 'http/1.1'],
+      // tls.connect sends no SNI unless told (https and http2 set it from the host): a DoH server
+      // by name behind shared front ends (dns.google, cloudflare-dns.com) needs it.
+      ...(isIP(target.hostname) ? {} : { servername: target.hostname }),
+      ...(this.secureContext ? { secureContext: this.secureContext } : {}),
+    });
+    const settled = new Promise<void>((resolve) => {
       const timer = setTimeout(() => fail(), this.timeoutMs);
       timer.unref();
-      let settled = false;
+      let done = false;
       const settle = () => {
-        settled = true;
+        done = true;
         clearTimeout(timer);
-        this.negotiating.delete(socket);
         this.negotiations.delete(target.origin);
         resolve();
       };
       const fail = () => {
-        if (settled) return;
+        if (done) return;
         socket.destroy();
         this.negotiationFailedAt.set(target.origin, Date.now());
         settle();
       };
-      // Stays on: an error after the negotiation (the HTTP/2 session has its own) must not go unheard.
+      // Both stay on: an error after the negotiation (the HTTP/2 session has its own) must not go
+      // unheard, and a connection closed before it (close()) ends it.
       socket.on('error', fail);
+      socket.once('close', fail);
       socket.once('secureConnect', () => {
-        if (this.closed) return fail();
         if (socket.alpnProtocol === 'h2') {
           this.h2Session(target.origin, socket);
           this.h2Origins.add(target.origin);
@@ -235,8 +232,8 @@ export class DohExchange implements DnsExchange {
         settle();
       });
     });
-    this.negotiations.set(target.origin, negotiation);
-    return negotiation;
+    this.negotiations.set(target.origin, { settled, socket });
+    return settled;
   }
 
   /** Whether a request to `target` should first find out whether its server speaks HTTP/2. */
