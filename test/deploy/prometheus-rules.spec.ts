@@ -23,7 +23,7 @@ const MXWATCH_METRICS = {
     'mxwatch_last_check_timestamp_seconds', 'mxwatch_domains', 'mxwatch_scheduler_lag_seconds',
     'mxwatch_smtp_outbound_blocked', 'mxwatch_probe_success_domains',
   ],
-  counters: ['mxwatch_probe_runs_total', 'mxwatch_dnsbl_errors_total', 'mxwatch_check_runs_total', 'mxwatch_notifications_total', 'mxwatch_policy_changes_total', 'mxwatch_check_runs_dropped_total', 'mxwatch_check_runs_store_retries_total'],
+  counters: ['mxwatch_probe_runs_total', 'mxwatch_dnsbl_errors_total', 'mxwatch_check_runs_total', 'mxwatch_notifications_total', 'mxwatch_policy_changes_total', 'mxwatch_check_runs_dropped_total', 'mxwatch_check_runs_store_retries_total', 'mxwatch_queue_jobs_recovered_total'],
   histograms: ['mxwatch_probe_duration_seconds', 'mxwatch_check_duration_seconds'],
 };
 // Every metric a registered probe declares is part of the contract too.

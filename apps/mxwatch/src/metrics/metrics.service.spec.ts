@@ -349,6 +349,18 @@ describe(MetricsService.name, () => {
     ]);
   });
 
+  it('should count the queued checks the scheduler enqueued again after Redis lost them', async () => {
+    const listeners: Array<(jobs: number) => void> = [];
+    const recovery = { onRecovered: (l: (jobs: number) => void) => listeners.push(l) };
+    const Ctor = MetricsService as unknown as new (...args: unknown[]) => MetricsService;
+    const svc = new Ctor({ on: () => () => {} }, { scrapeFacts: async () => ({}) }, { scheduler: true }, undefined, undefined, undefined, recovery);
+    svc.onModuleInit();
+    expect(await series(svc, 'mxwatch_queue_jobs_recovered_total')).toEqual([{ value: '0' }]);
+    listeners[0]!(20);
+    listeners[0]!(3);
+    expect(await series(svc, 'mxwatch_queue_jobs_recovered_total')).toEqual([{ value: '23' }]);
+  });
+
   describe('fed from the database', () => {
     const at = (s: number) => new Date(T0.getTime() + s * 1000);
     const tls = async (svc: MetricsService) => (await series(svc, 'mxwatch_tls_version_info')).map((x) => `${x.host} ${x.version}`).sort();

@@ -8,7 +8,7 @@ import type { ProbeDefinition, SeriesSample } from '../probes/probe-definition.j
 import type { ProbeResult } from '../probes/probe.types.js';
 import { PROBES } from '../probes/registry.js';
 import { EventBus, type CheckCompletedEvent } from '../runtime/events.js';
-import { QUEUE_STATS, type QueueStats } from '../runtime/queue/queue-tokens.js';
+import { QUEUE_RECOVERY, QUEUE_STATS, type QueueRecovery, type QueueStats } from '../runtime/queue/queue-tokens.js';
 import { rolePlan } from '../runtime/roles.js';
 import { DatabaseOutage } from '../runtime/run-buffer.js';
 import { ChecksRepository } from '../storage/checks.repository.js';
@@ -199,6 +199,7 @@ export class MetricsService implements OnModuleInit {
     @Optional() private readonly outage?: DatabaseOutage,
     @Optional() @Inject(QUEUE_STATS) private readonly queue?: QueueStats,
     @Optional() private readonly checks?: ChecksRepository,
+    @Optional() @Inject(QUEUE_RECOVERY) private readonly recovery?: QueueRecovery,
   ) {
     this.probeMetrics = registerProbeMetrics(this.m.registry, PROBES);
     this.defs = new Map(PROBES.map((p) => [p.name, p]));
@@ -220,6 +221,7 @@ export class MetricsService implements OnModuleInit {
     if (this.source === 'events') this.events.on('domain.retired', (e) => this.forgetDomain(e.name));
     this.outage?.onDropped((reason) => this.m.checkRunsDropped.inc({ reason }));
     this.checks?.onConflictRetry((reason) => this.m.checkRunsStoreRetries.inc({ reason }));
+    this.recovery?.onRecovered((jobs) => this.m.queueJobsRecovered.inc(jobs));
     this.events.on('policy.changed', (e) => {
       for (const c of e.changes) this.m.policyChanges.inc({ kind: c.kind, weakening: String(c.weakening) });
     });

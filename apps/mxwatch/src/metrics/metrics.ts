@@ -34,6 +34,7 @@ export function createMetrics() {
     policyChanges: new Counter({ name: 'mxwatch_policy_changes_total', help: 'Changes of published policy (MX set, SPF, DMARC, DKIM keys, BIMI) between conclusive runs, by kind and whether they weaken it', labelNames: ['kind', 'weakening'] as const, registers: r }),
     queueJobs: new Gauge({ name: 'mxwatch_queue_jobs', help: 'Check jobs in the shared queue (Redis) by state, read at scrape time: the same on every replica', labelNames: ['state'] as const, registers: r }),
     checkRunsDropped: new Counter({ name: 'mxwatch_check_runs_dropped_total', help: 'Finished checks given up while the database was unavailable (reason: full = more were kept than fit, failed = storing failed for another reason)', labelNames: ['reason'] as const, registers: r }),
+    queueJobsRecovered: new Counter({ name: 'mxwatch_queue_jobs_recovered_total', help: 'Queued checks Redis lost after they were claimed (a restart without persistence, a failover, an eviction) that the scheduler enqueued again; counted by the replica holding the scheduler role', registers: r }),
     checkRunsStoreRetries: new Counter({ name: 'mxwatch_check_runs_store_retries_total', help: 'Run statements PostgreSQL ended over a conflict with another transaction and that were sent again (reason: deadlock, serialization); a check is lost only after three in a row', labelNames: ['reason'] as const, registers: r }),
   };
 }

@@ -227,7 +227,10 @@ export class ChecksRepository {
         INSERT INTO "CheckRun" ("id", "domainId", "trigger", "status", "startedAt", "finishedAt", "durationMs", "idempotencyKey", "facts")
         VALUES (${run.id}::uuid, ${run.domainId}::uuid, ${run.trigger}, ${run.status}, ${run.startedAt}, ${run.finishedAt}, ${run.durationMs}, ${run.idempotencyKey}, ${facts}::text[])
       ), "schedule" AS (
-        UPDATE "Domain" SET "lastCheckAt" = ${input.finishedAt}, "nextCheckAt" = COALESCE(${input.nextCheckAt}, "nextCheckAt"), "updatedAt" = ${new Date()}
+        UPDATE "Domain" SET "lastCheckAt" = ${input.finishedAt}, "nextCheckAt" = COALESCE(${input.nextCheckAt}, "nextCheckAt"), "updatedAt" = ${new Date()},
+               -- The queued slot's run is stored: nothing left for the queue's recovery pass (the key is
+               -- the slot's job id, runtime/queue/check-jobs.ts scheduledJobId: s-<domain id>-<slot in ms>).
+               "queuedSlot" = CASE WHEN ${run.idempotencyKey}::text = 's-' || "id"::text || '-' || (EXTRACT(EPOCH FROM "queuedSlot") * 1000)::bigint::text THEN NULL ELSE "queuedSlot" END
          WHERE "id" = ${run.domainId}::uuid
       ), "results" AS (
         INSERT INTO "ProbeResult" ("runId", "domainId", "probe", "target", "status", "reason", "startedAt", "durationMs", "details", "hostResultId")

@@ -43,7 +43,7 @@ export class ScheduleRepository {
     if (opts.limit <= 0) return Promise.resolve([]);
     return this.db.prisma.$transaction(
       async (tx) => {
-        const claimed = await this.claimWith(tx, opts);
+        const claimed = await this.claimWith(tx, opts, true);
         if (claimed.length > 0) await hand(claimed);
         return claimed;
       },
@@ -51,10 +51,41 @@ export class ScheduleRepository {
     );
   }
 
-  private async claimWith(client: Pick<PrismaClient, '$queryRaw'>, opts: ClaimOptions): Promise<ClaimedDomain[]> {
+  /**
+   * The queue's recovery pass: enabled domains whose queued check (`queuedSlot`, claimed by
+   * `claimDueAndHand`) stored no run yet, enqueued or last found in Redis at or before
+   * `queuedBefore`, and not due again (a domain due again is claimed anew, under a new slot).
+   * They are locked (FOR UPDATE SKIP LOCKED, so no claim moves them meanwhile) and handed to
+   * `look`, which enqueues again the jobs Redis no longer holds; every row handed over is then
+   * marked as looked at (`queuedAt` = `now`), so the next pass takes the ones after it. Returns
+   * what `look` returned.
+   */
+  recoverQueued<T>(opts: { now: Date; queuedBefore: Date; limit: number }, look: (queued: ClaimedDomain[]) => Promise<T>): Promise<T | null> {
+    return this.db.prisma.$transaction(
+      async (tx) => {
+        const now = sqlTimestamp(opts.now);
+        const rows = await tx.$queryRaw<ClaimedDomain[]>`
+          SELECT d.*, d."queuedSlot" AS "dueAt" FROM "Domain" d
+           WHERE d."enabled" AND d."queuedSlot" IS NOT NULL
+             AND d."queuedAt" <= ${sqlTimestamp(opts.queuedBefore)}::timestamp(3)
+             AND d."nextCheckAt" > ${now}::timestamp(3)
+           ORDER BY d."queuedAt", d."id"
+           LIMIT ${opts.limit}
+             FOR UPDATE SKIP LOCKED`;
+        if (rows.length === 0) return null;
+        const out = await look(rows);
+        await tx.$executeRaw`UPDATE "Domain" SET "queuedAt" = ${now}::timestamp(3) WHERE "id" = ANY(${rows.map((r) => r.id)}::text[]::uuid[])`;
+        return out;
+      },
+      { timeout: 60_000, maxWait: 10_000 },
+    );
+  }
+
+  private async claimWith(client: Pick<PrismaClient, '$queryRaw'>, opts: ClaimOptions, queued = false): Promise<ClaimedDomain[]> {
     if (opts.limit <= 0) return [];
     const now = sqlTimestamp(opts.now);
     const exclude = [...(opts.exclude ?? [])];
+    // A queued claim also records its slot (the job's id), which the recovery pass looks for in Redis.
     const rows = await client.$queryRaw<ClaimedDomain[]>`
       WITH "due" AS (
         SELECT "id", "nextCheckAt" AS "dueAt" FROM "Domain"
@@ -65,7 +96,9 @@ export class ScheduleRepository {
            FOR UPDATE SKIP LOCKED
       )
       UPDATE "Domain" AS d
-         SET "nextCheckAt" = ${now}::timestamp(3) + make_interval(secs => COALESCE(d."intervalSeconds", ${opts.defaultIntervalSeconds}::int))
+         SET "nextCheckAt" = ${now}::timestamp(3) + make_interval(secs => COALESCE(d."intervalSeconds", ${opts.defaultIntervalSeconds}::int)),
+             "queuedSlot" = CASE WHEN ${queued}::boolean THEN "due"."dueAt" ELSE d."queuedSlot" END,
+             "queuedAt" = CASE WHEN ${queued}::boolean THEN ${now}::timestamp(3) ELSE d."queuedAt" END
         FROM "due"
        WHERE d."id" = "due"."id"
       RETURNING d.*, "due"."dueAt"`;

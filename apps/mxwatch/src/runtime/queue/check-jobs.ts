@@ -17,6 +17,11 @@ export interface CheckQueueOptions {
   maxWaiting: number;
   /** How long the API waits for a worker to run a manual check. */
   manualDeadlineMs: number;
+  /**
+   * A claimed slot that stored no run is looked for in Redis (and enqueued again if Redis lost
+   * its job) once it was enqueued, or last found there, this long ago; longer than a check runs.
+   */
+  recoverAfterMs: number;
 }
 
 export interface ScheduledCheckJob {
@@ -37,26 +42,35 @@ export interface ScheduledCheckJob {
    * (domain-changes.ts). One clock for every process, so no host's clock skew matters.
    */
   claimedAt?: number;
+  /**
+   * Enqueued again by the scheduler's recovery pass after Redis lost the job: its worker reads
+   * the row and looks for a run stored under the job's id first, as for any re-run.
+   */
+  recovered?: boolean;
 }
 
 /** A domain row as JSON in a job: its times as ISO strings. */
-export type QueuedDomainRow = Omit<Domain, 'nextCheckAt' | 'lastCheckAt' | 'createdAt' | 'updatedAt'> & {
+export type QueuedDomainRow = Omit<Domain, 'nextCheckAt' | 'lastCheckAt' | 'queuedSlot' | 'queuedAt' | 'createdAt' | 'updatedAt'> & {
   nextCheckAt: string | null;
   lastCheckAt: string | null;
+  /** Absent in jobs of earlier versions. */
+  queuedSlot?: string | null;
+  queuedAt?: string | null;
   createdAt: string;
   updatedAt: string;
 };
 
 /** The row a claim returned, as a job carries it (without the claim's `dueAt`); a new column travels too. */
 export function rowForJob(d: Domain & { dueAt?: Date }): QueuedDomainRow {
-  const { dueAt: _, nextCheckAt, lastCheckAt, createdAt, updatedAt, ...rest } = d;
-  return { ...rest, nextCheckAt: nextCheckAt?.toISOString() ?? null, lastCheckAt: lastCheckAt?.toISOString() ?? null, createdAt: createdAt.toISOString(), updatedAt: updatedAt.toISOString() };
+  const { dueAt: _, nextCheckAt, lastCheckAt, queuedSlot, queuedAt, createdAt, updatedAt, ...rest } = d;
+  const iso = (t: Date | null | undefined) => t?.toISOString() ?? null;
+  return { ...rest, nextCheckAt: iso(nextCheckAt), lastCheckAt: iso(lastCheckAt), queuedSlot: iso(queuedSlot), queuedAt: iso(queuedAt), createdAt: createdAt.toISOString(), updatedAt: updatedAt.toISOString() };
 }
 
 /** The row a job carries, as the repositories return it. */
 export function rowFromJob(r: QueuedDomainRow): Domain {
-  const at = (s: string | null) => (s === null ? null : new Date(s));
-  return { ...r, nextCheckAt: at(r.nextCheckAt), lastCheckAt: at(r.lastCheckAt), createdAt: new Date(r.createdAt), updatedAt: new Date(r.updatedAt) };
+  const at = (s: string | null | undefined) => (s === null || s === undefined ? null : new Date(s));
+  return { ...r, nextCheckAt: at(r.nextCheckAt), lastCheckAt: at(r.lastCheckAt), queuedSlot: at(r.queuedSlot), queuedAt: at(r.queuedAt), createdAt: new Date(r.createdAt), updatedAt: new Date(r.updatedAt) };
 }
 
 export interface ManualCheckJob {

@@ -51,6 +51,7 @@ describe('check queue', () => {
     stalledIntervalMs: 300,
     maxWaiting: 10_000,
     manualDeadlineMs: 5_000,
+    recoverAfterMs: 60_000,
     ...overrides,
   });
   const logger = () => new AppLogger('error', new Writable({ write: (_c, _e, cb) => cb() }));
@@ -177,6 +178,92 @@ describe('check queue', () => {
     expect(await q.getJobCountByTypes('waiting')).toBe(5);
   });
 
+  it('should enqueue again, once, the checks Redis lost after their claim committed, and run each of them once', async () => {
+    const names = await addDue(20);
+    const q = queue();
+    const s = scheduler(q);
+    const told: number[] = [];
+    s.onRecovered((n) => told.push(n));
+    expect(await s.tick(NOW)).toBe(20);
+    const slots = await database.prisma.domain.findMany({ select: { id: true, queuedSlot: true, queuedAt: true } });
+    expect(slots.every((d) => d.queuedSlot !== null && d.queuedAt?.getTime() === NOW.getTime())).toBe(true);
+    // Redis restarts without persistence: every key is gone, the scheduler role and the jobs with them.
+    await keys.cleanup();
+    expect(await q.getJobCountByTypes('waiting')).toBe(0);
+    // The role comes back with the next tick; nothing is due, so the claim adds nothing.
+    expect(await s.tick(new Date(NOW.getTime() + 30_000))).toBe(0);
+    // Within recoverAfterMs (60 s) of the claim a job may still be running on a worker: nothing yet.
+    expect(await s.recover(new Date(NOW.getTime() + 30_000))).toBe(0);
+    expect(await s.recover(new Date(NOW.getTime() + 120_000))).toBe(20);
+    const jobs = await q.getJobs(['waiting']);
+    expect(jobs.map((j) => j.data.name).sort()).toEqual(names);
+    for (const job of jobs) {
+      const data = job.data as ScheduledCheckJob;
+      // The same job id as the lost job: whichever of the two runs, the run is stored once.
+      expect(job.id).toBe(scheduledJobId(data.domainId, slots.find((d) => d.id === data.domainId)!.queuedSlot!));
+      expect(data.recovered).toBe(true);
+    }
+    // Found in Redis now: the next passes add nothing.
+    expect(await s.recover(new Date(NOW.getTime() + 120_000))).toBe(0);
+    expect(await s.recover(new Date(NOW.getTime() + 240_000))).toBe(0);
+    // What mxwatch_queue_jobs_recovered_total counts.
+    expect(told).toEqual([20]);
+    const w = worker(runner());
+    await waitUntil(() => w.outcomes.stored === 20);
+    expect([...probing.values()].every((n) => n === 1)).toBe(true);
+    expect([...notified.values()].every((n) => n === 1)).toBe(true);
+    // A recovered job reads its row and looks for a stored run first.
+    expect(w.outcomes.rowsRead).toBe(20);
+    // Each stored run clears its slot: nothing is left for a later pass.
+    expect(await database.prisma.domain.count({ where: { queuedSlot: { not: null } } })).toBe(0);
+    expect(await s.recover(new Date(NOW.getTime() + 290_000))).toBe(0);
+  });
+
+  it('should leave alone the jobs Redis holds, the slots that stored their run and the domains due again', async () => {
+    await addDue(6, 'ran');
+    const q = queue();
+    const s = scheduler(q);
+    expect(await s.tick(NOW)).toBe(6);
+    const w = worker(runner());
+    await waitUntil(() => w.outcomes.stored === 6);
+    await w.onApplicationShutdown();
+    await addDue(4, 'waits');
+    expect(await s.tick(NOW)).toBe(4);
+    const later = new Date(NOW.getTime() + 120_000);
+    // Stored runs cleared their slots; the waiting jobs are in Redis.
+    expect(await s.recover(later)).toBe(0);
+    // Two jobs vanish (evicted), and one more domain's lost job is due again anyway (a new claim takes it).
+    const waiting = (await q.getJobs(['waiting'])).sort((a, b) => (a.data.name < b.data.name ? -1 : 1));
+    for (const job of waiting.slice(0, 3)) await q.remove(job.id!);
+    // The pass above marked the four as found: the next looks at them recoverAfterMs later.
+    const next = new Date(later.getTime() + 60_000);
+    expect(await s.recover(new Date(next.getTime() - 1))).toBe(0);
+    await database.prisma.domain.update({ where: { id: waiting[2]!.data.domainId }, data: { nextCheckAt: new Date(next.getTime() - 1) } });
+    expect(await s.recover(next)).toBe(2);
+    const recovered = (await q.getJobs(['waiting'])).filter((j) => (j.data as ScheduledCheckJob).recovered);
+    expect(recovered.map((j) => j.id).sort()).toEqual(waiting.slice(0, 2).map((j) => j.id).sort());
+  });
+
+  it('should store nothing twice when a recovered job finds the run its lost job stored', async () => {
+    const [name] = await addDue(1);
+    const q = queue();
+    const s = scheduler(q);
+    // Listening before the claims: a plain first attempt would start from the row its job carries.
+    const w = await listeningWorker(runner());
+    await s.tick(NOW);
+    await waitUntil(() => w.outcomes.stored === 1);
+    expect(w.outcomes.rowsRead).toBe(0);
+    const [done] = await q.getJobs(['completed']);
+    // As if the pass had read the slot just before the run was stored, and Redis had lost the job.
+    await database.prisma.domain.updateMany({ data: { queuedSlot: new Date(NOW.getTime() - 60_000), queuedAt: NOW } });
+    await q.remove(done!.id!);
+    expect(await s.recover(new Date(NOW.getTime() + 120_000))).toBe(1);
+    await waitUntil(() => w.outcomes.duplicate === 1);
+    expect(w.outcomes.rowsRead).toBe(1);
+    expect(probing.get(name!)).toBe(1);
+    expect(await database.prisma.checkRun.count()).toBe(1);
+  });
+
   it('should move the scheduler role to another replica when the leader dies, without enqueueing anything twice', async () => {
     await addDue(10, 'first');
     const q = queue();
@@ -293,8 +380,11 @@ describe('check queue', () => {
     // The row as the claim left it: settings, and times as Dates (the runner and events use them).
     const row = await database.prisma.domain.findUniqueOrThrow({ where: { name: names[0] } });
     const used = ranOn.get(names[0]!)!;
-    expect({ ...used, nextCheckAt: null, lastCheckAt: null, updatedAt: null }).toEqual({ ...row, nextCheckAt: null, lastCheckAt: null, updatedAt: null });
+    expect({ ...used, nextCheckAt: null, lastCheckAt: null, updatedAt: null, queuedSlot: null }).toEqual({ ...row, nextCheckAt: null, lastCheckAt: null, updatedAt: null, queuedSlot: null });
     expect(used.createdAt).toBeInstanceOf(Date);
+    // The claim's slot, which the stored run cleared.
+    expect(used.queuedSlot).toEqual(new Date(NOW.getTime() - 60_000));
+    expect(row.queuedSlot).toBeNull();
     expect(used.nextCheckAt!.getTime()).toBe(NOW.getTime() + 600_000);
     expect(await database.prisma.checkRun.count()).toBe(6);
   });

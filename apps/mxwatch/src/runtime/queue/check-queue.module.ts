@@ -8,7 +8,7 @@ import { CHECK_QUEUE, type CheckQueueOptions } from './check-jobs.js';
 import { CheckWorkerService } from './check-worker.service.js';
 import { DomainChangesPublisher } from './domain-changes.js';
 import { QueueSchedulerService } from './queue-scheduler.service.js';
-import { CHECK_QUEUE_OPTIONS, QUEUE_HEALTH, QUEUE_STATS, REMOTE_CHECKS } from './queue-tokens.js';
+import { CHECK_QUEUE_OPTIONS, QUEUE_HEALTH, QUEUE_RECOVERY, QUEUE_STATS, REMOTE_CHECKS } from './queue-tokens.js';
 import { RedisHealthService } from './redis-health.service.js';
 import { fleetSharingProvider } from './fleet-sharing.provider.js';
 import { FLEET_SHARING } from '../redis-shared-work.js';
@@ -23,6 +23,7 @@ export function defaultQueueOptions(config: AppConfig): CheckQueueOptions {
     stalledIntervalMs: 30_000,
     maxWaiting: Math.max(2_000, config.checkConcurrency * 40),
     manualDeadlineMs: config.checkTimeoutSeconds * 1000 + 30_000,
+    recoverAfterMs: Math.max(120_000, 2 * config.checkTimeoutSeconds * 1000),
   };
 }
 
@@ -44,7 +45,10 @@ export class CheckQueueModule {
     providers.push(RedisHealthService, { provide: QUEUE_HEALTH, useExisting: RedisHealthService });
     // Every replica that changes domains (API, configuration file) tells the workers.
     providers.push(DomainChangesPublisher);
-    if (plan.scheduler === 'queue') providers.push(QueueSchedulerService);
+    if (plan.scheduler === 'queue') {
+      providers.push(QueueSchedulerService, { provide: QUEUE_RECOVERY, useExisting: QueueSchedulerService });
+      exports.push(QUEUE_RECOVERY);
+    }
     if (plan.checks === 'queue') providers.push(CheckWorkerService);
     if (plan.manualChecks === 'queue') {
       providers.push(RemoteChecksService, { provide: REMOTE_CHECKS, useExisting: RemoteChecksService });

@@ -125,10 +125,11 @@ export class CheckWorkerService implements OnApplicationBootstrap, OnApplication
 
   /**
    * A first attempt (nothing can be stored under its key yet) of a job carrying its row, for a
-   * domain this worker heard of no change of, claimed after its subscription came up.
+   * domain this worker heard of no change of, claimed after its subscription came up; not a job
+   * the recovery pass enqueued again (its lost predecessor may have stored a run).
    */
   private startsFromJob(job: Job<ScheduledCheckJob>): boolean {
-    const { row, claimedAt, name } = job.data;
-    return row !== undefined && claimedAt !== undefined && job.attemptsMade === 0 && job.attemptsStarted <= 1 && job.stalledCounter === 0 && this.changes.watch.trusts(name, claimedAt);
+    const { row, claimedAt, name, recovered } = job.data;
+    return row !== undefined && claimedAt !== undefined && recovered !== true && job.attemptsMade === 0 && job.attemptsStarted <= 1 && job.stalledCounter === 0 && this.changes.watch.trusts(name, claimedAt);
   }
 }

@@ -13,7 +13,7 @@ import { CHECK_QUEUE, rowForJob, scheduledJobId, type CheckQueueOptions, type Sc
 import { LeaderLock } from './leader-lock.js';
 import { redisOptionsFromUrl } from './redis-options.js';
 import { redisNowMs, within } from './redis-calls.js';
-import { CHECK_QUEUE_OPTIONS } from './queue-tokens.js';
+import { CHECK_QUEUE_OPTIONS, type QueueRecovery } from './queue-tokens.js';
 
 /** Domains claimed per statement; a tick repeats while the queue has room and more is due. */
 const CLAIM_BATCH = 1000;
@@ -26,17 +26,25 @@ const REDIS_DEADLINE_MS = 10_000;
  * enqueue commit together (the claim's transaction ends after the jobs are in Redis), so a
  * Redis outage or a leader dying in between leaves the domains due for the next leader, and a
  * repeated enqueue of the same slot is a no-op through the job id.
+ *
+ * Jobs Redis loses after the claim committed (a restart without persistence, a failover to a
+ * replica that had not caught up, an eviction under `maxmemory`) would leave their domains
+ * unchecked for a whole interval: the recovery pass finds claimed slots that stored no run and
+ * whose job is no longer in Redis, and enqueues them again under the same job id.
  */
 @Injectable()
-export class QueueSchedulerService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class QueueSchedulerService implements OnApplicationBootstrap, OnApplicationShutdown, QueueRecovery {
   private readonly redis: Redis;
   readonly lock: LeaderLock;
   private timers: NodeJS.Timeout[] = [];
   private ticking = false;
+  private recovering = false;
   private pruning = false;
   private stopping = false;
   private wasLeader = false;
   private lastError = '';
+  private lastRecoveryError = '';
+  private readonly recoveredListeners: Array<(jobs: number) => void> = [];
 
   constructor(
     @InjectQueue(CHECK_QUEUE) private readonly queue: Queue<ScheduledCheckJob>,
@@ -59,6 +67,7 @@ export class QueueSchedulerService implements OnApplicationBootstrap, OnApplicat
     // Renewal runs on its own short timer: a long tick (a large claim) must not let the lock lapse.
     this.timers.push(setInterval(() => void this.renew(), Math.max(200, Math.floor(this.options.leaderTtlMs / 3))));
     this.timers.push(setInterval(() => void this.prune(), 10 * 60 * 1000));
+    this.timers.push(setInterval(() => void this.recover(), Math.max(1_000, Math.min(60_000, Math.floor(this.options.recoverAfterMs / 2)))));
     setTimeout(() => void this.tick(), 300).unref();
     this.logger.log({ msg: 'queue scheduler started', tickSeconds: this.config.schedulerTickSeconds, leaderTtlMs: this.options.leaderTtlMs }, 'Scheduler');
   }
@@ -67,10 +76,14 @@ export class QueueSchedulerService implements OnApplicationBootstrap, OnApplicat
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     const deadline = Date.now() + 10_000;
-    while ((this.ticking || this.pruning) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((this.ticking || this.pruning || this.recovering) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     // Hand the role over at once instead of making the fleet wait for the TTL.
     await this.lock.release();
     this.redis.disconnect();
+  }
+
+  onRecovered(listener: (jobs: number) => void): void {
+    this.recoveredListeners.push(listener);
   }
 
   get isLeader(): boolean {
@@ -126,7 +139,53 @@ export class QueueSchedulerService implements OnApplicationBootstrap, OnApplicat
     }
   }
 
-  private async enqueue(claimed: ClaimedDomain[]): Promise<void> {
+  /**
+   * The recovery pass (leader only): claimed slots that stored no run, enqueued (or last found in
+   * Redis) at least `recoverAfterMs` ago — longer than a check runs, so a job Redis lost while a
+   * worker still ran it has stored its run by then — and whose domain is not due again. Those whose
+   * job Redis no longer holds are enqueued again, marked `recovered`. Returns how many. Exposed for
+   * tests.
+   */
+  async recover(now = new Date()): Promise<number> {
+    if (this.recovering || this.stopping || !this.lock.held) return 0;
+    this.recovering = true;
+    let requeued = 0;
+    try {
+      const queuedBefore = new Date(now.getTime() - this.options.recoverAfterMs);
+      for (;;) {
+        const pass = await this.schedule.recoverQueued({ now, queuedBefore, limit: CLAIM_BATCH }, async (queued) => {
+          const found = await within(
+            REDIS_DEADLINE_MS,
+            this.redis.pipeline(queued.map((d) => ['exists', this.queue.toKey(scheduledJobId(d.id, d.dueAt))])).exec(),
+            'looking for queued checks',
+          );
+          const lost = queued.filter((_, i) => {
+            const [error, exists] = found?.[i] ?? [new Error('no reply'), null];
+            if (error) throw error;
+            return exists === 0;
+          });
+          if (lost.length > 0) await this.enqueue(lost, true);
+          return { looked: queued.length, lost: lost.length };
+        });
+        if (!pass) break;
+        requeued += pass.lost;
+        if (pass.lost > 0) for (const l of this.recoveredListeners) l(pass.lost);
+        if (pass.looked < CLAIM_BATCH || !this.lock.held || this.stopping) break;
+      }
+      if (requeued > 0) this.logger.pino.warn({ context: 'Scheduler', jobs: requeued }, 'queued checks were missing from Redis (restarted without persistence, failed over or evicted); enqueued them again');
+      this.lastRecoveryError = '';
+      return requeued;
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (msg !== this.lastRecoveryError) this.logger.pino.warn({ context: 'Scheduler', err: msg }, 'could not look for lost queued checks; trying again later');
+      this.lastRecoveryError = msg;
+      return requeued;
+    } finally {
+      this.recovering = false;
+    }
+  }
+
+  private async enqueue(claimed: ClaimedDomain[], recovered = false): Promise<void> {
     // After the claim read the rows, before their jobs exist: a change to one of them commits only
     // after the claim does (its rows stay locked until then), so it is announced after this time.
     const claimedAt = await within(REDIS_DEADLINE_MS, redisNowMs(this.redis), 'reading the Redis clock');
@@ -135,7 +194,7 @@ export class QueueSchedulerService implements OnApplicationBootstrap, OnApplicat
       this.queue.addBulk(
         claimed.map((d) => ({
         name: 'check',
-        data: { trigger: 'schedule', domainId: d.id, name: d.name, dueAt: d.dueAt.toISOString(), row: rowForJob(d), claimedAt },
+        data: { trigger: 'schedule', domainId: d.id, name: d.name, dueAt: d.dueAt.toISOString(), row: rowForJob(d), claimedAt, ...(recovered ? { recovered } : {}) },
         opts: {
           jobId: scheduledJobId(d.id, d.dueAt),
           // A check that failed before storing its run (the database busy or away) is retried;

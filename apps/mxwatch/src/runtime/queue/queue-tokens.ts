@@ -19,6 +19,14 @@ export interface QueueHealth {
   check(): Promise<{ ok: true } | { ok: false; error: string; required: boolean }>;
 }
 
+/** Present where the queue scheduler runs: the jobs its recovery pass enqueued again, for /metrics. */
+export const QUEUE_RECOVERY = Symbol('QUEUE_RECOVERY');
+
+export interface QueueRecovery {
+  /** `listener` hears how many lost jobs each recovery pass enqueued again (when any). */
+  onRecovered(listener: (jobs: number) => void): void;
+}
+
 /** Present whenever MXWATCH_REDIS_URL is set: the check queue's job counts, for /metrics. */
 export const QUEUE_STATS = Symbol('QUEUE_STATS');
 
