@@ -377,6 +377,19 @@ describe(MetricsService.name, () => {
       expect((await series(svc, 'mxwatch_check_runs_total'))[0]?.value).toBe('1');
     });
 
+    it("should keep a domain's series when a stored result has a shape its probe does not know, instead of failing the feed", async () => {
+      const svc = service({ role: 'api' });
+      svc.applyRun(stored('alpha.test', { hosts: [MX1], at: at(10) }));
+      const before = await series(svc, 'mxwatch_mx_records');
+      expect(before).toEqual([{ domain: 'alpha.test', value: '1' }]);
+      // An MX result without its hosts, as an earlier version or a hand-made row could have stored it.
+      const odd = stored('alpha.test', { hosts: [MX1], at: at(20) });
+      odd.results = odd.results.map((r) => (r.probe === 'mx' ? { ...r, details: { synthetic: true } } : r));
+      expect(() => svc.applyRun(odd)).not.toThrow();
+      expect(await series(svc, 'mxwatch_mx_records')).toEqual(before);
+      expect(await hostsOf(svc, 'mxwatch_smtp_port_open')).toEqual(['mx1.shared.test']);
+    });
+
     it('should show the latest result about a host by its time, whatever order the runs come in', async () => {
       const older = stored('beta.test', { hosts: [{ ...MX1, starttls: { tlsVersion: 'TLSv1.3' } }], at: at(20) });
       const newer = stored('alpha.test', { hosts: [{ ...MX1, starttls: { tlsVersion: 'TLSv1.2' } }], at: at(30) });

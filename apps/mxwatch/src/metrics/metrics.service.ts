@@ -8,6 +8,7 @@ import type { ProbeDefinition, SeriesSample } from '../probes/probe-definition.j
 import type { ProbeResult } from '../probes/probe.types.js';
 import { PROBES } from '../probes/registry.js';
 import { EventBus, type CheckCompletedEvent } from '../runtime/events.js';
+import { AppLogger } from '../common/app-logger.js';
 import { QUEUE_RECOVERY, QUEUE_STATS, type QueueRecovery, type QueueStats } from '../runtime/queue/queue-tokens.js';
 import { rolePlan } from '../runtime/roles.js';
 import { DatabaseOutage } from '../runtime/run-buffer.js';
@@ -200,6 +201,7 @@ export class MetricsService implements OnModuleInit {
     @Optional() @Inject(QUEUE_STATS) private readonly queue?: QueueStats,
     @Optional() private readonly checks?: ChecksRepository,
     @Optional() @Inject(QUEUE_RECOVERY) private readonly recovery?: QueueRecovery,
+    @Optional() private readonly logger?: AppLogger,
   ) {
     this.probeMetrics = registerProbeMetrics(this.m.registry, PROBES);
     this.defs = new Map(PROBES.map((p) => [p.name, p]));
@@ -284,6 +286,26 @@ export class MetricsService implements OnModuleInit {
     return out;
   }
 
+  /**
+   * A probe's series of one result. A result of a shape the probe does not know (stored by an
+   * earlier version, or written by hand) keeps the series as they were, said once per probe:
+   * one such row must not stop the database feed, which would retry it on every read.
+   */
+  private seriesOf(series: (r: ProbeResult, domain: string) => SeriesSample[] | 'keep', r: ProbeResult, domain: string): SeriesSample[] | 'keep' {
+    try {
+      return series(r, domain);
+    } catch (e) {
+      if (!this.seriesFaults.has(r.probe)) {
+        this.seriesFaults.add(r.probe);
+        this.logger?.pino.warn({ context: 'Metrics', probe: r.probe, domain, err: (e as Error).message }, "a stored result's series could not be derived (a result of another shape?): that domain's series of this probe stay as they were");
+      }
+      return 'keep';
+    }
+  }
+
+  /** Probes whose series failed once (logged once each). */
+  private readonly seriesFaults = new Set<string>();
+
   private applySeries(domain: string, finishedAt: Date, results: ProbeResult[]): Set<string> {
     const { m } = this;
     const keeps = new Set<string>();
@@ -318,7 +340,7 @@ export class MetricsService implements OnModuleInit {
       const own: SeriesPairs = [];
       let keep = false;
       for (const r of rs) {
-        const samples = series(r, domain);
+        const samples = this.seriesOf(series, r, domain);
         if (samples === 'keep') {
           keep = true;
           continue;

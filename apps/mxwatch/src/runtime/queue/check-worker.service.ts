@@ -73,9 +73,16 @@ export class CheckWorkerService implements OnApplicationBootstrap, OnApplication
   }
 
   private noteError(e: Error): void {
-    // A Redis outage makes BullMQ report the same error on every retry: log it once.
-    if (e.message !== this.lastError) this.logger.pino.warn({ context: 'Worker', err: e.message }, 'queue connection problem; waiting for Redis');
-    this.lastError = e.message;
+    // A Redis outage makes BullMQ report the same error on every retry: log it once. Errors that
+    // name a job count as one kind, whichever job (and step: `. moveToFinished`) they name.
+    const kind = e.message.replace(/\bjob [^\s.]+(\. \w+)?/g, 'job <id>');
+    if (kind === this.lastError) return;
+    this.lastError = kind;
+    if (/^Missing (key|lock) for job /.test(e.message)) {
+      // Redis lost the job while this worker ran it (restarted without persistence, failed over):
+      // the run was stored before BullMQ could mark the job finished.
+      this.logger.pino.warn({ context: 'Worker', err: kind }, 'checks finished here were gone from Redis (it lost its data); their runs are stored');
+    } else this.logger.pino.warn({ context: 'Worker', err: e.message }, 'queue connection problem; waiting for Redis');
   }
 
   async process(job: Job<CheckJobData, CheckJobResult>): Promise<CheckJobResult> {
