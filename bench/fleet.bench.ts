@@ -157,6 +157,12 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     void cleanup().finally(() => process.exit(130));
   });
 }
+// E.g. the bench's own database connection ended by a PostgreSQL restarted by hand: the service
+// processes and the fake internet must not outlive the bench.
+process.once('uncaughtException', (e) => {
+  console.error(`\nbench: ${e.stack ?? String(e)}\ncleaning up`);
+  void cleanup().finally(() => process.exit(1));
+});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const elapsed = () => `${((Date.now() - startedAt) / 1000).toFixed(0)}s`;

@@ -21,7 +21,7 @@ const MXWATCH_METRICS = {
     'mxwatch_starttls_supported', 'mxwatch_tls_cert_not_after_timestamp_seconds', 'mxwatch_tls_version_info',
     'mxwatch_dnsbl_listed', 'mxwatch_findings_open', 'mxwatch_domain_findings_open',
     'mxwatch_last_check_timestamp_seconds', 'mxwatch_domains', 'mxwatch_scheduler_lag_seconds',
-    'mxwatch_smtp_outbound_blocked', 'mxwatch_probe_success_domains',
+    'mxwatch_smtp_outbound_blocked', 'mxwatch_probe_success_domains', 'mxwatch_database_up',
   ],
   counters: ['mxwatch_probe_runs_total', 'mxwatch_dnsbl_errors_total', 'mxwatch_check_runs_total', 'mxwatch_notifications_total', 'mxwatch_policy_changes_total', 'mxwatch_check_runs_dropped_total', 'mxwatch_check_runs_store_retries_total', 'mxwatch_queue_jobs_recovered_total'],
   histograms: ['mxwatch_probe_duration_seconds', 'mxwatch_check_duration_seconds'],

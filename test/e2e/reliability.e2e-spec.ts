@@ -184,6 +184,12 @@ describe('a PostgreSQL outage (built service, PostgreSQL behind a proxy that is 
     expect(list.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(await list.text()).not.toMatch(/prisma|ECONN|5432|127\.0\.0\.1/i);
 
+    // /metrics keeps answering (Prometheus would see the target down and lose the process's series):
+    // the database's state is a series of its own.
+    const during = await fetch(`${app.baseUrl}/metrics`);
+    expect(during.status).toBe(200);
+    expect(await during.text()).toMatch(/^mxwatch_database_up 0$/m);
+
     // Several scheduler ticks go by: the outage is logged once, not once per tick.
     await new Promise((r) => setTimeout(r, 3500));
     expect(lines('database unavailable')).toBe(1);
@@ -201,5 +207,6 @@ describe('a PostgreSQL outage (built service, PostgreSQL behind a proxy that is 
     expect(lines('database unavailable')).toBe(1);
     const metrics = await fetch(`${app.baseUrl}/metrics`).then((r) => r.text());
     expect(metrics).not.toMatch(/^mxwatch_check_runs_dropped_total\{[^}]*\} [1-9]/m);
+    expect(metrics).toMatch(/^mxwatch_database_up 1$/m);
   });
 });

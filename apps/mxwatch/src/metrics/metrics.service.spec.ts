@@ -4,6 +4,7 @@ import type { DomainRow } from '../storage/domains.repository.js';
 import type { ProbeResult, ProbeStatus } from '../probes/probe.types.js';
 import type { AppConfig } from '../config/config.types.js';
 import type { ScrapeFacts } from '../storage/metrics.repository.js';
+import { isDatabaseUnavailable } from '../storage/database-errors.js';
 import { fleetSource, MetricsService, QUEUE_STATES } from './metrics.service.js';
 import { FleetGauge } from './fleet-gauge.js';
 
@@ -347,6 +348,27 @@ describe(MetricsService.name, () => {
       { reason: 'deadlock', value: '2' },
       { reason: 'serialization', value: '1' },
     ]);
+  });
+
+  it('should answer scrapes during a database outage with the facts last read, and say the database is down', async () => {
+    const Ctor = MetricsService as unknown as new (...args: unknown[]) => MetricsService;
+    const facts: ScrapeFacts = { findingsBySeverityCode: [{ severity: 'critical', code: 'MX_MISSING', count: 3 }], findingsByDomainSeverity: [], domains: { enabled: 7, disabled: 0 }, mostOverdue: null };
+    let fail: Error | null = null;
+    const repo = { scrapeFacts: async () => (fail ? Promise.reject(fail) : facts) };
+    // DatabaseOutage as the service has it: it tells an outage from other errors and remembers it.
+    const outage = { down: false, onDropped: () => undefined, failed(e: unknown) { this.down ||= isDatabaseUnavailable(e); return this.down; } };
+    const svc = new Ctor({ on: () => () => {} }, repo, { scheduler: true }, outage);
+    await svc.scrape();
+    expect(await series(svc, 'mxwatch_database_up')).toEqual([{ value: '1' }]);
+    fail = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    await expect(svc.scrape()).resolves.toBeDefined();
+    expect(await series(svc, 'mxwatch_database_up')).toEqual([{ value: '0' }]);
+    expect(await series(svc, 'mxwatch_findings_open')).toEqual([{ severity: 'critical', code: 'MX_MISSING', value: '3' }]);
+    expect(await series(svc, 'mxwatch_domains')).toEqual([{ state: 'enabled', value: '7' }, { state: 'disabled', value: '0' }]);
+    // Any other error is a fault, not an outage: the scrape fails as before.
+    outage.down = false;
+    fail = new TypeError('boom');
+    await expect(svc.scrape()).rejects.toThrow('boom');
   });
 
   it('should count the queued checks the scheduler enqueued again after Redis lost them', async () => {

@@ -555,7 +555,14 @@ export class MetricsService implements OnModuleInit {
     const now = new Date();
     const { m } = this;
     const [facts] = await Promise.all([
-      this.source === 'none' ? null : this.repo.scrapeFacts(now),
+      // During a database outage the scrape still answers (process metrics, what checks did,
+      // mxwatch_check_runs_dropped_total): the facts keep their last values, mxwatch_database_up says so.
+      this.source === 'none'
+        ? null
+        : this.repo.scrapeFacts(now).catch((e: unknown) => {
+            if (this.outage?.failed(e, 'Metrics')) return null;
+            throw e;
+          }),
       this.beforeScrape?.(now.getTime() + 2_000),
       this.readQueue(),
     ]);
@@ -571,6 +578,7 @@ export class MetricsService implements OnModuleInit {
       m.schedulerLag.set(this.config.scheduler || this.source === 'database' ? lag : 0);
     }
     if (this.runsChecks) for (const def of this.defs.values()) for (const s of def.metrics?.global?.() ?? []) this.gauge(s.metric).set(s.labels, s.value);
+    m.databaseUp.set(this.outage?.down ? 0 : 1);
     return m.registry.contentType;
   }
 

@@ -29,6 +29,7 @@ export function createMetrics() {
     checkRuns: new Counter({ name: 'mxwatch_check_runs_total', help: 'Domain checks finished, by trigger and worst status', labelNames: ['trigger', 'status'] as const, registers: r }),
     checkDuration: new Histogram({ name: 'mxwatch_check_duration_seconds', help: 'Duration of one whole domain check', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120], registers: r }),
     domains: new Gauge({ name: 'mxwatch_domains', help: 'Monitored domains by state', labelNames: ['state'] as const, registers: r }),
+    databaseUp: new Gauge({ name: 'mxwatch_database_up', help: 'Whether this process reaches its database (1) or is in an outage (0: finished checks are kept until it is back, fleet series and findings counts show their last values)', registers: r }),
     schedulerLag: new Gauge({ name: 'mxwatch_scheduler_lag_seconds', help: 'How overdue the most overdue enabled domain is (0 when none is due)', registers: r }),
     notifications: new Counter({ name: 'mxwatch_notifications_total', help: 'Notification deliveries by channel and final status', labelNames: ['channel', 'status'] as const, registers: r }),
     policyChanges: new Counter({ name: 'mxwatch_policy_changes_total', help: 'Changes of published policy (MX set, SPF, DMARC, DKIM keys, BIMI) between conclusive runs, by kind and whether they weaken it', labelNames: ['kind', 'weakening'] as const, registers: r }),

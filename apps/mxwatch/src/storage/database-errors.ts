@@ -18,7 +18,7 @@ export class DatabaseUnavailableError extends Error {
 const PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
 const ADAPTER_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'DatabaseAccessDenied']);
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
-const MESSAGES = /Connection terminated|Can't reach database server|Connection closed|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down|in recovery mode)|terminating connection due to administrator command/i;
+const MESSAGES = /Connection terminated|Can't reach database server|Connection closed|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|the database system is (starting up|shutting down|in recovery mode)|terminating connection due to administrator command|is not currently accepting connections/i;
 
 export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
   if (depth > 6 || typeof err !== 'object' || err === null) return false;

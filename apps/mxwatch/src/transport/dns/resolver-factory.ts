@@ -24,7 +24,7 @@ export interface CreateResolverOptions {
   caFile?: string;
   /** Where `system` reads its nameservers. Default /etc/resolv.conf. */
   resolvConfPath?: string;
-  /** Bound of the answer cache. Default 10000. */
+  /** Bound of the answer cache. Default 5000 (CachingResolver). */
   cacheMaxEntries?: number;
 }
 
