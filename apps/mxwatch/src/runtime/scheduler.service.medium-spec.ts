@@ -15,6 +15,8 @@ import type { DomainRow } from '../storage/domains.repository.js';
 import { ROW_FRESH_MS, SchedulerService } from './scheduler.service.js';
 import { ScheduleRepository } from '../storage/schedule.repository.js';
 import { EventBus } from './events.js';
+import type { DatabaseOutage } from './run-buffer.js';
+import { isDatabaseUnavailable } from '../storage/database-errors.js';
 
 const DAY = 86_400_000;
 const NOW = new Date('2026-06-15T12:00:00.000Z');
@@ -33,7 +35,7 @@ describe(SchedulerService.name, () => {
 
   const prisma = () => database.prisma;
 
-  function scheduler(overrides: Partial<AppConfig> = {}, extras: { events?: EventBus; repo?: ScheduleRepository } = {}): SchedulerService {
+  function scheduler(overrides: Partial<AppConfig> = {}, extras: { events?: EventBus; repo?: ScheduleRepository; outage?: DatabaseOutage } = {}): SchedulerService {
     const config = { checkConcurrency: 4, retentionDays: RETENTION_DAYS, schedulerTickSeconds: 1, checkIntervalSeconds: 300, ...overrides } as AppConfig;
     const runner = {
       run: (d: DomainRow) => {
@@ -43,7 +45,7 @@ describe(SchedulerService.name, () => {
     } as unknown as CheckRunner;
     const sink = new Writable({ write: (chunk, _enc, cb) => (logLines.push(String(chunk)), cb()) });
     const repo = extras.repo ?? new ScheduleRepository(DatabaseService.over(database));
-    return new SchedulerService({} as never, runner, checks, repo, new AppLogger('info', sink), config, undefined, undefined, extras.events);
+    return new SchedulerService({} as never, runner, checks, repo, new AppLogger('info', sink), config, extras.outage, undefined, extras.events);
   }
 
   /** The scheduler's clock and row freshness, for tests that move time by hand. */
@@ -262,6 +264,26 @@ describe(SchedulerService.name, () => {
       release[0]!();
       await waitUntil(() => internals(svc).inFlight.size === 0);
       expect(ran).toEqual(['first.example']);
+    });
+
+    it('should still check a claimed domain whose row it cannot read again during a database outage, from the row it claimed', async () => {
+      const repo = new ScheduleRepository(DatabaseService.over(database));
+      repo.findEnabledMany = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+      const outage = { failed: (e: unknown) => isDatabaseUnavailable(e) } as unknown as DatabaseOutage;
+      const svc = scheduler({ checkConcurrency: 1 }, { repo, outage });
+      let now = 1_000_000;
+      internals(svc).clock = () => now;
+      await addDomain('first.example', { nextCheckAt: new Date(NOW.getTime() - 1000) });
+      await addDomain('queued.example', { nextCheckAt: NOW });
+      expect(await svc.tick(NOW)).toBe(2);
+      await waitUntil(() => ran.length === 1);
+      // The claim moved it an interval on: skipping it now would lose its check for that long.
+      now += ROW_FRESH_MS + 1;
+      release[0]!();
+      await waitUntil(() => ran.length === 2);
+      expect(ran).toEqual(['first.example', 'queued.example']);
+      release[1]!();
+      await waitUntil(() => internals(svc).inFlight.size === 0);
     });
 
     it('should read queued rows that got old again in one statement for the next checks in line, not one per check', async () => {

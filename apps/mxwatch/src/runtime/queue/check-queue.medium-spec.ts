@@ -20,6 +20,8 @@ import { EventBus } from '../events.js';
 import { QueueSchedulerService } from './queue-scheduler.service.js';
 import { TEST_REDIS_URL, testRedisPrefix } from './redis-test-keys.js';
 import { RemoteChecksService } from './remote-checks.service.js';
+import type { DatabaseOutage } from '../run-buffer.js';
+import { isDatabaseUnavailable } from '../../storage/database-errors.js';
 
 const NOW = new Date('2026-06-15T12:00:00.000Z');
 
@@ -84,8 +86,8 @@ describe('check queue', () => {
     } as unknown as CheckRunner;
   }
 
-  function worker(r: CheckRunner, o = options(), concurrency = 4, checksService?: Partial<ChecksService>): CheckWorkerService {
-    const w = new CheckWorkerService(r, checks, schedule, (checksService ?? {}) as ChecksService, logger(), config({ checkConcurrency: concurrency }), o);
+  function worker(r: CheckRunner, o = options(), concurrency = 4, checksService?: Partial<ChecksService>, extras: { schedule?: ScheduleRepository; outage?: DatabaseOutage } = {}): CheckWorkerService {
+    const w = new CheckWorkerService(r, checks, extras.schedule ?? schedule, (checksService ?? {}) as ChecksService, logger(), config({ checkConcurrency: concurrency }), o, extras.outage);
     closers.push(() => w.onApplicationShutdown());
     w.onApplicationBootstrap();
     return w;
@@ -262,6 +264,21 @@ describe('check queue', () => {
     expect(w.outcomes.rowsRead).toBe(1);
     expect(probing.get(name!)).toBe(1);
     expect(await database.prisma.checkRun.count()).toBe(1);
+  });
+
+  it('should run a job on the row it carries when the database cannot be read before the check, instead of failing it', async () => {
+    const [name] = await addDue(1);
+    const q = queue();
+    await scheduler(q).tick(NOW);
+    const away = new ScheduleRepository(DatabaseService.over(database));
+    away.jobStart = () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }));
+    const outage = { failed: (e: unknown) => isDatabaseUnavailable(e) } as unknown as DatabaseOutage;
+    // Started after the claim: it would read the row before the check.
+    const w = worker(runner(), options(), 1, undefined, { schedule: away, outage });
+    await waitUntil(() => w.outcomes.stored === 1);
+    expect(w.outcomes.rowsRead).toBe(1);
+    expect(w.outcomes.failed).toBe(0);
+    expect(probing.get(name!)).toBe(1);
   });
 
   it('should move the scheduler role to another replica when the leader dies, without enqueueing anything twice', async () => {

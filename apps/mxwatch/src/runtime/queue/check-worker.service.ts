@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
 import { AppLogger } from '../../common/app-logger.js';
 import { APP_CONFIG } from '../../config/config.module.js';
@@ -6,6 +6,7 @@ import type { AppConfig } from '../../config/config.types.js';
 import { ChecksRepository, DomainGoneError, DuplicateRunError } from '../../storage/checks.repository.js';
 import { ScheduleRepository } from '../../storage/schedule.repository.js';
 import { CheckRunner } from '../check-runner.service.js';
+import { DatabaseOutage } from '../run-buffer.js';
 import { ChecksService } from '../checks.service.js';
 import type { Domain } from '../../generated/prisma/client.js';
 import { CHECK_QUEUE, rowFromJob, type CheckJobData, type CheckJobResult, type CheckQueueOptions, type ScheduledCheckJob } from './check-jobs.js';
@@ -41,6 +42,7 @@ export class CheckWorkerService implements OnApplicationBootstrap, OnApplication
     private readonly logger: AppLogger,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CHECK_QUEUE_OPTIONS) private readonly options: CheckQueueOptions,
+    @Optional() private readonly outage?: DatabaseOutage,
   ) {
     this.worker = new Worker<CheckJobData, CheckJobResult>(CHECK_QUEUE, (job) => this.process(job), {
       connection: redisOptionsFromUrl(config.redisUrl!),
@@ -101,7 +103,13 @@ export class CheckWorkerService implements OnApplicationBootstrap, OnApplication
     if (this.startsFromJob(job as Job<ScheduledCheckJob>)) domain = rowFromJob(data.row!);
     else {
       this.outcomes.rowsRead++;
-      const start = await this.schedule.jobStart(data.domainId, key);
+      const start = await this.schedule.jobStart(data.domainId, key).catch((e: unknown) => {
+        // The database away: the check runs on the row the job carries (its run is kept until the
+        // database is back, and its key still stops a second store), instead of failing the job
+        // until its retries run out and the domain waits a whole interval.
+        if (data.row && this.outage?.failed(e, 'Worker')) return { storedRunId: null, domain: rowFromJob(data.row) };
+        throw e;
+      });
       if (start.storedRunId) {
         this.outcomes.duplicate++;
         return { outcome: 'duplicate', runId: start.storedRunId };
