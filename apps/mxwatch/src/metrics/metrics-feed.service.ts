@@ -2,7 +2,6 @@ import { Inject, Injectable, Optional, type OnApplicationBootstrap, type OnAppli
 import { AppLogger } from '../common/app-logger.js';
 import { EventBus } from '../runtime/events.js';
 import { MetricsFeedRepository, type StoredRun } from '../storage/metrics-feed.repository.js';
-import { isDatabaseUnavailable } from '../storage/database-errors.js';
 import { MetricsService } from './metrics.service.js';
 
 /** Timings of the database feed; tests shorten them. */
@@ -152,8 +151,8 @@ export class MetricsFeedService implements OnApplicationBootstrap, OnApplication
         this.failing = false;
       } catch (e) {
         if (!this.failing && !this.stopped) {
-          // A fault of the feed itself (not of the database) comes with its stack: it is a bug to report.
-          const fault = isDatabaseUnavailable(e) || !(e instanceof TypeError || e instanceof RangeError) ? {} : { stack: (e as Error).stack };
+          // A fault of the feed itself (a TypeError or RangeError, never the database's) comes with its stack: a bug to report.
+          const fault = e instanceof TypeError || e instanceof RangeError ? { stack: e.stack } : {};
           this.logger?.pino.warn({ context: 'MetricsFeed', err: (e as Error).message, ...fault }, 'metrics feed cannot read the database: fleet series stay as they are until it can');
         }
         this.failing = true;
